@@ -1,0 +1,272 @@
+//! `replicate`: the command line. Parsing and printing only; the library does the work.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use arxiv_to_model::replicate::{self, RunOptions};
+use arxiv_to_model::spec::{self, profile::PROFILES, Group};
+use clap::{Args, Parser, Subcommand};
+
+/// Replicate "ArXiv-to-Model: A Practical Study of Scientific LM Training"
+/// (arXiv:2602.17288): 24 runs from raw arXiv LaTeX to trained models, checked
+/// against golden outputs and the paper's claims.
+///
+/// `replicate --all` runs every spec in runs/ on the embedded synthetic corpus
+/// (or on real arXiv dumps given with --src/--metadata).
+#[derive(Parser, Debug)]
+#[command(
+    name = "replicate",
+    version,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Run all 24 specs (same as `replicate run` with every id).
+    #[arg(long)]
+    all: bool,
+
+    #[command(flatten)]
+    execution: Execution,
+
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Where stage caches and checkpoints go.
+    #[arg(
+        long,
+        global = true,
+        env = "REPLICATE_WORK_DIR",
+        default_value = ".replicate"
+    )]
+    work_dir: PathBuf,
+
+    /// The spec set.
+    #[arg(long, global = true, default_value = "runs")]
+    runs_dir: PathBuf,
+
+    /// Where run records, tables and figures are written.
+    #[arg(long, global = true, default_value = "reports")]
+    reports_dir: PathBuf,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', global = true)]
+    jobs: Option<usize>,
+
+    /// Only errors.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// More log detail (-v debug, -vv trace).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Execution {
+    /// Scale to run at: paper, gpu, ci or smoke (see runs/profiles/).
+    #[arg(long, short, default_value = "ci")]
+    profile: String,
+
+    /// Real inputs: bulk tars `arXiv_src_YYMM_NNN.tar`, directories of per-paper files, or single files.
+    /// Without it the embedded synthetic corpus is used.
+    #[arg(long, num_args = 1..)]
+    src: Vec<PathBuf>,
+
+    /// The OAI metadata snapshot (JSON lines, plain or .gz) for --src.
+    #[arg(long, requires = "src")]
+    metadata: Option<PathBuf>,
+
+    /// Redo stages even when their output is cached.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The 24 runs: id, group, title.
+    List,
+    /// Print a run's fully resolved spec as YAML.
+    Show {
+        /// Run id, e.g. F01.
+        id: String,
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+    },
+    /// Validate the whole spec set under every profile (or one).
+    CheckSpecs {
+        /// Check one profile only.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Execute some runs.
+    Run {
+        /// Run ids, e.g. Y01 T03.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        execution: Execution,
+    },
+    /// Data stages: ingest, validate, extract, clean, filter, dedup (issues 3 and 4).
+    #[command(disable_help_flag = true)]
+    Prepare(Reserved),
+    /// Join shard outputs of `prepare --shard i/N` (issue 3).
+    #[command(disable_help_flag = true)]
+    PrepareMerge(Reserved),
+    /// Tokenizer training and symbol-stability statistics (issue 5).
+    #[command(disable_help_flag = true)]
+    Tokenizer(Reserved),
+    /// Write packed token shards (issue 5).
+    #[command(disable_help_flag = true)]
+    Tokenize(Reserved),
+    /// Train a model from shards (issue 6).
+    #[command(disable_help_flag = true)]
+    Train(Reserved),
+    /// Compare outputs with golden files (issue 7).
+    #[command(disable_help_flag = true)]
+    Verify(Reserved),
+    /// Rewrite golden files deliberately (issue 7).
+    #[command(disable_help_flag = true)]
+    Bless(Reserved),
+    /// Write tables and figures (issue 7).
+    #[command(disable_help_flag = true)]
+    Report(Reserved),
+    /// Generate the embedded synthetic corpus (issue 3).
+    #[command(disable_help_flag = true)]
+    Corpus(Reserved),
+    /// Throughput benchmarks (issues 3, 5, 6).
+    #[command(disable_help_flag = true)]
+    Bench(Reserved),
+}
+
+/// A subcommand whose stage has not landed yet.
+#[derive(Args, Debug)]
+struct Reserved {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(global: &Global) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Some(jobs) = cli.global.jobs {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global()?;
+    }
+    let global = &cli.global;
+    match cli.command {
+        None if cli.all => execute(global, &cli.execution, None),
+        None => unreachable!("clap prints help when no arguments are given"),
+        Some(Command::List) => list(global),
+        Some(Command::Show { id, profile }) => show(global, &id, &profile),
+        Some(Command::CheckSpecs { profile }) => check_specs(global, profile),
+        Some(Command::Run { ids, execution }) => execute(global, &execution, Some(ids)),
+        Some(reserved) => {
+            let name = format!("{reserved:?}");
+            let name = name.split('(').next().unwrap_or_default().to_lowercase();
+            anyhow::bail!("`replicate {name}` is reserved for a stage that has not landed yet; see `replicate --help`")
+        }
+    }
+}
+
+fn list(global: &Global) -> Result<ExitCode> {
+    let set = spec::load_set(&global.runs_dir, "paper").map_err(|errors| spec_errors(&errors))?;
+    for group in Group::ALL {
+        println!("{} ({})", group.name(), group.letter());
+        for spec in set.specs.iter().filter(|s| s.group == group) {
+            println!("  {}  {}", spec.id, spec.title);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(global: &Global, id: &str, profile: &str) -> Result<ExitCode> {
+    let (spec, _) = spec::load_one(&global.runs_dir, id, profile)?;
+    println!("# {id} resolved under profile `{profile}`");
+    print!("{}", serde_norway::to_string(&spec)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {
+    let profiles: Vec<String> = match profile {
+        Some(p) => vec![p],
+        None => PROFILES.iter().map(|p| p.to_string()).collect(),
+    };
+    let mut failed = false;
+    for profile in &profiles {
+        match spec::load_set(&global.runs_dir, profile) {
+            Ok(set) => println!("{profile}: {} specs resolve", set.specs.len()),
+            Err(errors) => {
+                failed = true;
+                eprintln!("{profile}: {} error(s)", errors.len());
+                for error in errors {
+                    eprintln!("  {error}");
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> Result<ExitCode> {
+    let options = RunOptions {
+        runs_dir: global.runs_dir.clone(),
+        work_dir: global.work_dir.clone(),
+        reports_dir: global.reports_dir.clone(),
+        profile: execution.profile.clone(),
+        ids,
+        sources: (!execution.src.is_empty())
+            .then(|| (execution.src.clone(), execution.metadata.clone())),
+        force: execution.force,
+        show_progress: !global.quiet,
+    };
+    let summary = replicate::run(&options)?;
+    print!("{}", summary.render());
+    Ok(if summary.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn spec_errors(errors: &[spec::SpecError]) -> anyhow::Error {
+    let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+    anyhow::anyhow!("the spec set does not load:\n{}", lines.join("\n"))
+}

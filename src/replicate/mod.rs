@@ -1,0 +1,9 @@
+//! Joining the stages: planning, the stage cache, run records and the runner.
+
+pub mod cache;
+pub mod plan;
+pub mod record;
+pub mod runner;
+pub mod stages;
+
+pub use self::runner::{run, RunOptions, RunOutcome, RunSummary};

@@ -1,0 +1,165 @@
+//! Which stages a run needs and the cache key of each.
+//!
+//! Keys chain: a stage's key includes its inputs' keys, so runs that agree on
+//! everything upstream share outputs (the six T runs share one prepared corpus;
+//! the S ladder shares one tokenizer and one shard set).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::cache::StageKey;
+use crate::spec::tokenizer::{Recipe, ShardDtype, VocabRef};
+use crate::spec::{Profile, Spec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageName {
+    Prepare,
+    Tokenizer,
+    Tokenize,
+    Train,
+}
+
+impl StageName {
+    pub const ALL: [StageName; 4] = [
+        StageName::Prepare,
+        StageName::Tokenizer,
+        StageName::Tokenize,
+        StageName::Train,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Prepare => "prepare",
+            StageName::Tokenizer => "tokenizer",
+            StageName::Tokenize => "tokenize",
+            StageName::Train => "train",
+        }
+    }
+}
+
+impl fmt::Display for StageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the papers come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Input {
+    /// The embedded synthetic corpus (`corpus synth`), sized by the profile.
+    Synthetic { papers: u32, seed: u64 },
+    /// Real arXiv bulk tars or per-paper files, with optional OAI metadata.
+    Sources {
+        src: Vec<PathBuf>,
+        metadata: Option<PathBuf>,
+        fingerprint: String,
+    },
+}
+
+impl Input {
+    pub fn synthetic(profile: &Profile) -> Self {
+        Input::Synthetic {
+            papers: profile.corpus.papers,
+            seed: profile.corpus.seed,
+        }
+    }
+
+    /// Real inputs, fingerprinted by path, size and modification time so edits invalidate the cache.
+    pub fn sources(src: Vec<PathBuf>, metadata: Option<PathBuf>) -> std::io::Result<Self> {
+        let mut parts = Vec::new();
+        for path in src.iter().chain(metadata.iter()) {
+            let meta = std::fs::metadata(path)?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            parts.push((path.display().to_string(), meta.len(), modified));
+        }
+        let fingerprint = StageKey::new("input", &parts, &[]).hash;
+        Ok(Input::Sources {
+            src,
+            metadata,
+            fingerprint,
+        })
+    }
+
+    fn key(&self) -> StageKey {
+        StageKey::new("input", self, &[])
+    }
+}
+
+/// The settings the tokenizer-training stage depends on (not the shard format).
+#[derive(Serialize)]
+struct TokenizerTraining {
+    recipe: Recipe,
+    vocab: VocabRef,
+    min_frequency: u32,
+    train_sample_bytes: u64,
+}
+
+/// The settings the sharding stage depends on.
+#[derive(Serialize)]
+struct Sharding {
+    dtype: ShardDtype,
+    /// Only meaningful (and only hashed) for the legacy format.
+    u16_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStage {
+    pub stage: StageName,
+    pub key: StageKey,
+    /// Keys of the stages whose outputs this one reads.
+    pub inputs: Vec<StageKey>,
+}
+
+/// The four stages of `spec` with their keys, upstream first.
+pub fn plan(spec: &Spec, profile: &Profile, input: &Input) -> Vec<PlannedStage> {
+    let input_key = input.key();
+    let prepare = StageKey::new("prepare", &spec.data, &[&input_key]);
+    let t = &spec.tokenizer;
+    let training = TokenizerTraining {
+        recipe: t.recipe,
+        vocab: t.vocab,
+        min_frequency: t.min_frequency,
+        train_sample_bytes: t.train_sample_bytes,
+    };
+    let tokenizer = StageKey::new("tokenizer", &training, &[&prepare]);
+    let sharding = Sharding {
+        dtype: t.shard_dtype,
+        u16_limit: (t.shard_dtype == ShardDtype::LegacyU16).then_some(profile.vocab.u16_limit),
+    };
+    let tokenize = StageKey::new("tokenize", &sharding, &[&tokenizer, &prepare]);
+    let train = StageKey::new(
+        "train",
+        &(&spec.model, &spec.train, &spec.loader),
+        &[&tokenize, &tokenizer],
+    );
+    vec![
+        PlannedStage {
+            stage: StageName::Prepare,
+            key: prepare.clone(),
+            inputs: vec![input_key],
+        },
+        PlannedStage {
+            stage: StageName::Tokenizer,
+            key: tokenizer.clone(),
+            inputs: vec![prepare.clone()],
+        },
+        PlannedStage {
+            stage: StageName::Tokenize,
+            key: tokenize.clone(),
+            inputs: vec![tokenizer.clone(), prepare],
+        },
+        PlannedStage {
+            stage: StageName::Train,
+            key: train,
+            inputs: vec![tokenize, tokenizer],
+        },
+    ]
+}
