@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use arxiv_to_model::replicate::{self, RunOptions};
+use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
 use clap::{Args, Parser, Subcommand};
 
@@ -216,8 +217,29 @@ fn list(global: &Global) -> Result<ExitCode> {
 fn show(global: &Global, id: &str, profile: &str) -> Result<ExitCode> {
     let (spec, _) = spec::load_one(&global.runs_dir, id, profile)?;
     println!("# {id} resolved under profile `{profile}`");
+    if let (ShapeRef::Dims(dims), ModelVocab::Size(vocab)) = (spec.model.shape, spec.model.vocab) {
+        let count = dims.parameters(vocab, spec.model.tied_embeddings);
+        println!(
+            "# model: {} parameters, {} outside the embeddings",
+            grouped(count),
+            grouped(dims.non_embedding_parameters())
+        );
+    }
     print!("{}", serde_norway::to_string(&spec)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// 1345423360 -> "1,345,423,360".
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {

@@ -423,6 +423,8 @@ fn deserialize<T: serde::de::DeserializeOwned>(
             SpecErrorKind::UnknownKey
         } else if message.starts_with("missing field") {
             SpecErrorKind::MissingKey
+        } else if message.starts_with("claim check") {
+            SpecErrorKind::Invalid
         } else {
             SpecErrorKind::WrongType
         };

@@ -1,0 +1,96 @@
+//! The `replicate` binary as users call it.
+
+use std::process::{Command, Output};
+
+fn replicate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replicate"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("REPLICATE_LOG", "error")
+        .output()
+        .expect("the replicate binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn list_prints_24_runs_in_six_groups() {
+    let out = replicate(&["list"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let runs = text.lines().filter(|l| l.starts_with("  ")).count();
+    let groups = text.lines().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!((runs, groups), (24, 6), "{text}");
+}
+
+#[test]
+fn show_f01_at_paper_scale_prints_the_model_card_shape() {
+    let out = replicate(&["show", "F01", "--profile", "paper"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for needle in [
+        "layers: 24",
+        "hidden: 2048",
+        "heads: 16",
+        "ffn: 5504",
+        "context: 768",
+        "lr: 0.0002",
+        "warmup_steps: 500",
+        "weight_decay: 0.1",
+        "clip_norm: 1.0",
+        "1,345,423,360 parameters",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn check_specs_passes_and_fails_precisely_on_a_broken_copy() {
+    assert!(replicate(&["check-specs"]).status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(runs.join("profiles")).unwrap();
+    for sub in ["", "profiles"] {
+        for entry in std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("runs")
+                .join(sub),
+        )
+        .unwrap()
+        {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, runs.join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let f01 = runs.join("F01.yaml");
+    let text = std::fs::read_to_string(&f01)
+        .unwrap()
+        .replace("extends: base.yaml", "extends: base.yaml\nmodle: {}");
+    std::fs::write(&f01, text).unwrap();
+    let out = replicate(&[
+        "check-specs",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--profile",
+        "ci",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("F01.yaml:2: key `modle`: unknown field `modle`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_run_id_is_an_error_naming_it() {
+    let work = tempfile::tempdir().unwrap();
+    let out = replicate(&["run", "Z99", "--work-dir", work.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Z99"));
+}
