@@ -9,12 +9,8 @@ use anyhow::{Context, Result};
 /// complete new one: the data goes to a temporary file in the same directory,
 /// is flushed to disk, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -22,8 +18,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
     Ok(())
 }
 
@@ -42,12 +37,7 @@ pub fn tree_size(path: &Path) -> u64 {
     if meta.is_file() {
         return meta.len();
     }
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| tree_size(&entry.path()))
-        .sum()
+    std::fs::read_dir(path).into_iter().flatten().flatten().map(|entry| tree_size(&entry.path())).sum()
 }
 
 #[cfg(test)]

@@ -16,12 +16,7 @@ use clap::{Args, Parser, Subcommand};
 /// `replicate --all` runs every spec in runs/ on the embedded synthetic corpus
 /// (or on real arXiv dumps given with --src/--metadata).
 #[derive(Parser, Debug)]
-#[command(
-    name = "replicate",
-    version,
-    args_conflicts_with_subcommands = true,
-    arg_required_else_help = true
-)]
+#[command(name = "replicate", version, args_conflicts_with_subcommands = true, arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -40,12 +35,7 @@ struct Cli {
 #[derive(Args, Debug, Clone)]
 struct Global {
     /// Where stage caches and checkpoints go.
-    #[arg(
-        long,
-        global = true,
-        env = "REPLICATE_WORK_DIR",
-        default_value = ".replicate"
-    )]
+    #[arg(long, global = true, env = "REPLICATE_WORK_DIR", default_value = ".replicate")]
     work_dir: PathBuf,
 
     /// The spec set.
@@ -174,18 +164,12 @@ fn init_logging(global: &Global) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Some(jobs) = cli.global.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs.max(1))
-            .build_global()?;
+        rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global()?;
     }
     let global = &cli.global;
     match cli.command {
@@ -198,7 +182,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(reserved) => {
             let name = format!("{reserved:?}");
             let name = name.split('(').next().unwrap_or_default().to_lowercase();
-            anyhow::bail!("`replicate {name}` is reserved for a stage that has not landed yet; see `replicate --help`")
+            anyhow::bail!(
+                "`replicate {name}` is reserved for a stage that has not landed yet; see `replicate --help`"
+            )
         }
     }
 }
@@ -260,11 +246,7 @@ fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> Result<ExitCode> {
@@ -274,18 +256,13 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         reports_dir: global.reports_dir.clone(),
         profile: execution.profile.clone(),
         ids,
-        sources: (!execution.src.is_empty())
-            .then(|| (execution.src.clone(), execution.metadata.clone())),
+        sources: (!execution.src.is_empty()).then(|| (execution.src.clone(), execution.metadata.clone())),
         force: execution.force,
         show_progress: !global.quiet,
     };
     let summary = replicate::run(&options)?;
     print!("{}", summary.render());
-    Ok(if summary.failed() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn spec_errors(errors: &[spec::SpecError]) -> anyhow::Error {

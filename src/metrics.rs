@@ -11,186 +11,100 @@ pub enum Producer {
     Scaling,
 }
 
+/// How closely a rerun must match a golden value.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum Tolerance {
+    /// Counts and deterministic statistics: equal up to float printing.
+    Exact,
+    /// |got - expected| <= value * |expected|.
+    Relative(f64),
+    /// |got - expected| <= value.
+    Absolute(f64),
+    /// Timing-dependent (throughput, waits): reported, never pinned.
+    Unpinned,
+}
+
+impl Tolerance {
+    pub fn accepts(self, expected: f64, got: f64) -> bool {
+        match self {
+            Tolerance::Exact => (got - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+            Tolerance::Relative(r) => (got - expected).abs() <= r * expected.abs(),
+            Tolerance::Absolute(a) => (got - expected).abs() <= a,
+            Tolerance::Unpinned => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Exact => write!(f, "exact"),
+            Tolerance::Relative(r) => write!(f, "±{}%", r * 100.0),
+            Tolerance::Absolute(a) => write!(f, "±{a}"),
+            Tolerance::Unpinned => write!(f, "unpinned"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct MetricInfo {
     pub name: &'static str,
     pub producer: Producer,
     pub unit: &'static str,
+    /// The one place a golden comparison's tolerance for this metric is set.
+    pub tolerance: Tolerance,
     pub description: &'static str,
 }
+
+use Producer::*;
+use Tolerance::*;
+
+#[rustfmt::skip]
+pub const METRICS: &[MetricInfo] = &[
+    m("papers_seen", Prepare, "papers", Exact, "papers that entered the pipeline"),
+    m("papers_kept", Prepare, "papers", Exact, "papers that left as a document"),
+    m("chars_kept", Prepare, "chars", Exact, "characters of kept documents"),
+    m("words_kept", Prepare, "words", Exact, "whitespace-separated words of kept documents"),
+    m("tokens_kept", Tokenize, "tokens", Exact, "tokens of kept documents in the shards (train + validation)"),
+    m("roundtrip_exact", Tokenizer, "share", Exact, "documents with decode(encode(x)) == x"),
+    m("command_integrity", Tokenizer, "share", Exact, "LaTeX command occurrences not straddled by a token"),
+    m("context_consistency", Tokenizer, "share", Exact, "command/symbol occurrences tokenized as their most frequent form"),
+    m("tokens_per_command", Tokenizer, "tokens", Exact, "mean tokens per LaTeX command occurrence"),
+    m("bytes_per_token", Tokenizer, "bytes", Exact, "UTF-8 bytes per token over the whole text"),
+    m("fertility_prose", Tokenizer, "tokens/word", Exact, "tokens per whitespace word outside math"),
+    m("fertility_math", Tokenizer, "tokens/word", Exact, "tokens per whitespace word inside math"),
+    m("unk_rate", Tokenizer, "share", Exact, "tokens that are unknown or byte fallback"),
+    m("train_loss", Train, "nats/token", Relative(0.02), "final training loss"),
+    m("val_loss", Train, "nats/token", Relative(0.02), "final validation loss"),
+    m("val_bpb", Train, "bits/byte", Relative(0.02), "final validation loss in bits per source byte"),
+    m("loss_spikes", Train, "steps", Absolute(2.0), "steps whose loss exceeded spike_factor x the running median"),
+    m("grad_norm_cv", Train, "ratio", Relative(0.15), "coefficient of variation of the gradient norm after warmup"),
+    m("data_wait_share", Train, "share", Unpinned, "share of step time spent waiting for data"),
+    m("padding_share", Train, "share", Exact, "share of input positions that are padding"),
+    m("tokens_per_s", Train, "tokens/s", Unpinned, "training throughput"),
+    m("mfu", Train, "share", Unpinned, "model FLOP utilisation against the device's peak"),
+    m("non_embedding_params", Train, "parameters", Exact, "N of the scaling fit"),
+    m("tokens_per_param", Train, "tokens/parameter", Exact, "training tokens per parameter"),
+    m("scaling_alpha", Scaling, "exponent", Relative(0.1), "alpha of L(N) = E + A N^-alpha over S01-S05"),
+    m("scaling_e", Scaling, "nats/token", Relative(0.05), "E of the scaling fit"),
+];
 
 const fn m(
     name: &'static str,
     producer: Producer,
     unit: &'static str,
+    tolerance: Tolerance,
     description: &'static str,
 ) -> MetricInfo {
-    MetricInfo {
-        name,
-        producer,
-        unit,
-        description,
-    }
+    MetricInfo { name, producer, unit, tolerance, description }
 }
 
-pub const METRICS: &[MetricInfo] = &[
-    m(
-        "papers_seen",
-        Producer::Prepare,
-        "papers",
-        "papers that entered the pipeline",
-    ),
-    m(
-        "papers_kept",
-        Producer::Prepare,
-        "papers",
-        "papers that left as a document",
-    ),
-    m(
-        "chars_kept",
-        Producer::Prepare,
-        "chars",
-        "characters of kept documents",
-    ),
-    m(
-        "words_kept",
-        Producer::Prepare,
-        "words",
-        "whitespace-separated words of kept documents",
-    ),
-    m(
-        "tokens_kept",
-        Producer::Tokenize,
-        "tokens",
-        "tokens of kept documents in the shards (train + validation)",
-    ),
-    m(
-        "roundtrip_exact",
-        Producer::Tokenizer,
-        "share",
-        "documents with decode(encode(x)) == x",
-    ),
-    m(
-        "command_integrity",
-        Producer::Tokenizer,
-        "share",
-        "LaTeX command occurrences not straddled by a token",
-    ),
-    m(
-        "context_consistency",
-        Producer::Tokenizer,
-        "share",
-        "command/symbol occurrences tokenized as their most frequent form",
-    ),
-    m(
-        "tokens_per_command",
-        Producer::Tokenizer,
-        "tokens",
-        "mean tokens per LaTeX command occurrence",
-    ),
-    m(
-        "bytes_per_token",
-        Producer::Tokenizer,
-        "bytes",
-        "UTF-8 bytes per token over the whole text",
-    ),
-    m(
-        "fertility_prose",
-        Producer::Tokenizer,
-        "tokens/word",
-        "tokens per whitespace word outside math",
-    ),
-    m(
-        "fertility_math",
-        Producer::Tokenizer,
-        "tokens/word",
-        "tokens per whitespace word inside math",
-    ),
-    m(
-        "unk_rate",
-        Producer::Tokenizer,
-        "share",
-        "tokens that are unknown or byte fallback",
-    ),
-    m(
-        "train_loss",
-        Producer::Train,
-        "nats/token",
-        "final training loss",
-    ),
-    m(
-        "val_loss",
-        Producer::Train,
-        "nats/token",
-        "final validation loss",
-    ),
-    m(
-        "val_bpb",
-        Producer::Train,
-        "bits/byte",
-        "final validation loss in bits per source byte",
-    ),
-    m(
-        "loss_spikes",
-        Producer::Train,
-        "steps",
-        "steps whose loss exceeded spike_factor x the running median",
-    ),
-    m(
-        "grad_norm_cv",
-        Producer::Train,
-        "ratio",
-        "coefficient of variation of the gradient norm after warmup",
-    ),
-    m(
-        "data_wait_share",
-        Producer::Train,
-        "share",
-        "share of step time spent waiting for data",
-    ),
-    m(
-        "padding_share",
-        Producer::Train,
-        "share",
-        "share of input positions that are padding",
-    ),
-    m(
-        "tokens_per_s",
-        Producer::Train,
-        "tokens/s",
-        "training throughput",
-    ),
-    m(
-        "mfu",
-        Producer::Train,
-        "share",
-        "model FLOP utilisation against the device's peak",
-    ),
-    m(
-        "non_embedding_params",
-        Producer::Train,
-        "parameters",
-        "N of the scaling fit",
-    ),
-    m(
-        "tokens_per_param",
-        Producer::Train,
-        "tokens/parameter",
-        "training tokens per parameter",
-    ),
-    m(
-        "scaling_alpha",
-        Producer::Scaling,
-        "exponent",
-        "alpha of L(N) = E + A N^-alpha over S01-S05",
-    ),
-    m(
-        "scaling_e",
-        Producer::Scaling,
-        "nats/token",
-        "E of the scaling fit",
-    ),
-];
+/// Tolerance for any key a run reports: a registry metric's own, else exact (stage counts such
+/// as `count.validation.pdf-only`).
+pub fn tolerance_for(key: &str) -> Tolerance {
+    find(key).map_or(Exact, |m| m.tolerance)
+}
 
 pub fn find(name: &str) -> Option<&'static MetricInfo> {
     METRICS.iter().find(|m| m.name == name)
@@ -203,6 +117,18 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tolerances_accept_within_and_reject_outside() {
+        assert!(Exact.accepts(10.0, 10.0));
+        assert!(!Exact.accepts(10.0, 10.001));
+        assert!(Relative(0.02).accepts(100.0, 101.9));
+        assert!(!Relative(0.02).accepts(100.0, 102.1));
+        assert!(Absolute(2.0).accepts(3.0, 5.0));
+        assert!(!Absolute(2.0).accepts(3.0, 5.5));
+        assert_eq!(tolerance_for("count.validation.pdf-only"), Exact);
+        assert_eq!(tolerance_for("tokens_per_s"), Unpinned);
+    }
 
     #[test]
     fn names_are_unique() {

@@ -54,12 +54,9 @@ fn check_specs_passes_and_fails_precisely_on_a_broken_copy() {
     let runs = dir.path().join("runs");
     std::fs::create_dir_all(runs.join("profiles")).unwrap();
     for sub in ["", "profiles"] {
-        for entry in std::fs::read_dir(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("runs")
-                .join(sub),
-        )
-        .unwrap()
+        for entry in
+            std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runs").join(sub))
+                .unwrap()
         {
             let path = entry.unwrap().path();
             if path.is_file() {
@@ -68,23 +65,13 @@ fn check_specs_passes_and_fails_precisely_on_a_broken_copy() {
         }
     }
     let f01 = runs.join("F01.yaml");
-    let text = std::fs::read_to_string(&f01)
-        .unwrap()
-        .replace("extends: base.yaml", "extends: base.yaml\nmodle: {}");
+    let text =
+        std::fs::read_to_string(&f01).unwrap().replace("extends: base.yaml", "extends: base.yaml\nmodle: {}");
     std::fs::write(&f01, text).unwrap();
-    let out = replicate(&[
-        "check-specs",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--profile",
-        "ci",
-    ]);
+    let out = replicate(&["check-specs", "--runs-dir", runs.to_str().unwrap(), "--profile", "ci"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("F01.yaml:2: key `modle`: unknown field `modle`"),
-        "{err}"
-    );
+    assert!(err.contains("F01.yaml:2: key `modle`: unknown field `modle`"), "{err}");
 }
 
 #[test]

@@ -20,22 +20,11 @@ fn all_24_resolve(#[values("paper", "gpu", "ci", "smoke")] profile: &str) {
     let ids: Vec<&str> = set.specs.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, RUN_IDS);
     for group in Group::ALL {
-        assert!(
-            set.specs.iter().any(|s| s.group == group),
-            "{group:?} has no run"
-        );
+        assert!(set.specs.iter().any(|s| s.group == group), "{group:?} has no run");
     }
     for spec in &set.specs {
-        assert!(
-            matches!(spec.model.shape, ShapeRef::Dims(_)),
-            "{}: shape left symbolic",
-            spec.id
-        );
-        assert!(
-            matches!(spec.tokenizer.vocab, VocabRef::Size(_)),
-            "{}: vocab left symbolic",
-            spec.id
-        );
+        assert!(matches!(spec.model.shape, ShapeRef::Dims(_)), "{}: shape left symbolic", spec.id);
+        assert!(matches!(spec.tokenizer.vocab, VocabRef::Size(_)), "{}: vocab left symbolic", spec.id);
     }
 }
 
@@ -43,14 +32,7 @@ fn all_24_resolve(#[values("paper", "gpu", "ci", "smoke")] profile: &str) {
 fn profiles_listed_in_code_are_the_files() {
     let mut files: Vec<String> = std::fs::read_dir(runs().join("profiles"))
         .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     files.sort();
     let mut listed: Vec<String> = PROFILES.iter().map(|p| p.to_string()).collect();
@@ -61,18 +43,10 @@ fn profiles_listed_in_code_are_the_files() {
 #[test]
 fn f01_at_paper_scale_is_the_model_card() {
     let (f01, _) = load_one(runs(), "F01", "paper").unwrap();
-    let ShapeRef::Dims(dims) = f01.model.shape else {
-        panic!("unresolved shape")
-    };
+    let ShapeRef::Dims(dims) = f01.model.shape else { panic!("unresolved shape") };
+    assert_eq!((dims.layers, dims.hidden, dims.heads, dims.ffn), (24, 2048, 16, 5504));
     assert_eq!(
-        (dims.layers, dims.hidden, dims.heads, dims.ffn),
-        (24, 2048, 16, 5504)
-    );
-    assert_eq!(
-        dims.parameters(
-            f01.tokenizer.vocab.size().unwrap(),
-            f01.model.tied_embeddings
-        ),
+        dims.parameters(f01.tokenizer.vocab.size().unwrap(), f01.model.tied_embeddings),
         1_345_423_360
     );
     let t = &f01.train;
@@ -83,10 +57,7 @@ fn f01_at_paper_scale_is_the_model_card() {
     assert_eq!(t.clip_norm, 1.0);
     assert_eq!(t.tokens, 52_180_000_000);
     // 32 sequences x 32 accumulation x 2 GPUs x 768 tokens, about 1.57M tokens per step.
-    assert_eq!(
-        t.batch_sequences * t.accumulation * t.devices * t.context,
-        1_572_864
-    );
+    assert_eq!(t.batch_sequences * t.accumulation * t.devices * t.context, 1_572_864);
 }
 
 #[rstest]
@@ -107,19 +78,11 @@ fn profiles_keep_the_ratios_runs_are_about(#[values("paper", "gpu", "ci", "smoke
     let wrapped = 1.0 - p.vocab.u16_limit as f64 / p.vocab.large as f64;
     assert!((wrapped - 0.36).abs() < 0.01, "wrapped share = {wrapped}");
     // S01-S05: a geometric ladder ending at the final shape.
-    let sizes: Vec<f64> = p
-        .shapes
-        .ladder
-        .iter()
-        .map(|d| d.non_embedding_parameters() as f64)
-        .collect();
+    let sizes: Vec<f64> = p.shapes.ladder.iter().map(|d| d.non_embedding_parameters() as f64).collect();
     let steps: Vec<f64> = sizes.windows(2).map(|w| w[1] / w[0]).collect();
     let mean = (sizes[4] / sizes[0]).powf(0.25);
     for step in &steps {
-        assert!(
-            (step / mean - 1.0).abs() < 0.35,
-            "ladder steps {steps:?} stray from geometric mean {mean}"
-        );
+        assert!((step / mean - 1.0).abs() < 0.35, "ladder steps {steps:?} stray from geometric mean {mean}");
     }
     assert_eq!(p.shapes.ladder[4], p.shapes.final_shape);
     // D01: a tenth of the corpus.
@@ -131,13 +94,9 @@ fn stage_keys_are_shared_where_runs_agree_upstream() {
     let set = load_set(runs(), "ci").unwrap();
     let input = Input::synthetic(&set.profile);
     let keys = |id: &str| -> Vec<_> {
-        plan(set.get(id).unwrap(), &set.profile, &input)
-            .into_iter()
-            .map(|s| (s.stage, s.key))
-            .collect()
+        plan(set.get(id).unwrap(), &set.profile, &input).into_iter().map(|s| (s.stage, s.key)).collect()
     };
-    let key =
-        |id: &str, stage: StageName| keys(id).into_iter().find(|(s, _)| *s == stage).unwrap().1;
+    let key = |id: &str, stage: StageName| keys(id).into_iter().find(|(s, _)| *s == stage).unwrap().1;
     for t in ["T01", "T02", "T04", "T05", "T06", "S01", "D01", "I01"] {
         assert_eq!(
             key(t, StageName::Prepare),
@@ -146,25 +105,12 @@ fn stage_keys_are_shared_where_runs_agree_upstream() {
         );
     }
     for s in ["S01", "S02", "S03", "S04"] {
-        assert_eq!(
-            key(s, StageName::Tokenize),
-            key("S05", StageName::Tokenize),
-            "{s} shares shards"
-        );
+        assert_eq!(key(s, StageName::Tokenize), key("S05", StageName::Tokenize), "{s} shares shards");
         assert_ne!(key(s, StageName::Train), key("S05", StageName::Train));
     }
-    assert_eq!(
-        key("T06", StageName::Tokenizer),
-        key("T05", StageName::Tokenizer)
-    );
-    assert_ne!(
-        key("T06", StageName::Tokenize),
-        key("T05", StageName::Tokenize)
-    );
-    assert_ne!(
-        key("Y01", StageName::Prepare),
-        key("Y02", StageName::Prepare)
-    );
+    assert_eq!(key("T06", StageName::Tokenizer), key("T05", StageName::Tokenizer));
+    assert_ne!(key("T06", StageName::Tokenize), key("T05", StageName::Tokenize));
+    assert_ne!(key("Y01", StageName::Prepare), key("Y02", StageName::Prepare));
 }
 
 #[test]
@@ -177,29 +123,19 @@ fn a_changed_setting_changes_its_key_and_downstream_only() {
     let mut seeded = base.clone();
     seeded.train.seed += 1;
     let after = plan(&seeded, &set.profile, &input);
-    let changed: Vec<StageName> = before
-        .iter()
-        .zip(&after)
-        .filter(|(a, b)| a.key != b.key)
-        .map(|(a, _)| a.stage)
-        .collect();
+    let changed: Vec<StageName> =
+        before.iter().zip(&after).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.stage).collect();
     assert_eq!(changed, vec![StageName::Train]);
 
     let mut shorter = base.clone();
     shorter.data.filters.min_words += 1;
     let after = plan(&shorter, &set.profile, &input);
-    assert!(
-        before.iter().zip(&after).all(|(a, b)| a.key != b.key),
-        "a data change reaches every stage"
-    );
+    assert!(before.iter().zip(&after).all(|(a, b)| a.key != b.key), "a data change reaches every stage");
 
     let mut other_corpus = set.profile.clone();
     other_corpus.corpus.seed += 1;
     let after = plan(&base, &set.profile, &Input::synthetic(&other_corpus));
-    assert_ne!(
-        before[0].key, after[0].key,
-        "the corpus is an input of prepare"
-    );
+    assert_ne!(before[0].key, after[0].key, "the corpus is an input of prepare");
 }
 
 /// A copy of runs/ to break.
@@ -312,11 +248,7 @@ fn mistakes_are_reported_with_file_line_and_key(
     assert_eq!(error.line, Some(line_of(&root, file, line_text)), "{error}");
     let shown = error.to_string();
     assert!(
-        shown.starts_with(&format!(
-            "{}:{}: key `{key}`",
-            root.join(file).display(),
-            error.line.unwrap()
-        )),
+        shown.starts_with(&format!("{}:{}: key `{key}`", root.join(file).display(), error.line.unwrap())),
         "{shown}"
     );
 }
@@ -324,43 +256,28 @@ fn mistakes_are_reported_with_file_line_and_key(
 #[test]
 fn missing_key_names_the_key_and_the_spec() {
     let (_keep, root) = scratch_runs();
-    edit(&root, "base.yaml", |t| {
-        t.replace("  min_lr_ratio: 0.0\n", "")
-    });
+    edit(&root, "base.yaml", |t| t.replace("  min_lr_ratio: 0.0\n", ""));
     let errors = load_set(&root, "ci").unwrap_err();
     assert_eq!(errors.len(), 24, "every spec inherits the gap");
-    let f01 = errors
-        .iter()
-        .find(|e| e.file == root.join("F01.yaml"))
-        .unwrap();
+    let f01 = errors.iter().find(|e| e.file == root.join("F01.yaml")).unwrap();
     assert_eq!(f01.kind, SpecErrorKind::MissingKey);
     assert_eq!(f01.key.as_deref(), Some("train.min_lr_ratio"));
-    assert!(
-        f01.to_string().contains("missing field `min_lr_ratio`"),
-        "{f01}"
-    );
+    assert!(f01.to_string().contains("missing field `min_lr_ratio`"), "{f01}");
 }
 
 #[test]
 fn extends_cycle_is_reported() {
     let (_keep, root) = scratch_runs();
-    edit(&root, "T01.yaml", |t| {
-        t.replace("extends: base.yaml", "extends: T02.yaml")
-    });
+    edit(&root, "T01.yaml", |t| t.replace("extends: base.yaml", "extends: T02.yaml"));
     let errors = load_set(&root, "ci").unwrap_err();
-    assert!(
-        errors.iter().all(|e| e.kind == SpecErrorKind::ExtendsCycle),
-        "{errors:#?}"
-    );
+    assert!(errors.iter().all(|e| e.kind == SpecErrorKind::ExtendsCycle), "{errors:#?}");
     assert!(errors[0].message.contains("T01.yaml") && errors[0].message.contains("T02.yaml"));
 }
 
 #[test]
 fn yaml_syntax_error_has_a_line() {
     let (_keep, root) = scratch_runs();
-    edit(&root, "S03.yaml", |t| {
-        t.replace("model:\n  shape: ladder-3", "model:\n  shape: [ladder-3")
-    });
+    edit(&root, "S03.yaml", |t| t.replace("model:\n  shape: ladder-3", "model:\n  shape: [ladder-3"));
     let error = only_error(&root, "ci");
     assert_eq!(error.kind, SpecErrorKind::Syntax);
     assert!(error.line.is_some(), "{error}");
@@ -378,25 +295,13 @@ fn a_missing_run_file_is_named() {
 #[test]
 fn profile_conflict_only_applies_to_profiles_that_scale_the_key() {
     let (_keep, root) = scratch_runs();
-    edit(&root, "I02.yaml", |t| {
-        t.replace(
-            "kind: packed-mmap",
-            "kind: packed-mmap\ntrain:\n  context: 64",
-        )
-    });
+    edit(&root, "I02.yaml", |t| t.replace("kind: packed-mmap", "kind: packed-mmap\ntrain:\n  context: 64"));
     assert!(load_set(&root, "paper").is_ok(), "paper scales nothing");
-    assert_eq!(
-        only_error(&root, "smoke").kind,
-        SpecErrorKind::ProfileConflict
-    );
+    assert_eq!(only_error(&root, "smoke").kind, SpecErrorKind::ProfileConflict);
 }
 
 #[test]
 fn unknown_profile_lists_the_known_ones() {
     let errors = load_set(runs(), "laptop").unwrap_err();
-    assert!(
-        errors[0].message.contains("ci, gpu, paper, smoke"),
-        "{}",
-        errors[0]
-    );
+    assert!(errors[0].message.contains("ci, gpu, paper, smoke"), "{}", errors[0]);
 }

@@ -91,10 +91,11 @@ impl DropReason {
     pub fn stage(self) -> LedgerStage {
         use DropReason::*;
         match self {
-            NoMetadataRecord | Category | AbstractTooShort | FirstVersionYear | Withdrawn
-            | License => LedgerStage::Metadata,
-            ManifestMd5Mismatch | NotATar | Empty | Corrupt | PdfOnly | PostscriptOnly
-            | HtmlOnly | UnknownFormat | UnsafeMember | TooLarge | NoTex => LedgerStage::Validation,
+            NoMetadataRecord | Category | AbstractTooShort | FirstVersionYear | Withdrawn | License => {
+                LedgerStage::Metadata
+            }
+            ManifestMd5Mismatch | NotATar | Empty | Corrupt | PdfOnly | PostscriptOnly | HtmlOnly
+            | UnknownFormat | UnsafeMember | TooLarge | NoTex => LedgerStage::Validation,
             Undecodable => LedgerStage::Encoding,
             NoUsableTex | NoMainFile => LedgerStage::Extraction,
             EmptyAfterCleaning => LedgerStage::Cleaning,
@@ -104,10 +105,7 @@ impl DropReason {
     }
 
     pub fn as_str(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     }
 }
 
@@ -118,9 +116,6 @@ mod tests {
     #[test]
     fn reasons_spell_in_kebab_case() {
         assert_eq!(DropReason::NoMetadataRecord.as_str(), "no-metadata-record");
-        assert_eq!(
-            DropReason::ManifestMd5Mismatch.as_str(),
-            "manifest-md5-mismatch"
-        );
+        assert_eq!(DropReason::ManifestMd5Mismatch.as_str(), "manifest-md5-mismatch");
     }
 }

@@ -36,10 +36,7 @@ impl StageKey {
             field(input.hash.as_bytes());
         }
         let hash = hex::encode(&hasher.finalize()[..12]);
-        StageKey {
-            stage: stage.to_string(),
-            hash,
-        }
+        StageKey { stage: stage.to_string(), hash }
     }
 }
 
@@ -64,9 +61,7 @@ pub struct CacheOutcome {
 
 impl StageCache {
     pub fn new(work_dir: &Path) -> Self {
-        StageCache {
-            root: work_dir.join("cache"),
-        }
+        StageCache { root: work_dir.join("cache") }
     }
 
     pub fn dir(&self, key: &StageKey) -> PathBuf {
@@ -94,13 +89,10 @@ impl StageCache {
         let staging = tempfile::Builder::new()
             .prefix(&format!(".tmp-{}-", key.hash))
             .tempdir_in(parent)
-            .with_context(|| {
-                format!("cannot create a staging directory in {}", parent.display())
-            })?;
+            .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
         produce(staging.path())?;
         if dir.is_dir() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot replace {}", dir.display()))?;
+            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
         }
         let staged = staging.keep();
         std::fs::rename(&staged, &dir)
@@ -135,16 +127,10 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(!cache.contains(&key));
-        let leftovers = std::fs::read_dir(cache.dir(&key).parent().unwrap())
-            .unwrap()
-            .count();
+        let leftovers = std::fs::read_dir(cache.dir(&key).parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 0, "the staging directory must be removed");
 
-        let made = cache
-            .run(&key, false, |dir| {
-                Ok(std::fs::write(dir.join("out"), b"1")?)
-            })
-            .unwrap();
+        let made = cache.run(&key, false, |dir| Ok(std::fs::write(dir.join("out"), b"1")?)).unwrap();
         assert!(!made.reused);
         let mut ran = false;
         let again = cache.run(&key, false, |_| {
@@ -153,9 +139,7 @@ mod tests {
         });
         assert!(again.unwrap().reused);
         assert!(!ran);
-        let forced = cache
-            .run(&key, true, |dir| Ok(std::fs::write(dir.join("out"), b"2")?))
-            .unwrap();
+        let forced = cache.run(&key, true, |dir| Ok(std::fs::write(dir.join("out"), b"2")?)).unwrap();
         assert!(!forced.reused);
         assert_eq!(std::fs::read(forced.dir.join("out")).unwrap(), b"2");
     }

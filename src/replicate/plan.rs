@@ -23,12 +23,8 @@ pub enum StageName {
 }
 
 impl StageName {
-    pub const ALL: [StageName; 4] = [
-        StageName::Prepare,
-        StageName::Tokenizer,
-        StageName::Tokenize,
-        StageName::Train,
-    ];
+    pub const ALL: [StageName; 4] =
+        [StageName::Prepare, StageName::Tokenizer, StageName::Tokenize, StageName::Train];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,19 +49,12 @@ pub enum Input {
     /// The embedded synthetic corpus (`corpus synth`), sized by the profile.
     Synthetic { papers: u32, seed: u64 },
     /// Real arXiv bulk tars or per-paper files, with optional OAI metadata.
-    Sources {
-        src: Vec<PathBuf>,
-        metadata: Option<PathBuf>,
-        fingerprint: String,
-    },
+    Sources { src: Vec<PathBuf>, metadata: Option<PathBuf>, fingerprint: String },
 }
 
 impl Input {
     pub fn synthetic(profile: &Profile) -> Self {
-        Input::Synthetic {
-            papers: profile.corpus.papers,
-            seed: profile.corpus.seed,
-        }
+        Input::Synthetic { papers: profile.corpus.papers, seed: profile.corpus.seed }
     }
 
     /// Real inputs, fingerprinted by path, size and modification time so edits invalidate the cache.
@@ -81,11 +70,7 @@ impl Input {
             parts.push((path.display().to_string(), meta.len(), modified));
         }
         let fingerprint = StageKey::new("input", &parts, &[]).hash;
-        Ok(Input::Sources {
-            src,
-            metadata,
-            fingerprint,
-        })
+        Ok(Input::Sources { src, metadata, fingerprint })
     }
 
     fn key(&self) -> StageKey {
@@ -135,31 +120,15 @@ pub fn plan(spec: &Spec, profile: &Profile, input: &Input) -> Vec<PlannedStage> 
         u16_limit: (t.shard_dtype == ShardDtype::LegacyU16).then_some(profile.vocab.u16_limit),
     };
     let tokenize = StageKey::new("tokenize", &sharding, &[&tokenizer, &prepare]);
-    let train = StageKey::new(
-        "train",
-        &(&spec.model, &spec.train, &spec.loader),
-        &[&tokenize, &tokenizer],
-    );
+    let train = StageKey::new("train", &(&spec.model, &spec.train, &spec.loader), &[&tokenize, &tokenizer]);
     vec![
-        PlannedStage {
-            stage: StageName::Prepare,
-            key: prepare.clone(),
-            inputs: vec![input_key],
-        },
-        PlannedStage {
-            stage: StageName::Tokenizer,
-            key: tokenizer.clone(),
-            inputs: vec![prepare.clone()],
-        },
+        PlannedStage { stage: StageName::Prepare, key: prepare.clone(), inputs: vec![input_key] },
+        PlannedStage { stage: StageName::Tokenizer, key: tokenizer.clone(), inputs: vec![prepare.clone()] },
         PlannedStage {
             stage: StageName::Tokenize,
             key: tokenize.clone(),
             inputs: vec![tokenizer.clone(), prepare],
         },
-        PlannedStage {
-            stage: StageName::Train,
-            key: train,
-            inputs: vec![tokenize, tokenizer],
-        },
+        PlannedStage { stage: StageName::Train, key: train, inputs: vec![tokenize, tokenizer] },
     ]
 }

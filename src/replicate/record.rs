@@ -71,17 +71,8 @@ pub struct Versions {
 }
 
 /// Dependencies whose version can change a number in a report.
-const RECORDED_DEPENDENCIES: &[&str] = &[
-    "burn",
-    "tokenizers",
-    "polars",
-    "plotters",
-    "flate2",
-    "tar",
-    "regex",
-    "serde_norway",
-    "rayon",
-];
+const RECORDED_DEPENDENCIES: &[&str] =
+    &["burn", "tokenizers", "polars", "plotters", "flate2", "tar", "regex", "serde_norway", "rayon"];
 
 impl Versions {
     pub fn current() -> Self {
@@ -157,11 +148,7 @@ mod tests {
     #[test]
     fn this_build_records_its_own_lockfile() {
         let versions = Versions::current();
-        assert!(
-            versions.dependencies.contains_key("rayon"),
-            "{:?}",
-            versions.dependencies
-        );
+        assert!(versions.dependencies.contains_key("rayon"), "{:?}", versions.dependencies);
         assert!(!versions.rustc.is_empty());
     }
 }

@@ -46,20 +46,13 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub fn failed(&self) -> usize {
-        self.runs
-            .iter()
-            .filter(|r| r.status == RunStatus::Failed)
-            .count()
+        self.runs.iter().filter(|r| r.status == RunStatus::Failed).count()
     }
 
     /// One line per run: what happened and, for failures, where and why.
     pub fn render(&self) -> String {
-        let mut out = format!(
-            "profile {}: {} runs, {} failed\n",
-            self.profile,
-            self.runs.len(),
-            self.failed()
-        );
+        let mut out =
+            format!("profile {}: {} runs, {} failed\n", self.profile, self.runs.len(), self.failed());
         for run in &self.runs {
             match (&run.failed_stage, &run.error) {
                 (Some(stage), Some(error)) => {
@@ -75,11 +68,7 @@ impl RunSummary {
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let set = load_set(&opts.runs_dir, &opts.profile).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!(
-            "the spec set does not load ({} errors):\n{}",
-            errors.len(),
-            lines.join("\n")
-        )
+        anyhow::anyhow!("the spec set does not load ({} errors):\n{}", errors.len(), lines.join("\n"))
     })?;
     let selected = select(&set, opts.ids.as_deref())?;
     let input = match &opts.sources {
@@ -102,26 +91,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok(RunSummary {
-        profile: opts.profile.clone(),
-        runs,
-    })
+    Ok(RunSummary { profile: opts.profile.clone(), runs })
 }
 
 fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
     let Some(ids) = ids else {
         return Ok(set.specs.iter().collect());
     };
-    let unknown: Vec<&str> = ids
-        .iter()
-        .map(String::as_str)
-        .filter(|id| set.get(id).is_none())
-        .collect();
+    let unknown: Vec<&str> = ids.iter().map(String::as_str).filter(|id| set.get(id).is_none()).collect();
     if !unknown.is_empty() {
-        bail!(
-            "unknown run id(s): {} (run `replicate list` for the 24 ids)",
-            unknown.join(", ")
-        );
+        bail!("unknown run id(s): {} (run `replicate list` for the 24 ids)", unknown.join(", "));
     }
     Ok(set.specs.iter().filter(|s| ids.contains(&s.id)).collect())
 }
@@ -135,30 +114,16 @@ fn run_one(
     forced: &mut HashSet<StageKey>,
 ) -> Result<RunOutcome> {
     let started = Instant::now();
-    let started_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut stages = Vec::new();
     let mut failure: Option<(StageName, String)> = None;
     for planned in plan(spec, &set.profile, input) {
         if failure.is_some() {
-            stages.push(stage_record(
-                &planned.key,
-                planned.stage,
-                StageStatus::Skipped,
-                0.0,
-                0,
-                0,
-                None,
-            ));
+            stages.push(stage_record(&planned.key, planned.stage, StageStatus::Skipped, 0.0, 0, 0, None));
             continue;
         }
-        let input_dirs: Vec<PathBuf> = planned
-            .inputs
-            .iter()
-            .filter(|k| k.stage != "input")
-            .map(|k| cache.dir(k))
-            .collect();
+        let input_dirs: Vec<PathBuf> =
+            planned.inputs.iter().filter(|k| k.stage != "input").map(|k| cache.dir(k)).collect();
         let ctx = StageContext {
             spec,
             profile: &set.profile,
@@ -172,11 +137,7 @@ fn run_one(
         let bytes_read = input_dirs.iter().map(|d| tree_size(d)).sum();
         match result {
             Ok(done) => {
-                let status = if done.reused {
-                    StageStatus::Reused
-                } else {
-                    StageStatus::Ran
-                };
+                let status = if done.reused { StageStatus::Reused } else { StageStatus::Ran };
                 stages.push(stage_record(
                     &planned.key,
                     planned.stage,
@@ -202,11 +163,7 @@ fn run_one(
             }
         }
     }
-    let status = if failure.is_some() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Succeeded
-    };
+    let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
     let record = RunRecord {
         id: spec.id.clone(),
         profile: set.profile.profile.clone(),
@@ -229,13 +186,7 @@ fn run_one(
     let path = run_dir(&opts.reports_dir, &set.profile.profile, &spec.id).join("record.json");
     write_json_atomic(&path, &record)?;
     let (failed_stage, error) = failure.map_or((None, None), |(s, e)| (Some(s), Some(e)));
-    Ok(RunOutcome {
-        id: spec.id.clone(),
-        status,
-        failed_stage,
-        error,
-        record: path,
-    })
+    Ok(RunOutcome { id: spec.id.clone(), status, failed_stage, error, record: path })
 }
 
 fn stage_record(
@@ -247,15 +198,7 @@ fn stage_record(
     bytes_written: u64,
     error: Option<String>,
 ) -> StageRecord {
-    StageRecord {
-        stage,
-        key: key.to_string(),
-        status,
-        wall_s,
-        bytes_read,
-        bytes_written,
-        error,
-    }
+    StageRecord { stage, key: key.to_string(), status, wall_s, bytes_read, bytes_written, error }
 }
 
 /// `reports/<profile>/runs/<ID>/`.
@@ -268,11 +211,10 @@ fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} runs  {msg}  ({elapsed})",
-    )
-    .expect("static template")
-    .progress_chars("=> ");
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs  {msg}  ({elapsed})")
+            .expect("static template")
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix("replicate");
     bar

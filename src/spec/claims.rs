@@ -55,19 +55,11 @@ pub struct MetricRef {
 }
 
 impl Comparison {
-    const ALL: [(&'static str, Comparison); 4] = [
-        (">=", Comparison::Ge),
-        ("<=", Comparison::Le),
-        (">", Comparison::Gt),
-        ("<", Comparison::Lt),
-    ];
+    const ALL: [(&'static str, Comparison); 4] =
+        [(">=", Comparison::Ge), ("<=", Comparison::Le), (">", Comparison::Gt), ("<", Comparison::Lt)];
 
     pub fn symbol(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|(s, _)| *s)
-            .unwrap_or("?")
+        Self::ALL.iter().find(|(_, c)| *c == self).map(|(s, _)| *s).unwrap_or("?")
     }
 
     pub fn holds(self, lhs: f64, rhs: f64) -> bool {
@@ -93,11 +85,7 @@ impl Check {
             None => Some(o.factor),
         };
         let (lhs, rhs) = (value(&self.lhs)?, value(&self.rhs)?);
-        Some(Evaluation {
-            lhs,
-            rhs,
-            holds: self.op.holds(lhs, rhs),
-        })
+        Some(Evaluation { lhs, rhs, holds: self.op.holds(lhs, rhs) })
     }
 }
 
@@ -116,15 +104,9 @@ impl TryFrom<String> for Check {
             .iter()
             .filter_map(|(s, c)| text.find(s).map(|at| (at, *s, *c)))
             .min_by_key(|(at, s, _)| (*at, std::cmp::Reverse(s.len())))
-            .ok_or_else(|| {
-                format!("claim check `{text}` has no comparison (use >=, >, <= or <)")
-            })?;
+            .ok_or_else(|| format!("claim check `{text}` has no comparison (use >=, >, <= or <)"))?;
         let (lhs, rhs) = (&text[..at], &text[at + symbol.len()..]);
-        Ok(Check {
-            lhs: parse_operand(lhs, &text)?,
-            op,
-            rhs: parse_operand(rhs, &text)?,
-        })
+        Ok(Check { lhs: parse_operand(lhs, &text)?, op, rhs: parse_operand(rhs, &text)? })
     }
 }
 
@@ -136,34 +118,22 @@ fn parse_operand(side: &str, whole: &str) -> Result<Operand, String> {
     let (factor, rest) = match side.split_once('*') {
         Some((f, r)) => (parse_number(f.trim(), whole)?, r.trim()),
         None => match side.parse::<f64>() {
-            Ok(n) => {
-                return Ok(Operand {
-                    factor: n,
-                    reference: None,
-                })
-            }
+            Ok(n) => return Ok(Operand { factor: n, reference: None }),
             Err(_) => (1.0, side),
         },
     };
-    Ok(Operand {
-        factor,
-        reference: Some(parse_reference(rest, whole)?),
-    })
+    Ok(Operand { factor, reference: Some(parse_reference(rest, whole)?) })
 }
 
 fn parse_number(text: &str, whole: &str) -> Result<f64, String> {
-    text.parse()
-        .map_err(|_| format!("claim check `{whole}`: `{text}` is not a number"))
+    text.parse().map_err(|_| format!("claim check `{whole}`: `{text}` is not a number"))
 }
 
 fn parse_reference(text: &str, whole: &str) -> Result<MetricRef, String> {
-    let (run, metric) = text
-        .split_once('.')
-        .ok_or_else(|| format!("claim check `{whole}`: `{text}` is not RUN.metric"))?;
+    let (run, metric) =
+        text.split_once('.').ok_or_else(|| format!("claim check `{whole}`: `{text}` is not RUN.metric"))?;
     if !super::is_run_id(run) {
-        return Err(format!(
-            "claim check `{whole}`: `{run}` is not a run id like Y01"
-        ));
+        return Err(format!("claim check `{whole}`: `{run}` is not a run id like Y01"));
     }
     if metrics::find(metric).is_none() {
         return Err(format!(
@@ -171,10 +141,7 @@ fn parse_reference(text: &str, whole: &str) -> Result<MetricRef, String> {
             metrics::names().collect::<Vec<_>>().join(", ")
         ));
     }
-    Ok(MetricRef {
-        run: run.to_string(),
-        metric: metric.to_string(),
-    })
+    Ok(MetricRef { run: run.to_string(), metric: metric.to_string() })
 }
 
 impl fmt::Display for Operand {
@@ -228,13 +195,7 @@ mod tests {
     #[test]
     fn bare_number_side_has_no_reference() {
         let check = parse("S05.scaling_alpha > 0").unwrap();
-        assert_eq!(
-            check.rhs,
-            Operand {
-                factor: 0.0,
-                reference: None
-            }
-        );
+        assert_eq!(check.rhs, Operand { factor: 0.0, reference: None });
     }
 
     #[rstest]
@@ -252,9 +213,7 @@ mod tests {
     #[test]
     fn evaluation_applies_factors_and_reports_missing_metrics() {
         let check = parse("Y06.tokens_kept >= 1.2 * Y01.tokens_kept").unwrap();
-        let got = check
-            .evaluate(|r| Some(if r.run == "Y06" { 130.0 } else { 100.0 }))
-            .unwrap();
+        let got = check.evaluate(|r| Some(if r.run == "Y06" { 130.0 } else { 100.0 })).unwrap();
         assert_eq!((got.lhs, got.rhs, got.holds), (130.0, 120.0, true));
         let got = check.evaluate(|r| Some(if r.run == "Y06" { 110.0 } else { 100.0 }));
         assert!(!got.unwrap().holds);

@@ -54,13 +54,7 @@ impl std::error::Error for SpecError {}
 
 impl SpecError {
     fn new(kind: SpecErrorKind, file: &Path, message: impl Into<String>) -> Self {
-        SpecError {
-            kind,
-            file: file.to_path_buf(),
-            line: None,
-            key: None,
-            message: message.into(),
-        }
+        SpecError { kind, file: file.to_path_buf(), line: None, key: None, message: message.into() }
     }
 
     fn at(mut self, line: Option<usize>, key: Option<String>) -> Self {
@@ -98,21 +92,12 @@ impl SourceFile {
             .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("cannot read: {e}")))?;
         let value: Value = serde_norway::from_str(&text).map_err(|e| {
             let line = e.location().map(|l| l.line());
-            SpecError::new(SpecErrorKind::Syntax, path, format!("not valid YAML: {e}"))
-                .at(line, None)
+            SpecError::new(SpecErrorKind::Syntax, path, format!("not valid YAML: {e}")).at(line, None)
         })?;
         if !value.is_mapping() {
-            return Err(SpecError::new(
-                SpecErrorKind::WrongType,
-                path,
-                "the file must be a YAML mapping",
-            ));
+            return Err(SpecError::new(SpecErrorKind::WrongType, path, "the file must be a YAML mapping"));
         }
-        Ok(SourceFile {
-            path: path.to_path_buf(),
-            text,
-            value,
-        })
+        Ok(SourceFile { path: path.to_path_buf(), text, value })
     }
 
     fn line(&self, path: &[Segment]) -> Option<Found> {
@@ -136,10 +121,7 @@ fn load_profile_file(runs_dir: &Path, name: &str) -> Result<(Profile, SourceFile
         return Err(SpecError::new(
             SpecErrorKind::Io,
             &path,
-            format!(
-                "no profile `{name}` (profiles in {}: {known})",
-                runs_dir.join("profiles").display()
-            ),
+            format!("no profile `{name}` (profiles in {}: {known})", runs_dir.join("profiles").display()),
         ));
     }
     let file = SourceFile::read(&path)?;
@@ -150,23 +132,12 @@ fn load_profile_file(runs_dir: &Path, name: &str) -> Result<(Profile, SourceFile
         SpecError::new(SpecErrorKind::Invalid, &path, msg).at(line, Some(key.to_string()))
     };
     if profile.profile != name {
-        return Err(fail(
-            "profile",
-            format!("says `{}` but the file is named `{name}`", profile.profile),
-        ));
+        return Err(fail("profile", format!("says `{}` but the file is named `{name}`", profile.profile)));
     }
     if profile.shapes.ladder[4] != profile.shapes.final_shape {
-        return Err(fail(
-            "shapes.ladder",
-            "the fifth rung must equal `shapes.final`".into(),
-        ));
+        return Err(fail("shapes.ladder", "the fifth rung must equal `shapes.final`".into()));
     }
-    let sizes: Vec<u64> = profile
-        .shapes
-        .ladder
-        .iter()
-        .map(|d| d.non_embedding_parameters())
-        .collect();
+    let sizes: Vec<u64> = profile.shapes.ladder.iter().map(|d| d.non_embedding_parameters()).collect();
     if sizes.windows(2).any(|w| w[0] >= w[1]) {
         return Err(fail(
             "shapes.ladder",
@@ -174,10 +145,7 @@ fn load_profile_file(runs_dir: &Path, name: &str) -> Result<(Profile, SourceFile
         ));
     }
     if !profile.overrides.is_mapping() {
-        return Err(fail(
-            "overrides",
-            "must be a mapping laid over every spec".into(),
-        ));
+        return Err(fail("overrides", "must be a mapping laid over every spec".into()));
     }
     Ok((profile, file))
 }
@@ -215,22 +183,14 @@ pub fn load_set(runs_dir: &Path, profile_name: &str) -> Result<SpecSet, Vec<Spec
     }
     errors.extend(check_claim_ids(runs_dir, &specs));
     if errors.is_empty() {
-        Ok(SpecSet {
-            runs_dir: runs_dir.to_path_buf(),
-            profile,
-            specs,
-        })
+        Ok(SpecSet { runs_dir: runs_dir.to_path_buf(), profile, specs })
     } else {
         Err(errors)
     }
 }
 
 /// Loads one run, e.g. for `replicate show`, without requiring the rest of the set.
-pub fn load_one(
-    runs_dir: &Path,
-    id: &str,
-    profile_name: &str,
-) -> Result<(Spec, Profile), SpecError> {
+pub fn load_one(runs_dir: &Path, id: &str, profile_name: &str) -> Result<(Spec, Profile), SpecError> {
     let (profile, profile_file) = load_profile_file(runs_dir, profile_name)?;
     let path = runs_dir.join(format!("{id}.yaml"));
     if !path.exists() {
@@ -244,11 +204,7 @@ pub fn load_one(
     Ok((spec, profile))
 }
 
-fn load_spec_file(
-    path: &Path,
-    profile: &Profile,
-    profile_file: &SourceFile,
-) -> Result<Spec, SpecError> {
+fn load_spec_file(path: &Path, profile: &Profile, profile_file: &SourceFile) -> Result<Spec, SpecError> {
     let chain = read_chain(path, &mut Vec::new())?;
     check_profile_conflicts(&chain, profile, profile_file)?;
     let mut merged = Value::Mapping(Mapping::new());
@@ -265,10 +221,7 @@ fn load_spec_file(
     let problems = validate(&spec, path);
     if let Some((key, message)) = problems.into_iter().next() {
         let segs = key_segments(&key);
-        let line = lookup
-            .iter()
-            .skip(1)
-            .find_map(|f| f.line(&segs).map(found_line));
+        let line = lookup.iter().skip(1).find_map(|f| f.line(&segs).map(found_line));
         return Err(SpecError::new(SpecErrorKind::Invalid, &leaf.path, message).at(line, Some(key)));
     }
     Ok(spec)
@@ -279,11 +232,7 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
     let mut file = SourceFile::read(path)?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if seen.contains(&canonical) {
-        let cycle: Vec<String> = seen
-            .iter()
-            .chain([&canonical])
-            .map(|p| p.display().to_string())
-            .collect();
+        let cycle: Vec<String> = seen.iter().chain([&canonical]).map(|p| p.display().to_string()).collect();
         return Err(SpecError::new(
             SpecErrorKind::ExtendsCycle,
             path,
@@ -291,10 +240,7 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
         ));
     }
     seen.push(canonical);
-    let extends = file
-        .value
-        .as_mapping_mut()
-        .and_then(|m| m.remove("extends"));
+    let extends = file.value.as_mapping_mut().and_then(|m| m.remove("extends"));
     let Some(extends) = extends else {
         return Ok(vec![file]);
     };
@@ -312,10 +258,7 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
         return Err(SpecError::new(
             SpecErrorKind::DanglingExtends,
             path,
-            format!(
-                "extends `{target}`, but {} does not exist",
-                parent.display()
-            ),
+            format!("extends `{target}`, but {} does not exist", parent.display()),
         )
         .at(line, Some("extends".into())));
     }
@@ -347,11 +290,7 @@ fn leaf_paths(value: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>
         // An empty mapping sets nothing (`overrides: {}`).
         Value::Mapping(map) => {
             for (k, v) in map {
-                prefix.push(
-                    k.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("{k:?}")),
-                );
+                prefix.push(k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}")));
                 leaf_paths(v, prefix, out);
                 prefix.pop();
             }
@@ -372,17 +311,12 @@ fn check_profile_conflicts(
         let mut set = Vec::new();
         leaf_paths(&file.value, &mut Vec::new(), &mut set);
         for key in &set {
-            let clash = scaled
-                .iter()
-                .find(|s| s.starts_with(key) || key.starts_with(s));
+            let clash = scaled.iter().find(|s| s.starts_with(key) || key.starts_with(s));
             if let Some(scaled_key) = clash {
                 let segs: Vec<Segment> = key.iter().cloned().map(Segment::Key).collect();
                 let mut profile_segs = vec![Segment::Key("overrides".into())];
                 profile_segs.extend(scaled_key.iter().cloned().map(Segment::Key));
-                let profile_line = profile_file
-                    .line(&profile_segs)
-                    .map(found_line)
-                    .unwrap_or(0);
+                let profile_line = profile_file.line(&profile_segs).map(found_line).unwrap_or(0);
                 return Err(SpecError::new(
                     SpecErrorKind::ProfileConflict,
                     &file.path,
@@ -400,10 +334,7 @@ fn check_profile_conflicts(
 }
 
 /// Deserializes strictly and turns serde's message into a located error.
-fn deserialize<T: serde::de::DeserializeOwned>(
-    value: Value,
-    files: &[&SourceFile],
-) -> Result<T, SpecError> {
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value, files: &[&SourceFile]) -> Result<T, SpecError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let mut segs: Vec<Segment> = err
             .path()
@@ -411,9 +342,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
             .filter_map(|s| match s {
                 serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-                serde_path_to_error::Segment::Enum { variant } => {
-                    Some(Segment::Key(variant.clone()))
-                }
+                serde_path_to_error::Segment::Enum { variant } => Some(Segment::Key(variant.clone())),
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
@@ -439,9 +368,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         let (file, line) = locate(files, &segs);
         let hint = match kind {
             SpecErrorKind::MissingKey => " (set it in this file or in the file it extends)",
-            SpecErrorKind::UnknownKey => {
-                " (check the spelling; `replicate show` prints a complete spec)"
-            }
+            SpecErrorKind::UnknownKey => " (check the spelling; `replicate show` prints a complete spec)",
             _ => "",
         };
         SpecError::new(kind, &file, format!("{message}{hint}")).at(line, Some(key))
@@ -465,10 +392,7 @@ fn locate(files: &[&SourceFile], segs: &[Segment]) -> (PathBuf, Option<usize>) {
             return (f.path.clone(), Some(line));
         }
     }
-    let leaf = files
-        .iter()
-        .find(|f| f.value.get("shapes").is_none())
-        .unwrap_or(&files[0]);
+    let leaf = files.iter().find(|f| f.value.get("shapes").is_none()).unwrap_or(&files[0]);
     (leaf.path.clone(), leaf.line(segs).map(found_line))
 }
 
@@ -503,16 +427,11 @@ fn render_segments(segs: &[Segment]) -> String {
 fn key_segments(key: &str) -> Vec<Segment> {
     let mut segs = Vec::new();
     for part in key.split('.') {
-        let (name, indices) = part
-            .split_once('[')
-            .map_or((part, ""), |(n, rest)| (n, rest));
+        let (name, indices) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
         if !name.is_empty() {
             segs.push(Segment::Key(name.to_string()));
         }
-        for index in indices
-            .split('[')
-            .filter_map(|i| i.trim_end_matches(']').parse().ok())
-        {
+        for index in indices.split('[').filter_map(|i| i.trim_end_matches(']').parse().ok()) {
             segs.push(Segment::Index(index));
         }
     }
@@ -553,96 +472,40 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
             problems.push((key.to_string(), message));
         }
     };
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
-    check(
-        spec.id == stem,
-        "id",
-        format!("is `{}` but the file is {stem}.yaml", spec.id),
-    );
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    check(spec.id == stem, "id", format!("is `{}` but the file is {stem}.yaml", spec.id));
     let letter = spec.id.chars().next().and_then(Group::from_letter);
     check(
         letter == Some(spec.group),
         "group",
-        format!(
-            "`{}` runs have ids starting with {}",
-            spec.group.name(),
-            spec.group.letter()
-        ),
+        format!("`{}` runs have ids starting with {}", spec.group.name(), spec.group.letter()),
     );
     if let ShapeRef::Dims(d) = spec.model.shape {
         let divides = d.heads > 0 && d.hidden % d.heads == 0;
-        check(
-            divides,
-            "model.shape",
-            format!("{} heads do not divide hidden {}", d.heads, d.hidden),
-        );
-        check(
-            !divides || d.head_dim() % 2 == 0,
-            "model.shape",
-            "RoPE needs an even head dimension".into(),
-        );
-        check(
-            d.layers > 0 && d.ffn > 0,
-            "model.shape",
-            "layers and ffn must be positive".into(),
-        );
+        check(divides, "model.shape", format!("{} heads do not divide hidden {}", d.heads, d.hidden));
+        check(!divides || d.head_dim() % 2 == 0, "model.shape", "RoPE needs an even head dimension".into());
+        check(d.layers > 0 && d.ffn > 0, "model.shape", "layers and ffn must be positive".into());
     }
     let vocab = spec.tokenizer.vocab.size().unwrap_or(0);
-    check(
-        vocab >= 300,
-        "tokenizer.vocab",
-        format!("{vocab} is too small for byte-level BPE (at least 300)"),
-    );
+    check(vocab >= 300, "tokenizer.vocab", format!("{vocab} is too small for byte-level BPE (at least 300)"));
     let t = &spec.train;
     let fraction = t.data.fraction;
-    check(
-        fraction > 0.0 && fraction <= 1.0,
-        "train.data.fraction",
-        format!("{fraction} is not in (0, 1]"),
-    );
-    check(
-        t.optimizer.lr > 0.0,
-        "train.optimizer.lr",
-        "must be positive".into(),
-    );
-    for (key, beta) in [
-        ("train.optimizer.beta1", t.optimizer.beta1),
-        ("train.optimizer.beta2", t.optimizer.beta2),
-    ] {
-        check(
-            (0.0..1.0).contains(&beta),
-            key,
-            format!("{beta} is not in [0, 1)"),
-        );
+    check(fraction > 0.0 && fraction <= 1.0, "train.data.fraction", format!("{fraction} is not in (0, 1]"));
+    check(t.optimizer.lr > 0.0, "train.optimizer.lr", "must be positive".into());
+    for (key, beta) in
+        [("train.optimizer.beta1", t.optimizer.beta1), ("train.optimizer.beta2", t.optimizer.beta2)]
+    {
+        check((0.0..1.0).contains(&beta), key, format!("{beta} is not in [0, 1)"));
     }
-    check(
-        t.context >= 8,
-        "train.context",
-        "must be at least 8 tokens".into(),
-    );
+    check(t.context >= 8, "train.context", "must be at least 8 tokens".into());
     check(
         t.batch_sequences > 0 && t.accumulation > 0 && t.devices > 0,
         "train.batch_sequences",
         "batch, accumulation and devices must be positive".into(),
     );
-    check(
-        t.stability.spike_factor > 1.0,
-        "train.stability.spike_factor",
-        "must exceed 1".into(),
-    );
-    check(
-        t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0,
-        "train.min_lr_ratio",
-        "must be in [0, 1]".into(),
-    );
-    check(
-        spec.data.split.validation_every >= 2,
-        "data.split.validation_every",
-        "must be at least 2".into(),
-    );
+    check(t.stability.spike_factor > 1.0, "train.stability.spike_factor", "must exceed 1".into());
+    check(t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0, "train.min_lr_ratio", "must be in [0, 1]".into());
+    check(spec.data.split.validation_every >= 2, "data.split.validation_every", "must be at least 2".into());
     if let Some(near) = &spec.data.dedup.near {
         check(
             near.threshold > 0.0 && near.threshold <= 1.0,
@@ -653,10 +516,7 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         check(
             divides,
             "data.dedup.near.bands",
-            format!(
-                "{} bands do not divide {} permutations",
-                near.bands, near.permutations
-            ),
+            format!("{} bands do not divide {} permutations", near.bands, near.permutations),
         );
     }
     problems

@@ -36,12 +36,7 @@ fn significant_lines(text: &str) -> Vec<Line<'_>> {
                 key_column += body.len() - rest_trimmed.len();
                 body = rest_trimmed;
             }
-            Some(Line {
-                number: i + 1,
-                indent,
-                key_column,
-                key: key_of(body),
-            })
+            Some(Line { number: i + 1, indent, key_column, key: key_of(body) })
         })
         .collect()
 }
@@ -49,10 +44,8 @@ fn significant_lines(text: &str) -> Vec<Line<'_>> {
 fn key_of(body: &str) -> Option<&str> {
     let (key, _) = body.split_once(':')?;
     let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let plain =
+        !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     plain.then_some(key)
 }
 
@@ -95,40 +88,18 @@ fn find_key(
     key: &str,
 ) -> Option<(usize, usize, usize)> {
     let deeper = |l: &Line<'_>| parent_column.is_none_or(|p| l.key_column > p);
-    let column = range
-        .clone()
-        .map(|i| &lines[i])
-        .filter(|l| deeper(l))
-        .map(|l| l.key_column)
-        .min()?;
-    let at = range
-        .clone()
-        .find(|&i| lines[i].key_column == column && lines[i].key == Some(key))?;
-    let end = (at + 1..range.end)
-        .find(|&i| lines[i].key_column <= column)
-        .unwrap_or(range.end);
+    let column = range.clone().map(|i| &lines[i]).filter(|l| deeper(l)).map(|l| l.key_column).min()?;
+    let at = range.clone().find(|&i| lines[i].key_column == column && lines[i].key == Some(key))?;
+    let end = (at + 1..range.end).find(|&i| lines[i].key_column <= column).unwrap_or(range.end);
     Some((at, column, end))
 }
 
-fn find_item(
-    lines: &[Line<'_>],
-    range: std::ops::Range<usize>,
-    n: usize,
-) -> Option<(usize, usize, usize)> {
+fn find_item(lines: &[Line<'_>], range: std::ops::Range<usize>, n: usize) -> Option<(usize, usize, usize)> {
     let is_item = |i: usize| lines[i].key_column > lines[i].indent;
-    let dash = range
-        .clone()
-        .filter(|&i| is_item(i))
-        .map(|i| lines[i].indent)
-        .min()?;
-    let items: Vec<usize> = range
-        .clone()
-        .filter(|&i| is_item(i) && lines[i].indent == dash)
-        .collect();
+    let dash = range.clone().filter(|&i| is_item(i)).map(|i| lines[i].indent).min()?;
+    let items: Vec<usize> = range.clone().filter(|&i| is_item(i) && lines[i].indent == dash).collect();
     let at = *items.get(n)?;
-    let end = (at + 1..range.end)
-        .find(|&i| lines[i].indent <= dash)
-        .unwrap_or(range.end);
+    let end = (at + 1..range.end).find(|&i| lines[i].indent <= dash).unwrap_or(range.end);
     Some((at, dash, end))
 }
 
@@ -154,11 +125,7 @@ model: { shape: final }
 
     fn path(s: &str) -> Vec<Segment> {
         s.split('.')
-            .map(|p| {
-                p.parse()
-                    .map(Segment::Index)
-                    .unwrap_or_else(|_| Segment::Key(p.to_string()))
-            })
+            .map(|p| p.parse().map(Segment::Index).unwrap_or_else(|_| Segment::Key(p.to_string())))
             .collect()
     }
 

@@ -27,16 +27,14 @@ pub use self::train::{LoaderConfig, TrainConfig};
 
 /// The 24 runs of the reconstruction, in the order reports list them.
 pub const RUN_IDS: [&str; 24] = [
-    "Y01", "Y02", "Y03", "Y04", "Y05", "Y06", "T01", "T02", "T03", "T04", "T05", "T06", "S01",
-    "S02", "S03", "S04", "S05", "D01", "D02", "D03", "I01", "I02", "I03", "F01",
+    "Y01", "Y02", "Y03", "Y04", "Y05", "Y06", "T01", "T02", "T03", "T04", "T05", "T06", "S01", "S02", "S03",
+    "S04", "S05", "D01", "D02", "D03", "I01", "I02", "I03", "F01",
 ];
 
 /// Shape of a run id: a group letter and two digits.
 pub fn is_run_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 3
-        && Group::from_letter(b[0] as char).is_some()
-        && b[1..].iter().all(u8::is_ascii_digit)
+    b.len() == 3 && Group::from_letter(b[0] as char).is_some() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -104,12 +104,7 @@ impl Dims {
 mod tests {
     use super::*;
 
-    const PAPER: Dims = Dims {
-        layers: 24,
-        hidden: 2048,
-        heads: 16,
-        ffn: 5504,
-    };
+    const PAPER: Dims = Dims { layers: 24, hidden: 2048, heads: 16, ffn: 5504 };
 
     #[test]
     fn paper_shape_matches_the_model_card_counts() {
