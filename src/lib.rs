@@ -9,4 +9,5 @@ pub mod io;
 pub mod metrics;
 pub mod prepare;
 pub mod replicate;
+pub mod report;
 pub mod spec;
