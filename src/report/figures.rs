@@ -152,13 +152,19 @@ pub struct Lines {
     pub x_label: String,
     pub y_label: String,
     pub log_x: bool,
-    /// (series name, points, marked points)
-    pub series: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+    pub series: Vec<Curve>,
+}
+
+/// A named line with optional marked points (loss spikes, observed values).
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub marks: Vec<(f64, f64)>,
 }
 
 impl Lines {
     fn bounds(&self) -> (Range<f64>, Range<f64>) {
-        let points = self.series.iter().flat_map(|(_, p, _)| p);
+        let points = self.series.iter().flat_map(|c| c.points.iter().chain(&c.marks));
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in points {
             if x.is_finite() && y.is_finite() {
@@ -218,26 +224,24 @@ impl Figure for Lines {
     }
 }
 
-type Series = (String, Vec<(f64, f64)>, Vec<(f64, f64)>);
-
 fn draw_lines<'a, DB, X>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
-    series: &[Series],
+    series: &[Curve],
 ) -> Result<()>
 where
     DB: DrawingBackend + 'a,
     DB::ErrorType: 'static,
     X: Ranged<ValueType = f64>,
 {
-    for (i, (name, points, marks)) in series.iter().enumerate() {
+    for (i, curve) in series.iter().enumerate() {
         let c = color(i);
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+            .draw_series(LineSeries::new(curve.points.iter().copied(), c.stroke_width(2)))
             .map_err(plot_error)?
-            .label(name.clone())
+            .label(curve.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
         chart
-            .draw_series(marks.iter().map(|&p| Cross::new(p, 6, BLACK.stroke_width(2))))
+            .draw_series(curve.marks.iter().map(|&p| Cross::new(p, 6, BLACK.stroke_width(2))))
             .map_err(plot_error)?;
     }
     chart
@@ -277,7 +281,11 @@ mod tests {
             x_label: "non-embedding parameters".into(),
             y_label: "loss (nats/token)".into(),
             log_x: true,
-            series: vec![("fit".into(), vec![(1e4, 3.0), (1e6, 2.0)], vec![(1e5, 2.5)])],
+            series: vec![Curve {
+                name: "fit".into(),
+                points: vec![(1e4, 3.0), (1e6, 2.0)],
+                marks: vec![(1e5, 2.5)],
+            }],
         };
         save(&lines, dir.path(), "lines").unwrap();
         for name in ["bars", "lines"] {
