@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use arxiv_to_model::replicate::stages::{Pipeline, Sources};
 use arxiv_to_model::replicate::{self, RunOptions};
 use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
@@ -256,11 +257,12 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         reports_dir: global.reports_dir.clone(),
         profile: execution.profile.clone(),
         ids,
-        sources: (!execution.src.is_empty()).then(|| (execution.src.clone(), execution.metadata.clone())),
+        sources: (!execution.src.is_empty())
+            .then(|| Sources { src: execution.src.clone(), metadata: execution.metadata.clone() }),
         force: execution.force,
         show_progress: !global.quiet,
     };
-    let summary = replicate::run(&options)?;
+    let summary = replicate::run(&options, &Pipeline)?;
     print!("{}", summary.render());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -1,18 +1,27 @@
 //! `replicate --all` / `replicate run`: every stage of every selected run,
 //! through the cache, with a record per run. One run failing never stops the others.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
 use super::cache::{StageCache, StageKey};
-use super::plan::{plan, Input, StageName};
+use super::golden::{values_path, RunValues};
+use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
-use super::stages::{execute, StageContext};
+use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
+use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
+use super::verdicts::{judge, ClaimVerdict, Measured};
 use crate::io::{tree_size, write_json_atomic};
 use crate::spec::{load_set, Spec, SpecSet};
+
+/// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
+pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
+/// Bootstrap resamples for the scaling interval, and their seed.
+const SCALING_RESAMPLES: usize = 1000;
+const SCALING_SEED: u64 = 2602;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -23,7 +32,7 @@ pub struct RunOptions {
     /// `None` runs all 24.
     pub ids: Option<Vec<String>>,
     /// Real sources; `None` uses the embedded synthetic corpus.
-    pub sources: Option<(Vec<PathBuf>, Option<PathBuf>)>,
+    pub sources: Option<Sources>,
     /// Redo stages even when their output is cached (once per stage key per invocation).
     pub force: bool,
     pub show_progress: bool,
@@ -42,6 +51,8 @@ pub struct RunOutcome {
 pub struct RunSummary {
     pub profile: String,
     pub runs: Vec<RunOutcome>,
+    pub claims: Vec<ClaimVerdict>,
+    pub scaling: Option<ScalingReport>,
 }
 
 impl RunSummary {
@@ -49,7 +60,7 @@ impl RunSummary {
         self.runs.iter().filter(|r| r.status == RunStatus::Failed).count()
     }
 
-    /// One line per run: what happened and, for failures, where and why.
+    /// One line per run and per claim: what happened and, for failures, where and why.
     pub fn render(&self) -> String {
         let mut out =
             format!("profile {}: {} runs, {} failed\n", self.profile, self.runs.len(), self.failed());
@@ -61,29 +72,39 @@ impl RunSummary {
                 _ => out.push_str(&format!("  {}  ok\n", run.id)),
             }
         }
+        if let Some(s) = &self.scaling {
+            out.push_str(&format!(
+                "scaling: L(N) = {:.3} + {:.3} N^-{:.3} (alpha 95% interval {:.3}..{:.3})\n",
+                s.fit.e, s.fit.a, s.fit.alpha, s.alpha_interval.0, s.alpha_interval.1
+            ));
+        }
+        if !self.claims.is_empty() {
+            out.push_str("claims:\n");
+        }
+        for c in &self.claims {
+            out.push_str(&format!("  {:<16} {:<34} {}\n", c.verdict.label(), c.id, c.check));
+        }
         out
     }
 }
 
-pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+/// Runs the selected specs with `executor`, then fits scaling and judges claims over every
+/// run of the profile that has values (this invocation's or an earlier one's).
+pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     let set = load_set(&opts.runs_dir, &opts.profile).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!("the spec set does not load ({} errors):\n{}", errors.len(), lines.join("\n"))
     })?;
     let selected = select(&set, opts.ids.as_deref())?;
-    let input = match &opts.sources {
-        None => Input::synthetic(&set.profile),
-        Some((src, metadata)) => {
-            Input::sources(src.clone(), metadata.clone()).context("cannot read an input path")?
-        }
-    };
     let cache = StageCache::new(&opts.work_dir);
+    let (input, sources) = materialize_input(opts, &set, &cache, executor)?;
     let progress = progress_bar(opts.show_progress, selected.len());
     let mut forced = HashSet::new();
     let mut runs = Vec::new();
     for spec in selected {
         progress.set_message(spec.id.clone());
-        let outcome = run_one(spec, &set, &input, &cache, opts, &mut forced)?;
+        let job = Job { set: &set, input: &input, sources: &sources, cache: &cache, opts, executor };
+        let outcome = job.run(spec, &mut forced)?;
         if let Some(stage) = outcome.failed_stage {
             tracing::error!(run = %outcome.id, %stage, "run failed: {}", outcome.error.as_deref().unwrap_or(""));
         }
@@ -91,7 +112,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok(RunSummary { profile: opts.profile.clone(), runs })
+    let (scaling, claims) = finalize(&set, &opts.reports_dir)?;
+    Ok(RunSummary { profile: opts.profile.clone(), runs, claims, scaling })
 }
 
 fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
@@ -105,100 +127,207 @@ fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>>
     Ok(set.specs.iter().filter(|s| ids.contains(&s.id)).collect())
 }
 
-fn run_one(
-    spec: &Spec,
-    set: &SpecSet,
-    input: &Input,
-    cache: &StageCache,
+/// Real sources as given, or the synthetic corpus generated once into the cache.
+fn materialize_input(
     opts: &RunOptions,
-    forced: &mut HashSet<StageKey>,
-) -> Result<RunOutcome> {
-    let started = Instant::now();
-    let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut stages = Vec::new();
-    let mut failure: Option<(StageName, String)> = None;
-    for planned in plan(spec, &set.profile, input) {
-        if failure.is_some() {
-            stages.push(stage_record(&planned.key, planned.stage, StageStatus::Skipped, 0.0, 0, 0, None));
-            continue;
+    set: &SpecSet,
+    cache: &StageCache,
+    executor: &impl Executor,
+) -> Result<(Input, Sources)> {
+    if let Some(sources) = &opts.sources {
+        let input = Input::sources(sources.src.clone(), sources.metadata.clone())
+            .context("cannot read an input path given with --src/--metadata")?;
+        return Ok((input, sources.clone()));
+    }
+    let input = Input::synthetic(&set.profile);
+    let Input::Synthetic { papers, seed } = input else { unreachable!("built as synthetic") };
+    let key = StageKey::new("corpus", &input, &[]);
+    let made = cache
+        .run(&key, false, |out| executor.synthesize(papers, seed, out))
+        .context("cannot generate the embedded synthetic corpus")?;
+    Ok((input, Sources::in_corpus_dir(&made.dir)?))
+}
+
+/// One invocation's shared state.
+struct Job<'a, E> {
+    set: &'a SpecSet,
+    input: &'a Input,
+    sources: &'a Sources,
+    cache: &'a StageCache,
+    opts: &'a RunOptions,
+    executor: &'a E,
+}
+
+impl<E: Executor> Job<'_, E> {
+    fn run(&self, spec: &Spec, forced: &mut HashSet<StageKey>) -> Result<RunOutcome> {
+        let started = Instant::now();
+        let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let run_dir = run_dir(&self.opts.reports_dir, &self.set.profile.profile, &spec.id);
+        let mut stages = Vec::new();
+        let mut values = BTreeMap::new();
+        let mut failure: Option<(StageName, String)> = None;
+        for planned in plan(spec, &self.set.profile, self.input) {
+            if failure.is_some() {
+                stages.push(stage_record(&planned, StageStatus::Skipped, 0.0, 0, 0, None));
+                continue;
+            }
+            let force = self.opts.force && forced.insert(planned.key.clone());
+            match self.run_stage(spec, &planned, force) {
+                Ok((record, dir)) => {
+                    values.extend(read_values(&dir)?);
+                    copy_artifacts(planned.stage, &dir, &run_dir)?;
+                    stages.push(record);
+                }
+                Err((record, message)) => {
+                    stages.push(record);
+                    failure = Some((planned.stage, message));
+                }
+            }
         }
+        let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
+        let profile = self.set.profile.profile.clone();
+        if status == RunStatus::Succeeded {
+            RunValues { id: spec.id.clone(), profile: profile.clone(), values }.write(&values_path(
+                &self.opts.reports_dir,
+                &profile,
+                &spec.id,
+            ))?;
+        }
+        let record = RunRecord {
+            id: spec.id.clone(),
+            profile,
+            status,
+            started_at,
+            wall_s: started.elapsed().as_secs_f64(),
+            seeds: Seeds {
+                train: spec.train.seed,
+                corpus: match self.input {
+                    Input::Synthetic { seed, .. } => Some(*seed),
+                    Input::Sources { .. } => None,
+                },
+            },
+            input: self.input.clone(),
+            versions: Versions::current(),
+            host: Host::current(),
+            stages,
+            spec: spec.clone(),
+        };
+        let path = run_dir.join("record.json");
+        write_json_atomic(&path, &record)?;
+        let (failed_stage, error) = failure.map_or((None, None), |(s, e)| (Some(s), Some(e)));
+        Ok(RunOutcome { id: spec.id.clone(), status, failed_stage, error, record: path })
+    }
+
+    /// Runs or reuses one stage; on failure returns its record and the message.
+    fn run_stage(
+        &self,
+        spec: &Spec,
+        planned: &PlannedStage,
+        force: bool,
+    ) -> std::result::Result<(StageRecord, PathBuf), (StageRecord, String)> {
         let input_dirs: Vec<PathBuf> =
-            planned.inputs.iter().filter(|k| k.stage != "input").map(|k| cache.dir(k)).collect();
+            planned.inputs.iter().filter(|k| k.stage != "input").map(|k| self.cache.dir(k)).collect();
         let ctx = StageContext {
             spec,
-            profile: &set.profile,
-            input,
+            profile: &self.set.profile,
+            sources: self.sources,
             input_dirs: input_dirs.iter().map(PathBuf::as_path).collect(),
         };
-        let force = opts.force && forced.insert(planned.key.clone());
         let clock = Instant::now();
-        let result = cache.run(&planned.key, force, |out| execute(planned.stage, &ctx, out));
+        let result =
+            self.cache.run(&planned.key, force, |out| self.executor.execute(planned.stage, &ctx, out));
         let wall = clock.elapsed().as_secs_f64();
         let bytes_read = input_dirs.iter().map(|d| tree_size(d)).sum();
         match result {
             Ok(done) => {
                 let status = if done.reused { StageStatus::Reused } else { StageStatus::Ran };
-                stages.push(stage_record(
-                    &planned.key,
-                    planned.stage,
-                    status,
-                    wall,
-                    bytes_read,
-                    tree_size(&done.dir),
-                    None,
-                ));
+                let written = if done.reused { 0 } else { tree_size(&done.dir) };
+                Ok((stage_record(planned, status, wall, bytes_read, written, None), done.dir))
             }
             Err(error) => {
                 let message = format!("{error:#}");
-                stages.push(stage_record(
-                    &planned.key,
-                    planned.stage,
-                    StageStatus::Failed,
-                    wall,
-                    bytes_read,
-                    0,
-                    Some(message.clone()),
-                ));
-                failure = Some((planned.stage, message));
+                let record =
+                    stage_record(planned, StageStatus::Failed, wall, bytes_read, 0, Some(message.clone()));
+                Err((record, message))
             }
         }
     }
-    let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
-    let record = RunRecord {
-        id: spec.id.clone(),
-        profile: set.profile.profile.clone(),
-        status,
-        started_at,
-        wall_s: started.elapsed().as_secs_f64(),
-        seeds: Seeds {
-            train: spec.train.seed,
-            corpus: match input {
-                Input::Synthetic { seed, .. } => Some(*seed),
-                Input::Sources { .. } => None,
-            },
-        },
-        input: input.clone(),
-        versions: Versions::current(),
-        host: Host::current(),
-        stages,
-        spec: spec.clone(),
-    };
-    let path = run_dir(&opts.reports_dir, &set.profile.profile, &spec.id).join("record.json");
-    write_json_atomic(&path, &record)?;
-    let (failed_stage, error) = failure.map_or((None, None), |(s, e)| (Some(s), Some(e)));
-    Ok(RunOutcome { id: spec.id.clone(), status, failed_stage, error, record: path })
 }
 
 fn stage_record(
-    key: &StageKey,
-    stage: StageName,
+    planned: &PlannedStage,
     status: StageStatus,
     wall_s: f64,
     bytes_read: u64,
     bytes_written: u64,
     error: Option<String>,
 ) -> StageRecord {
-    StageRecord { stage, key: key.to_string(), status, wall_s, bytes_read, bytes_written, error }
+    StageRecord {
+        stage: planned.stage,
+        key: planned.key.to_string(),
+        status,
+        wall_s,
+        bytes_read,
+        bytes_written,
+        error,
+    }
+}
+
+fn copy_artifacts(stage: StageName, from: &Path, run_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    for (name, renamed) in artifacts(stage) {
+        let source = from.join(name);
+        if source.is_file() {
+            let bytes =
+                std::fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+            crate::io::write_atomic(&run_dir.join(renamed), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Values of every run of the profile that has them.
+pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
+    let mut measured = Measured::new();
+    for spec in &set.specs {
+        let path = values_path(reports_dir, &set.profile.profile, &spec.id);
+        if path.exists() {
+            measured.insert(spec.id.clone(), RunValues::read(&path)?.values);
+        }
+    }
+    Ok(measured)
+}
+
+/// Scaling fit over S01–S05 (added to S05's values) and claim verdicts, written next to the runs.
+fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
+    let profile_dir = reports_dir.join(&set.profile.profile);
+    let mut measured = measured(set, reports_dir)?;
+    let scaling = fit_scaling(&measured);
+    if let Some(report) = &scaling {
+        write_json_atomic(&profile_dir.join("scaling.json"), report)?;
+        let last = SCALING_RUNS[SCALING_RUNS.len() - 1];
+        let values = measured.entry(last.to_string()).or_default();
+        values.insert("scaling_alpha".into(), report.fit.alpha);
+        values.insert("scaling_e".into(), report.fit.e);
+        RunValues { id: last.into(), profile: set.profile.profile.clone(), values: values.clone() }
+            .write(&values_path(reports_dir, &set.profile.profile, last))?;
+    }
+    let claims = judge(set, &measured);
+    if !measured.is_empty() {
+        write_json_atomic(&profile_dir.join("claims.json"), &claims)?;
+    }
+    Ok((scaling, claims))
+}
+
+fn fit_scaling(measured: &Measured) -> Option<ScalingReport> {
+    let points: Option<Vec<ScalingPoint>> = SCALING_RUNS
+        .iter()
+        .map(|id| {
+            let v = measured.get(*id)?;
+            Some(ScalingPoint { params: *v.get("non_embedding_params")?, loss: *v.get("val_loss")? })
+        })
+        .collect();
+    fit_with_interval(&points?, SCALING_RESAMPLES, SCALING_SEED)
 }
 
 /// `reports/<profile>/runs/<ID>/`.

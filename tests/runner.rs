@@ -1,0 +1,140 @@
+//! The runner's bookkeeping with a stand-in executor: shared stages run once,
+//! one failing run does not stop the others, records and values are written,
+//! and scaling and claims are judged from the values.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{bail, Result};
+use arxiv_to_model::replicate::plan::StageName;
+use arxiv_to_model::replicate::record::RunStatus;
+use arxiv_to_model::replicate::stages::{Executor, StageContext, VALUES_FILE};
+use arxiv_to_model::replicate::verdicts::Verdict;
+use arxiv_to_model::replicate::{run, RunOptions};
+use arxiv_to_model::spec::model::ShapeRef;
+
+/// Records every execution; fails T06's training; reports losses on a known power law.
+#[derive(Default)]
+struct StandIn {
+    executed: Mutex<Vec<(StageName, String)>>,
+}
+
+const ALPHA: f64 = 0.5;
+
+impl Executor for StandIn {
+    fn synthesize(&self, papers: u32, _seed: u64, out: &Path) -> Result<()> {
+        std::fs::write(out.join("arXiv_src_2401_001.tar"), vec![0u8; papers as usize])?;
+        std::fs::write(out.join("arxiv-metadata-oai-snapshot.json"), b"")?;
+        Ok(())
+    }
+
+    fn execute(&self, stage: StageName, ctx: &StageContext<'_>, out: &Path) -> Result<()> {
+        assert!(ctx.sources.src[0].ends_with("arXiv_src_2401_001.tar"));
+        self.executed.lock().unwrap().push((stage, ctx.spec.id.clone()));
+        let mut values = BTreeMap::new();
+        match stage {
+            StageName::Prepare => {
+                let kept = if ctx.spec.id == "Y01" { 70.0 } else { 100.0 };
+                values.insert("tokens_kept".to_string(), kept);
+            }
+            StageName::Train if ctx.spec.id == "T06" => bail!("diverged at step 3"),
+            StageName::Train => {
+                let ShapeRef::Dims(dims) = ctx.spec.model.shape else { bail!("unresolved") };
+                let n = dims.non_embedding_parameters() as f64;
+                values.insert("non_embedding_params".to_string(), n);
+                values.insert("val_loss".to_string(), 2.0 + 50.0 * n.powf(-ALPHA));
+                std::fs::write(out.join("metrics.csv"), "step,train_loss\n1,3.0\n")?;
+            }
+            _ => {}
+        }
+        std::fs::write(out.join(VALUES_FILE), serde_json::to_vec(&values)?)?;
+        Ok(())
+    }
+}
+
+fn options(root: &Path, force: bool) -> RunOptions {
+    RunOptions {
+        runs_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"),
+        work_dir: root.join("work"),
+        reports_dir: root.join("reports"),
+        profile: "smoke".into(),
+        ids: None,
+        sources: None,
+        force,
+        show_progress: false,
+    }
+}
+
+fn count(executor: &StandIn, stage: StageName) -> usize {
+    executor.executed.lock().unwrap().iter().filter(|(s, _)| *s == stage).count()
+}
+
+#[test]
+fn all_runs_share_stages_survive_a_failure_and_are_judged() {
+    let root = tempfile::tempdir().unwrap();
+    let executor = StandIn::default();
+    let summary = run(&options(root.path(), false), &executor).unwrap();
+
+    assert_eq!(summary.runs.len(), 24);
+    let failed: Vec<&str> =
+        summary.runs.iter().filter(|r| r.status == RunStatus::Failed).map(|r| r.id.as_str()).collect();
+    assert_eq!(failed, vec!["T06"]);
+    let t06 = summary.runs.iter().find(|r| r.id == "T06").unwrap();
+    assert_eq!(t06.failed_stage, Some(StageName::Train));
+    assert!(t06.error.as_deref().unwrap().contains("diverged at step 3"));
+    assert!(summary.render().contains("T06  FAILED at train: diverged at step 3"));
+
+    // Y01..Y05 differ in data; Y06 and every other run share base.yaml's data section.
+    assert_eq!(count(&executor, StageName::Prepare), 6);
+    // Tokenizers: Y01-Y06 (own corpora), T01, T02, T04 and T05 (large vocab; T06 shares it).
+    assert_eq!(count(&executor, StageName::Tokenizer), 10);
+    // Six runs are the base configuration under another name (Y06, T03, S05, D03, I02, F01:
+    // the controls of their groups), so they train once.
+    assert_eq!(count(&executor, StageName::Train), 19);
+
+    for r in &summary.runs {
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&r.record).unwrap()).unwrap();
+        assert_eq!(record["stages"].as_array().unwrap().len(), 4, "{}", r.id);
+        assert!(record["versions"]["dependencies"].is_object());
+        assert_eq!(record["spec"]["id"], r.id.as_str());
+    }
+    let run_dir = root.path().join("reports/smoke/runs");
+    assert!(run_dir.join("F01/metrics.csv").is_file(), "artifacts are copied");
+    assert!(!run_dir.join("T06/values.json").exists(), "a failed run reports no values");
+
+    let scaling = summary.scaling.expect("S01-S05 all have losses");
+    assert!((scaling.fit.alpha - ALPHA).abs() < 0.05, "fitted alpha {}", scaling.fit.alpha);
+    let verdict = |id: &str| summary.claims.iter().find(|c| c.id == id).unwrap().verdict;
+    assert_eq!(verdict("scaling-exponent"), Verdict::Replicated);
+    assert_eq!(verdict("yield-gap"), Verdict::Replicated, "100 >= 1.2 x 70");
+    assert_eq!(verdict("yield-papers"), Verdict::NotRun, "no run reported papers_kept");
+    assert_eq!(verdict("mismatch-worse-loss"), Verdict::NotRun, "T06 failed");
+    assert!(root.path().join("reports/smoke/claims.json").is_file());
+}
+
+#[test]
+fn rerun_reuses_everything_and_force_redoes_each_stage_once() {
+    let root = tempfile::tempdir().unwrap();
+    let first = StandIn::default();
+    run(&options(root.path(), false), &first).unwrap();
+    let distinct = first.executed.lock().unwrap().len();
+
+    let second = StandIn::default();
+    let summary = run(&options(root.path(), false), &second).unwrap();
+    assert!(
+        second.executed.lock().unwrap().iter().all(|(s, id)| *s == StageName::Train && id == "T06"),
+        "only the failed stage runs again"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary.runs[0].record).unwrap()).unwrap();
+    assert!(record["stages"].as_array().unwrap().iter().all(|s| s["status"] == "reused"));
+
+    let forced = StandIn::default();
+    run(&options(root.path(), true), &forced).unwrap();
+    assert_eq!(
+        forced.executed.lock().unwrap().len(),
+        distinct,
+        "each stage key once, however many runs share it"
+    );
+}
