@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use arxiv_to_model::replicate::stages::{Pipeline, Sources};
-use arxiv_to_model::replicate::{self, RunOptions};
+use arxiv_to_model::replicate::{self, golden, RunOptions};
 use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +46,10 @@ struct Global {
     /// Where run records, tables and figures are written.
     #[arg(long, global = true, default_value = "reports")]
     reports_dir: PathBuf,
+
+    /// Pinned outputs per profile.
+    #[arg(long, global = true, default_value = "golden")]
+    golden_dir: PathBuf,
 
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', global = true)]
@@ -120,21 +124,29 @@ enum Command {
     /// Train a model from shards (issue 6).
     #[command(disable_help_flag = true)]
     Train(Reserved),
-    /// Compare outputs with golden files (issue 7).
-    #[command(disable_help_flag = true)]
-    Verify(Reserved),
-    /// Rewrite golden files deliberately (issue 7).
-    #[command(disable_help_flag = true)]
-    Bless(Reserved),
-    /// Write tables and figures (issue 7).
-    #[command(disable_help_flag = true)]
-    Report(Reserved),
+    /// Compare the latest run outputs with golden/<profile>/; exits non-zero on any mismatch.
+    Verify(GoldenArgs),
+    /// Rewrite golden/<profile>/ from the latest outputs, printing what changed. Review first.
+    Bless(GoldenArgs),
+    /// Write reports/<profile>/index.md with its tables and figures from the latest outputs.
+    Report {
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+    },
     /// Generate the embedded synthetic corpus (issue 3).
     #[command(disable_help_flag = true)]
     Corpus(Reserved),
     /// Throughput benchmarks (issues 3, 5, 6).
     #[command(disable_help_flag = true)]
     Bench(Reserved),
+}
+
+#[derive(Args, Debug)]
+struct GoldenArgs {
+    #[arg(long, short, default_value = "ci")]
+    profile: String,
+    /// Runs to compare (default: all 24).
+    ids: Vec<String>,
 }
 
 /// A subcommand whose stage has not landed yet.
@@ -180,6 +192,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Show { id, profile }) => show(global, &id, &profile),
         Some(Command::CheckSpecs { profile }) => check_specs(global, profile),
         Some(Command::Run { ids, execution }) => execute(global, &execution, Some(ids)),
+        Some(Command::Verify(args)) => verify(global, &args),
+        Some(Command::Bless(args)) => bless(global, &args),
+        Some(Command::Report { profile }) => report(global, &profile),
         Some(reserved) => {
             let name = format!("{reserved:?}");
             let name = name.split('(').next().unwrap_or_default().to_lowercase();
@@ -265,6 +280,48 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
     let summary = replicate::run(&options, &Pipeline)?;
     print!("{}", summary.render());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn golden_ids(args: &GoldenArgs) -> Vec<&str> {
+    if args.ids.is_empty() {
+        spec::RUN_IDS.to_vec()
+    } else {
+        args.ids.iter().map(String::as_str).collect()
+    }
+}
+
+fn verify(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
+    let mismatches =
+        golden::verify(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
+    if mismatches.is_empty() {
+        println!("{}: {} runs match golden", args.profile, golden_ids(args).len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", golden::render(&mismatches));
+    eprintln!("{} value(s) differ from golden/{}/", mismatches.len(), args.profile);
+    Ok(ExitCode::FAILURE)
+}
+
+fn bless(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
+    let changes = golden::bless(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
+    if changes.is_empty() {
+        println!("golden/{} unchanged", args.profile);
+    } else {
+        println!(
+            "golden/{} rewritten; {} value(s) changed (expected = old golden, got = new):",
+            args.profile,
+            changes.len()
+        );
+        print!("{}", golden::render(&changes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(global: &Global, profile: &str) -> Result<ExitCode> {
+    let set = spec::load_set(&global.runs_dir, profile).map_err(|errors| spec_errors(&errors))?;
+    let index = arxiv_to_model::report::write_report(set, &global.reports_dir)?;
+    println!("wrote {}", index.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn spec_errors(errors: &[spec::SpecError]) -> anyhow::Error {

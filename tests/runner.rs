@@ -138,3 +138,23 @@ fn rerun_reuses_everything_and_force_redoes_each_stage_once() {
         "each stage key once, however many runs share it"
     );
 }
+
+#[test]
+fn report_shows_claims_scaling_and_curves_from_the_outputs() {
+    let root = tempfile::tempdir().unwrap();
+    run(&options(root.path(), false), &StandIn::default()).unwrap();
+    let set =
+        arxiv_to_model::spec::load_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
+    let index = arxiv_to_model::report::write_report(set, &root.path().join("reports")).unwrap();
+    let text = std::fs::read_to_string(&index).unwrap();
+    assert!(text.contains("synthetic corpus of 40 papers, seed 2602"), "captions name the corpus");
+    assert!(text.contains("| Loss falls with model size following a power law | S05 |"), "{text}");
+    assert!(text.contains("replicated"));
+    let figures = index.parent().unwrap().join("figures");
+    for name in ["scaling", "usable_tokens", "loss_F"] {
+        assert!(figures.join(format!("{name}.png")).is_file(), "{name}.png");
+        assert!(figures.join(format!("{name}.svg")).is_file(), "{name}.svg");
+    }
+    let claims = std::fs::read_to_string(index.parent().unwrap().join("tables/claims.csv")).unwrap();
+    assert_eq!(claims.lines().count(), 1 + 18, "a header and one row per claim");
+}

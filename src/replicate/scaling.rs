@@ -10,12 +10,12 @@
 
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Chinchilla's δ: small enough that the loss is nearly L1 in log space.
 const HUBER_DELTA: f64 = 1e-3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScalingPoint {
     /// Non-embedding parameters.
     pub params: f64,
@@ -23,7 +23,7 @@ pub struct ScalingPoint {
     pub loss: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScalingFit {
     pub e: f64,
     pub a: f64,
@@ -38,7 +38,7 @@ impl ScalingFit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScalingReport {
     pub points: Vec<ScalingPoint>,
     pub fit: ScalingFit,
