@@ -2,7 +2,7 @@
 //! accent commands, Unicode form, whitespace. One function per rule;
 //! `normalize` composes them in that order.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::prepare::latex::math::math_spans;
 use crate::prepare::latex::scan::{control_seq, group_content};
@@ -46,10 +46,14 @@ pub fn strip_control(text: &str) -> String {
 
 /// NFC composes (`e` + U+0301 → `é`); NFKC also folds compatibility forms
 /// (ligature `ﬁ` → `fi`, fullwidth digits), common in text pasted from PDFs.
+/// Most LaTeX is ASCII, already in every form: the quick check skips the
+/// rewrite then.
 pub fn unicode_form(text: &str, form: UnicodeForm) -> String {
     match form {
         UnicodeForm::None => text.to_string(),
+        UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
         UnicodeForm::Nfc => text.nfc().collect(),
+        UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
         UnicodeForm::Nfkc => text.nfkc().collect(),
     }
 }

@@ -24,6 +24,11 @@ pub struct Macro {
     /// `\newcommand{\x}[2][d]{…}`: `#1` is optional and defaults to `d`.
     pub default: Option<String>,
     pub body: String,
+    /// `\let\a\b` with `\b` a LaTeX command: `\a` means `\b` as it is now,
+    /// so its replacement is output as is, never expanded again (a later
+    /// `\renewcommand\b{… \a}`, the usual wrapping idiom, would loop).
+    #[serde(default)]
+    pub frozen: bool,
 }
 
 /// Macros by name (without the backslash).
@@ -48,6 +53,9 @@ impl MacroTable {
     /// Records a definition the way LaTeX would.
     fn apply(&mut self, definition: Definition) {
         let Definition { name, kind, value } = definition;
+        if STRUCTURAL.contains(&name.as_str()) {
+            return;
+        }
         let value = match value {
             DefinedAs::Macro(value) => value,
             // `\let\a\b` copies `\b`'s meaning now; later changes to `\b` do not follow.
@@ -57,6 +65,7 @@ impl MacroTable {
                     params: 0,
                     default: None,
                     body: format!("\\{target}"),
+                    frozen: true,
                 },
             },
             // Something we cannot model (delimited parameters, TeX
@@ -78,6 +87,55 @@ impl MacroTable {
         }
     }
 }
+
+/// Document-structure commands whose (re)definitions are ignored: the
+/// cleaning rules after expansion must still find `\cite`, `\footnote`,
+/// `\section`, and a class or package redefining them (1801.03879's
+/// `accessibilityMeta.sty` wraps `\maketitle` in PDF tagging) is layout
+/// machinery, not notation.
+const STRUCTURAL: &[&str] = &[
+    "documentclass",
+    "usepackage",
+    "begin",
+    "end",
+    "par",
+    "item",
+    "input",
+    "include",
+    "maketitle",
+    "title",
+    "author",
+    "date",
+    "thanks",
+    "abstract",
+    "appendix",
+    "part",
+    "chapter",
+    "section",
+    "subsection",
+    "subsubsection",
+    "paragraph",
+    "subparagraph",
+    "caption",
+    "footnote",
+    "footnotetext",
+    "cite",
+    "citep",
+    "citet",
+    "ref",
+    "eqref",
+    "label",
+    "url",
+    "href",
+    "includegraphics",
+    "bibliography",
+    "bibliographystyle",
+    "emph",
+    "textbf",
+    "textit",
+    "newpage",
+    "clearpage",
+];
 
 /// Splits a LaTeX document into its preamble (before `\begin{document}`)
 /// and body (between `\begin{document}` and `\end{document}`); text after
@@ -189,8 +247,10 @@ enum Step {
     Copy(usize),
     /// Consume this many bytes (a definition) and record it.
     Define(Definition, usize),
-    /// Replace this many bytes with the text.
+    /// Replace this many bytes with the text, which is read again.
     Expand(String, usize),
+    /// Replace this many bytes with the text, output as is (a frozen `\let`).
+    Emit(String, usize),
     /// The macro's arguments run past the end of this replacement text.
     NeedsMore,
 }
@@ -238,6 +298,9 @@ impl Expander {
         let Some(found) = self.table.get(cs.name).filter(|_| is_word(cs.name)) else {
             return Step::Copy(len(cs.end));
         };
+        if found.frozen {
+            return Step::Emit(found.body.clone(), len(cs.end));
+        }
         match read_arguments(text, cs.end, found) {
             Some((args, end)) => Step::Expand(substitute(&found.body, &args), len(end)),
             None if self.frames.len() > 1 => Step::NeedsMore,
@@ -270,6 +333,11 @@ impl Expander {
                     text: replacement,
                     at: 0,
                 });
+            }
+            Step::Emit(replacement, len) => {
+                self.expansions += 1;
+                self.advance(len);
+                push_tex(&mut self.out, &replacement);
             }
             Step::NeedsMore => self.merge_top_frames(),
         }
@@ -584,6 +652,7 @@ fn parse_let(text: &str, after: usize, at_letter: bool) -> Option<(Definition, u
                     params: 0,
                     default: None,
                     body,
+                    frozen: false,
                 }),
                 target + c.len_utf8(),
             )
@@ -630,6 +699,7 @@ fn macro_definition(
             params,
             default,
             body,
+            frozen: false,
         })
     };
     Definition { name, kind, value }
@@ -720,6 +790,16 @@ mod tests {
     )]
     #[case::let_copies_meaning(r"\newcommand\a{x}\let\b\a\renewcommand\a{y}", r"\b\a", "xy")]
     #[case::let_to_primitive(r"\let\eps=\varepsilon", r"\eps", r"\varepsilon")]
+    #[case::wrapping_idiom_does_not_loop(
+        r"\let\oldtilde\tilde\renewcommand{\tilde}[1]{\oldtilde{\mathrm{#1}}}",
+        r"$\tilde{x}$",
+        r"$\tilde{\mathrm{x}}$"
+    )]
+    #[case::structural_redefinition_ignored(
+        r"\let\oldcite\cite\renewcommand{\cite}[1]{[\oldcite{#1}]}",
+        r"\cite{k}",
+        r"\cite{k}"
+    )]
     #[case::nested_expansion(
         r"\newcommand\R{\mathbb{R}}\newcommand\Rn{\R^n}",
         r"\Rn",

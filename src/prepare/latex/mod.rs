@@ -14,6 +14,7 @@ pub mod main_file;
 pub mod math;
 pub mod scan;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -135,18 +136,24 @@ pub fn local_sty_files(files: &BTreeMap<String, String>) -> Vec<&str> {
         .collect()
 }
 
-/// Archive keys without `./` (arXiv tars often store `./paper.tex`).
-fn normalized_paths(files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    files
-        .iter()
-        .map(|(path, text)| {
-            let mut path = path.as_str();
-            while let Some(rest) = path.strip_prefix("./") {
-                path = rest;
-            }
-            (path.to_string(), text.clone())
-        })
-        .collect()
+/// Archive keys without `./` (arXiv tars often store `./paper.tex`); the
+/// map is copied only when some key needs it.
+fn normalized_paths(files: &BTreeMap<String, String>) -> Cow<'_, BTreeMap<String, String>> {
+    if !files.keys().any(|p| p.starts_with("./")) {
+        return Cow::Borrowed(files);
+    }
+    Cow::Owned(
+        files
+            .iter()
+            .map(|(path, text)| {
+                let mut path = path.as_str();
+                while let Some(rest) = path.strip_prefix("./") {
+                    path = rest;
+                }
+                (path.to_string(), text.clone())
+            })
+            .collect(),
+    )
 }
 
 /// BibTeX writes `<jobname>.bbl` next to the main file; arXiv requires it
@@ -286,5 +293,214 @@ impl<'a> Resolver<'a> {
         if !out.ends_with('\n') {
             out.push('\n');
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn extraction(max_include_depth: u32, keep_bibliography: bool) -> Extraction {
+        Extraction {
+            mode: crate::spec::data::ExtractionMode::Resolve,
+            max_tex_bytes: 5_000_000,
+            max_include_depth,
+            keep_bibliography,
+        }
+    }
+
+    fn archive(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+        files
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect()
+    }
+
+    fn main_with(body: &str) -> String {
+        format!("\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n")
+    }
+
+    #[test]
+    fn nested_includes_in_subdirectories() {
+        let files = archive(&[
+            (
+                "./paper/main.tex",
+                &main_with("\\input{sections/intro}\n\\include{sections/method}"),
+            ),
+            (
+                "paper/sections/intro.tex",
+                "INTRO \\input{sections/deep/detail.tex}",
+            ),
+            ("paper/sections/deep/detail.tex", "DETAIL"),
+            ("paper/sections/method.tex", "METHOD"),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert_eq!(resolved.main_file, "paper/main.tex");
+        assert!(
+            resolved.text.contains("INTRO DETAIL\n\nMETHOD\n"),
+            "{}",
+            resolved.text
+        );
+        assert_eq!(
+            resolved.included,
+            [
+                "paper/sections/intro.tex",
+                "paper/sections/deep/detail.tex",
+                "paper/sections/method.tex"
+            ]
+        );
+        assert!(resolved.missing.is_empty() && resolved.cycles.is_empty());
+    }
+
+    #[rstest]
+    #[case::relative_to_including_file(
+        "main.tex",
+        "\\input{sub/b}",
+        "sub/b.tex",
+        "\\input{a}",
+        "sub/a.tex",
+        "A"
+    )]
+    #[case::bare_name("main.tex", "\\input b", "b.tex", "A", "c.tex", "\\input c")]
+    #[case::import(
+        "main.tex",
+        "\\import{chap/}{one}",
+        "chap/one.tex",
+        "\\input{two}",
+        "chap/two.tex",
+        "A"
+    )]
+    #[case::subimport(
+        "main.tex",
+        "\\subimport{chap/}{one}",
+        "chap/one.tex",
+        "\\subimport{sec/}{two}",
+        "chap/sec/two.tex",
+        "A"
+    )]
+    fn resolves_include_forms(
+        #[case] main: &str,
+        #[case] body: &str,
+        #[case] first: &str,
+        #[case] first_text: &str,
+        #[case] second: &str,
+        #[case] second_text: &str,
+    ) {
+        let files = archive(&[
+            (main, &main_with(body)),
+            (first, first_text),
+            (second, second_text),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert!(resolved.text.contains('A'), "{}", resolved.text);
+        assert!(!resolved.text.contains("\\input") && !resolved.text.contains("import{"));
+        assert!(resolved.missing.is_empty(), "{:?}", resolved.missing);
+    }
+
+    #[test]
+    fn commented_out_include_is_not_followed() {
+        let files = archive(&[
+            ("main.tex", &main_with("% \\input{old}\n\\input{new}")),
+            ("old.tex", "OLD"),
+            ("new.tex", "NEW"),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert!(resolved.text.contains("NEW") && !resolved.text.contains("OLD"));
+        assert_eq!(resolved.included, ["new.tex"]);
+    }
+
+    #[test]
+    fn missing_file_is_recorded_and_the_rest_kept() {
+        let files = archive(&[("main.tex", &main_with("before \\input{gone} after"))]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert_eq!(resolved.missing, ["gone"]);
+        assert!(resolved.text.contains("before  after"));
+    }
+
+    #[test]
+    fn include_cycle_is_cut_and_recorded() {
+        let files = archive(&[
+            ("main.tex", &main_with("\\input{a}")),
+            ("a.tex", "A \\input{b}"),
+            ("b.tex", "B \\input{a}"),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert_eq!(resolved.cycles, ["main.tex -> a.tex -> b.tex -> a.tex"]);
+        assert_eq!(resolved.text.matches('A').count(), 1);
+        assert_eq!(resolved.text.matches('B').count(), 1);
+    }
+
+    #[rstest]
+    #[case::within_cap(3, false, 3)]
+    #[case::capped(2, true, 2)]
+    fn include_depth_is_capped(#[case] cap: u32, #[case] capped: bool, #[case] levels: usize) {
+        let files = archive(&[
+            ("main.tex", &main_with("\\input{l1}")),
+            ("l1.tex", "L1 \\input{l2}"),
+            ("l2.tex", "L2 \\input{l3}"),
+            ("l3.tex", "L3"),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(cap, false)).unwrap();
+        assert_eq!(resolved.depth_capped, capped);
+        assert_eq!(resolved.included.len(), levels);
+    }
+
+    #[rstest]
+    #[case::kept(true, true)]
+    #[case::not_kept(false, false)]
+    fn bbl_is_inlined_at_bibliography(#[case] keep: bool, #[case] inlined: bool) {
+        let files = archive(&[
+            ("ms.tex", &main_with("text \\bibliography{refs}")),
+            (
+                "ms.bbl",
+                "\\begin{thebibliography}{1}\\bibitem{a} A. Author.\\end{thebibliography}",
+            ),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, keep)).unwrap();
+        assert_eq!(resolved.text.contains("A. Author."), inlined);
+        assert_eq!(resolved.text.contains("\\bibliography{refs}"), !inlined);
+    }
+
+    #[test]
+    fn no_main_file_is_a_drop_reason() {
+        let files = archive(&[("intro.tex", "just a fragment")]);
+        assert_eq!(
+            extract_resolved(&files, "x", &extraction(16, false)),
+            Err(DropReason::NoMainFile)
+        );
+    }
+
+    #[test]
+    fn included_file_ending_in_a_comment_does_not_swallow_the_line() {
+        let files = archive(&[
+            ("main.tex", &main_with("\\input{a} tail")),
+            ("a.tex", "A % trailing comment"),
+        ]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert!(strip_comments(&resolved.text).contains("tail"));
+    }
+
+    #[test]
+    fn cleaning_chain_expands_and_drops() {
+        let text = "\\documentclass{article}\n\\newcommand{\\R}{\\mathbb{R}}\n\\begin{document}\nLet $x\\in\\R$~\\cite{k}.\n\\begin{figure}x\\end{figure}\n\\end{document}";
+        let cfg = Cleaning {
+            comments: crate::spec::data::CommentMode::Tex,
+            macros: MacroMode::Expand,
+            max_macro_expansions: 100,
+            max_macro_growth: 4.0,
+            drop_environments: vec!["figure".into()],
+            drop_commands: vec!["cite".into()],
+        };
+        let cleaned = clean_after_comments(text, &[], &cfg);
+        assert_eq!(cleaned.text, "\nLet $x\\in\\mathbb{R}$~.\n\n");
+        assert_eq!(
+            (
+                cleaned.macros_harvested,
+                cleaned.expansions,
+                cleaned.degraded
+            ),
+            (1, 1, false)
+        );
     }
 }
