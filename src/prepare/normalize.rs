@@ -29,6 +29,9 @@ pub fn normalize(text: &str, cfg: &Normalization) -> String {
 /// mark Windows editors put at the start of files. CRLF becomes LF and a
 /// lone CR (classic Mac OS line ends) becomes LF, so lines survive.
 pub fn strip_control(text: &str) -> String {
+    if !text.bytes().any(may_start_control) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -44,6 +47,13 @@ pub fn strip_control(text: &str) -> String {
     out
 }
 
+/// Bytes that can begin a character `strip_control` changes: ASCII
+/// controls, DEL, and the lead bytes of C1 controls (`C2 80..9F`) and the
+/// BOM (`EF BB BF`). Plain text has none, so the copy is the common case.
+fn may_start_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2 || b == 0xef
+}
+
 /// NFC composes (`e` + U+0301 → `é`); NFKC also folds compatibility forms
 /// (ligature `ﬁ` → `fi`, fullwidth digits), common in text pasted from PDFs.
 /// Most LaTeX is ASCII, already in every form: the quick check skips the
@@ -51,6 +61,7 @@ pub fn strip_control(text: &str) -> String {
 pub fn unicode_form(text: &str, form: UnicodeForm) -> String {
     match form {
         UnicodeForm::None => text.to_string(),
+        _ if text.is_ascii() => text.to_string(),
         UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
         UnicodeForm::Nfc => text.nfc().collect(),
         UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),

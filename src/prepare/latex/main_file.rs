@@ -138,6 +138,12 @@ fn included_paths(files: &BTreeMap<String, String>) -> BTreeSet<String> {
 /// `\documentstyle`, still in 1990s submissions) and `\begin{document}`,
 /// outside comments, and not a standalone figure or subfile.
 pub fn is_document(text: &str) -> bool {
+    // Cheap test first: most files of a paper (sections, figures) lack the markers.
+    let has_markers = (text.contains("\\documentclass") || text.contains("\\documentstyle"))
+        && text.contains("\\begin{document}");
+    if !has_markers {
+        return false;
+    }
     let code = strip_comments(text);
     let Some(class) = document_class(&code) else {
         return false;
