@@ -545,7 +545,15 @@ fn parse_definition(text: &str, at: usize, at_letter: bool) -> Option<(Definitio
             };
             parse_newcommand(text, after, kind, at_letter)?
         }
-        "def" | "gdef" | "edef" | "xdef" => parse_def(text, after, at_letter)?,
+        "def" | "gdef" => parse_def(text, after, at_letter)?,
+        // `\edef` expands its body when defined (1703.09710 numbers its
+        // affiliations with `\edef\sagan{\arabic{affilcounter}}` and a
+        // counter step); without TeX's state we cannot know that value.
+        "edef" | "xdef" => {
+            let (mut definition, end) = parse_def(text, after, at_letter)?;
+            definition.value = DefinedAs::Opaque;
+            (definition, end)
+        }
         "DeclareMathOperator" => {
             let (name, at) = defined_name(text, after, at_letter)?;
             let (operator, end) = group_content(text, skip_blanks(text, at))?;
@@ -692,6 +700,12 @@ fn macro_definition(
     default: Option<String>,
     body: String,
 ) -> Definition {
+    // `\newcommand{\Coq}{Coq\xspace}` (2509.12337): `\xspace` only adds the
+    // space TeX would eat after `\Coq`; expansion keeps that space anyway.
+    let body = match body.trim_end().strip_suffix("\\xspace") {
+        Some(stripped) => stripped.to_string(),
+        None => body,
+    };
     let value = if is_programming(&body) {
         DefinedAs::Opaque
     } else {
@@ -729,6 +743,11 @@ const PROGRAMMING: &[&str] = &[
     "global",
     "catcode",
     "makeatletter",
+    "newcounter",
+    "setcounter",
+    "addtocounter",
+    "stepcounter",
+    "refstepcounter",
 ];
 
 fn is_programming(body: &str) -> bool {
@@ -781,6 +800,12 @@ mod tests {
     #[case::provide_defines_new(r"\providecommand\x{b}", r"\x", "b")]
     #[case::def_simple(r"\def\v#1{\mathbf{#1}}", r"\v{u}", r"\mathbf{u}")]
     #[case::def_two_params(r"\def\pair#1#2{(#1,#2)}", r"\pair ab", "(a,b)")]
+    #[case::edef_not_expanded(
+        r"\edef\sagan{\arabic{affil}}\stepcounter{affil}",
+        r"\sagan",
+        r"\sagan"
+    )]
+    #[case::counter_step_not_expanded(r"\newcommand\fn{\stepcounter{n}\arabic{n}}", r"\fn", r"\fn")]
     #[case::def_delimited_not_expanded(r"\def\x#1.{[#1]}", r"\x a.", r"\x a.")]
     #[case::math_operator(r"\DeclareMathOperator{\tr}{tr}", r"$\tr A$", r"$\operatorname{tr} A$")]
     #[case::math_operator_starred(
@@ -810,6 +835,7 @@ mod tests {
         r"\bv{x}",
         r"\mathbf{x}"
     )]
+    #[case::xspace_dropped(r"\newcommand{\Coq}{Coq\xspace}", r"\Coq's proof", "Coq's proof")]
     #[case::space_after_zero_arg_macro_kept(r"\newcommand\eg{e.g.}", r"\eg the", "e.g. the")]
     #[case::longer_name_not_matched(r"\newcommand\R{X}", r"\Re\R", r"\Re X")]
     #[case::programming_not_expanded(r"\newcommand\R{\ifmmode\mathbb{R}\else R\fi}", r"\R", r"\R")]
