@@ -158,7 +158,11 @@ fn verbatim_command_end(text: &str, name: &str, after: usize) -> Option<usize> {
             if delimiter == b'{' {
                 return group_end(text, at);
             }
-            if delimiter.is_ascii_alphabetic() || delimiter.is_ascii_whitespace() {
+            // A non-ASCII delimiter is not something LaTeX accepts either.
+            if !delimiter.is_ascii()
+                || delimiter.is_ascii_alphabetic()
+                || delimiter.is_ascii_whitespace()
+            {
                 return None;
             }
             let line_end = text[at + 1..]
@@ -280,9 +284,8 @@ fn is_conditional(name: &str) -> bool {
 
 /// Start of the `\fi` that ends at `fi_end`.
 fn fi_start(text: &str, fi_end: usize) -> Option<usize> {
-    fi_end
-        .checked_sub(3)
-        .filter(|&s| text[s..fi_end] == *"\\fi")
+    let start = fi_end.checked_sub(3)?;
+    (text.get(start..fi_end) == Some("\\fi")).then_some(start)
 }
 
 #[cfg(test)]

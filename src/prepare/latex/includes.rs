@@ -38,11 +38,14 @@ pub enum IncludeTarget {
 /// Every include command in the code spans of `text`, in order.
 pub fn find_includes(text: &str) -> Vec<IncludeRef> {
     let mut found = Vec::new();
+    // Where the last include's arguments ended: they may run past the end of
+    // their code span (`\input{a%}`), and the matches must not overlap.
+    let mut resume = 0;
     for span in tex_spans(text) {
-        if span.kind != SpanKind::Code {
+        if span.kind != SpanKind::Code || span.range.end <= resume {
             continue;
         }
-        let mut at = span.range.start;
+        let mut at = span.range.start.max(resume);
         while let Some(offset) = text[at..span.range.end].find('\\') {
             let start = at + offset;
             let cs = control_seq(text, start, false);
@@ -53,6 +56,7 @@ pub fn find_includes(text: &str) -> Vec<IncludeRef> {
                         target,
                     });
                     at = end;
+                    resume = end;
                 }
                 None => at = cs.end.max(start + 1),
             }

@@ -503,4 +503,103 @@ mod tests {
             (1, 1, false)
         );
     }
+
+    /// Arbitrary LaTeX-like input, multi-byte characters next to every
+    /// syntax character: no rule may panic (they slice by byte offsets).
+    #[test]
+    fn no_rule_panics_on_arbitrary_input() {
+        const PIECES: &[&str] = &[
+            "\\",
+            "{",
+            "}",
+            "[",
+            "]",
+            "%",
+            "$",
+            "$$",
+            "\\verb",
+            "§",
+            "é",
+            "\\begin{verbatim}",
+            "\\end{verbatim}",
+            "\\iffalse",
+            "\\if0",
+            "\\fi",
+            "\\else",
+            "#1",
+            "##",
+            "\\newcommand",
+            "\\def",
+            "\\let",
+            "\\x",
+            "\\input",
+            "\\input ",
+            "\\url",
+            "\\[",
+            "\\]",
+            "\\(",
+            "\\)",
+            "\\'",
+            "\\\"",
+            "\\v",
+            "\\ss",
+            "\\cite",
+            "\\footnote",
+            "\\begin{figure}",
+            "\\end{figure}",
+            "\\begin{document}",
+            "\\end{document}",
+            "\\documentclass",
+            "\n",
+            " ",
+            "a",
+            "\u{85}",
+            "\r",
+            "\\DeclareMathOperator",
+            "\\import",
+            "\\begin{comment}",
+            "[2]",
+            "{\\x}",
+            "\\bibliography{r}",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let names = vec![
+            "figure".to_string(),
+            "cite".to_string(),
+            "footnote".to_string(),
+        ];
+        let normalization = crate::spec::data::Normalization {
+            unicode: crate::spec::data::UnicodeForm::Nfkc,
+            accents: true,
+            whitespace: crate::spec::data::WhitespaceMode::Paragraphs,
+            strip_control: true,
+        };
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let table = harvest_macros(&text, &[&text]);
+            let expanded = expand_macros(&text, &table, 50, 2.0);
+            let _ = strip_comments(&text);
+            let _ = drop_environments(&text, &names);
+            let _ = drop_commands(&text, &names);
+            let _ = crate::prepare::normalize::normalize(&expanded.text, &normalization);
+            let _ = crate::prepare::quality::mask_for_language(&text);
+            let files = archive(&[
+                (
+                    "main.tex",
+                    &format!("\\documentclass{{article}}\\begin{{document}}{text}"),
+                ),
+                ("x.tex", &text),
+            ]);
+            let _ = extract_resolved(&files, "x", &extraction(4, true));
+        }
+    }
 }
