@@ -297,3 +297,40 @@ fn time_resolve_chain_against_decompression() {
         chain.as_secs_f64() / decompress.as_secs_f64()
     );
 }
+
+/// The ten papers are distinct; an edited copy of one is caught and points
+/// at the original.
+#[test]
+fn near_dedup_on_sample() {
+    let Some(papers) = sample() else { return };
+    let data = data_config("Y06");
+    let near = data.dedup.near.clone().expect("Y06 sets near-dedup");
+    let mut texts: Vec<String> = papers.iter().map(|p| chain_text(p, &data).1).collect();
+    let copy = texts[3].replacen("the", "a", 20);
+    texts.push(copy);
+    let docs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let found = arxiv_to_model::prepare::neardup::near_duplicates(&docs, &near, 0)
+        .expect("valid near-dedup settings");
+    let mut expected = vec![None; papers.len()];
+    expected.push(Some(3));
+    assert_eq!(found, expected);
+}
+
+/// Masked for the prose-only check, every sample paper reads as English.
+#[test]
+fn masked_sample_papers_read_as_english() {
+    let Some(papers) = sample() else { return };
+    let data = data_config("Y06");
+    for paper in &papers {
+        let prose =
+            arxiv_to_model::prepare::quality::mask_for_language(&chain_text(paper, &data).1);
+        let info = whatlang::detect(&prose).expect("detectable text");
+        assert_eq!(info.lang(), whatlang::Lang::Eng, "{}", paper.id);
+        assert!(
+            info.confidence() >= data.filters.language.min_confidence,
+            "{}: confidence {}",
+            paper.id,
+            info.confidence()
+        );
+    }
+}
