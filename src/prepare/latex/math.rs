@@ -1,0 +1,114 @@
+//! Where the math is: `$…$`, `$$…$$`, `\(…\)`, `\[…\]` and display
+//! environments. Cleaning keeps these spans verbatim and the prose-only
+//! language check masks them.
+
+use std::ops::Range;
+
+use super::comments::VERBATIM_ENVIRONMENTS;
+use super::scan::{control_seq, environment_name, find_end, skip_blanks};
+
+/// Display-math environments of LaTeX and amsmath.
+pub const MATH_ENVIRONMENTS: &[&str] = &[
+    "equation",
+    "equation*",
+    "align",
+    "align*",
+    "alignat",
+    "alignat*",
+    "flalign",
+    "flalign*",
+    "gather",
+    "gather*",
+    "multline",
+    "multline*",
+    "eqnarray",
+    "eqnarray*",
+    "displaymath",
+    "math",
+];
+
+/// Byte ranges of the math spans in `text`, delimiters included, in order.
+/// An unclosed `$` is not math (a stray dollar in prose).
+pub fn math_spans(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let span_end = match bytes[at] {
+            b'$' if bytes.get(at + 1) == Some(&b'$') => find_unescaped(text, at + 2, "$$"),
+            b'$' => find_unescaped(text, at + 1, "$"),
+            b'\\' => {
+                let cs = control_seq(text, at, false);
+                let end = match cs.name {
+                    "(" => find_unescaped(text, cs.end, "\\)"),
+                    "[" => find_unescaped(text, cs.end, "\\]"),
+                    "begin" => match environment_name(text, skip_blanks(text, cs.end)) {
+                        Some((env, body)) if MATH_ENVIRONMENTS.contains(&env) => {
+                            find_end(text, body, env).map(|(_, end)| end)
+                        }
+                        // Math inside verbatim is code, not math.
+                        Some((env, body)) if VERBATIM_ENVIRONMENTS.contains(&env) => {
+                            at = find_end(text, body, env).map_or(bytes.len(), |(_, end)| end);
+                            continue;
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if end.is_none() {
+                    at = cs.end.max(at + 1);
+                    continue;
+                }
+                end
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        match span_end {
+            Some(end) => {
+                spans.push(at..end);
+                at = end;
+            }
+            None => at += 1,
+        }
+    }
+    spans
+}
+
+/// The byte past the first `close` at or after `from` that is not escaped
+/// by a backslash (`\$` is a dollar sign, not the end of math).
+fn find_unescaped(text: &str, from: usize, close: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while at < bytes.len() {
+        if bytes[at..].starts_with(close.as_bytes()) {
+            return Some(at + close.len());
+        }
+        // A backslash pair (`\$`, or `\` inside `\[…\]`) is one unit.
+        at += if bytes[at] == b'\\' { 2 } else { 1 };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::inline("a $x^2$ b", vec!["$x^2$"])]
+    #[case::escaped_dollar(r"costs \$5 and $y$", vec!["$y$"])]
+    #[case::dollar_inside_math(r"$a\$b$", vec![r"$a\$b$"])]
+    #[case::display_dollars("$$ x $$ and $y$", vec!["$$ x $$", "$y$"])]
+    #[case::parens(r"\(a\) and \[b\]", vec![r"\(a\)", r"\[b\]"])]
+    #[case::line_break_in_display(r"\[a\\b\]", vec![r"\[a\\b\]"])]
+    #[case::environment("\\begin{align*}a&=b\\\\c\\end{align*}", vec!["\\begin{align*}a&=b\\\\c\\end{align*}"])]
+    #[case::unclosed_dollar("a $ b", vec![])]
+    #[case::verbatim_is_not_math("\\begin{verbatim}$x$\\end{verbatim} $y$", vec!["$y$"])]
+    fn finds_math(#[case] text: &str, #[case] expected: Vec<&str>) {
+        let found: Vec<&str> = math_spans(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(found, expected);
+    }
+}

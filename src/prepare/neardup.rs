@@ -1,0 +1,262 @@
+//! Near-duplicate removal: MinHash signatures over word shingles, banded
+//! LSH to find candidate pairs, and the signature agreement as the Jaccard
+//! estimate (Broder 1997; Leskovec et al., *Mining of Massive Datasets* §3.4).
+//!
+//! arXiv holds the same text several times: a paper and its journal
+//! version submitted under a new id, lecture notes split into parts,
+//! theses that reuse a paper's chapters. Exact MD5 dedup misses them all.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
+
+use crate::spec::data::NearDedup;
+
+/// Why a `NearDedup` configuration cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NearDedupError {
+    #[error(
+        "near-dedup needs bands >= 1 and permutations divisible by bands \
+         (got permutations {permutations}, bands {bands}); fix `data.dedup.near` in the spec"
+    )]
+    Bands { permutations: u32, bands: u32 },
+    #[error(
+        "near-dedup needs shingle_words >= 1; fix `data.dedup.near.shingle_words` in the spec"
+    )]
+    Shingle,
+    #[error("near-dedup threshold must lie in (0, 1], got {0}; fix `data.dedup.near.threshold` in the spec")]
+    Threshold(f64),
+}
+
+/// For each document, `Some(i)` when it near-duplicates the earlier kept
+/// document `i` (estimated Jaccard ≥ `cfg.threshold`), else `None`.
+/// Documents are compared to kept documents only, so every match points at
+/// a document that stays. Deterministic for a given input and `seed`.
+pub fn near_duplicates(
+    docs: &[&str],
+    cfg: &NearDedup,
+    seed: u64,
+) -> Result<Vec<Option<usize>>, NearDedupError> {
+    validate(cfg)?;
+    let salts: Vec<u64> = (0..cfg.permutations as u64)
+        .map(|i| mix(seed ^ mix(i + 1)))
+        .collect();
+    let signatures: Vec<Option<Vec<u64>>> = docs
+        .par_iter()
+        .map(|doc| signature(doc, cfg.shingle_words as usize, &salts))
+        .collect();
+    let rows = (cfg.permutations / cfg.bands) as usize;
+    let mut buckets: HashMap<(usize, u64), Vec<usize>> = HashMap::new();
+    let mut matches = Vec::with_capacity(docs.len());
+    for (index, sig) in signatures.iter().enumerate() {
+        let Some(sig) = sig else {
+            matches.push(None);
+            continue;
+        };
+        let keys: Vec<(usize, u64)> = sig
+            .chunks_exact(rows)
+            .enumerate()
+            .map(|(band, chunk)| (band, band_hash(chunk)))
+            .collect();
+        let candidates: BTreeSet<usize> = keys
+            .iter()
+            .filter_map(|key| buckets.get(key))
+            .flatten()
+            .copied()
+            .collect();
+        let matched = candidates.into_iter().find(|&earlier| {
+            signatures[earlier]
+                .as_deref()
+                .is_some_and(|other| estimated_jaccard(sig, other) >= cfg.threshold)
+        });
+        if matched.is_none() {
+            for key in keys {
+                buckets.entry(key).or_default().push(index);
+            }
+        }
+        matches.push(matched);
+    }
+    Ok(matches)
+}
+
+fn validate(cfg: &NearDedup) -> Result<(), NearDedupError> {
+    if cfg.bands == 0 || cfg.permutations == 0 || cfg.permutations % cfg.bands != 0 {
+        return Err(NearDedupError::Bands {
+            permutations: cfg.permutations,
+            bands: cfg.bands,
+        });
+    }
+    if cfg.shingle_words == 0 {
+        return Err(NearDedupError::Shingle);
+    }
+    if !(cfg.threshold > 0.0 && cfg.threshold <= 1.0) {
+        return Err(NearDedupError::Threshold(cfg.threshold));
+    }
+    Ok(())
+}
+
+/// Shingle hashes of a document: every run of `k` consecutive words (a
+/// shorter document is one shingle). `None` for a document without words.
+pub fn shingles(doc: &str, k: usize) -> Option<BTreeSet<u64>> {
+    let words: Vec<&str> = doc.split_whitespace().collect();
+    if words.is_empty() {
+        return None;
+    }
+    let k = k.min(words.len());
+    Some(words.windows(k).map(hash_words).collect())
+}
+
+/// MinHash signature: for each salted hash, the minimum over the shingles.
+fn signature(doc: &str, k: usize, salts: &[u64]) -> Option<Vec<u64>> {
+    let shingles = shingles(doc, k)?;
+    Some(
+        salts
+            .iter()
+            .map(|&salt| {
+                shingles
+                    .iter()
+                    .map(|&s| mix(s ^ salt))
+                    .min()
+                    .unwrap_or(u64::MAX)
+            })
+            .collect(),
+    )
+}
+
+/// Fraction of signature positions that agree: an unbiased estimate of the
+/// Jaccard similarity of the two shingle sets.
+pub fn estimated_jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let agree = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    agree as f64 / a.len().max(1) as f64
+}
+
+/// FNV-1a over the words with a separator, so `["ab","c"]` ≠ `["a","bc"]`.
+/// Fixed here rather than `std`'s hasher, whose output may change between
+/// Rust releases: dedup decisions must not.
+fn hash_words(words: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for word in words {
+        for byte in word.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    mix(hash)
+}
+
+fn band_hash(rows: &[u64]) -> u64 {
+    rows.iter().fold(0x9e37_79b9_7f4a_7c15, |h, &r| mix(h ^ r))
+}
+
+/// SplitMix64's finalizer: a bijective mix, so salting with xor then mixing
+/// gives independent-looking hash functions.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_abs_diff_eq;
+    use rstest::rstest;
+
+    fn cfg(threshold: f64) -> NearDedup {
+        NearDedup {
+            threshold,
+            shingle_words: 5,
+            permutations: 128,
+            bands: 16,
+        }
+    }
+
+    /// A deterministic pseudo-text of `n` distinct-ish words.
+    fn words(seed: u64, n: usize) -> Vec<String> {
+        (0..n as u64)
+            .map(|i| format!("w{}", mix(seed * 1_000_003 + i) % 5000))
+            .collect()
+    }
+
+    /// `base` with every `every`-th word replaced.
+    fn edited(base: &[String], every: usize) -> String {
+        base.iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i % every == every - 1 {
+                    format!("x{i}")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn exact_jaccard(a: &str, b: &str) -> f64 {
+        let (a, b) = (
+            shingles(a, 5).unwrap_or_default(),
+            shingles(b, 5).unwrap_or_default(),
+        );
+        a.intersection(&b).count() as f64 / a.union(&b).count() as f64
+    }
+
+    #[rstest]
+    #[case::identical(0, true)]
+    #[case::one_edit_in_500_words(500, true)]
+    #[case::one_edit_in_100_words(100, true)]
+    #[case::one_edit_in_4_words(4, false)]
+    fn finds_near_duplicates_above_threshold(#[case] every: usize, #[case] duplicate: bool) {
+        let base = words(1, 500);
+        let original = base.join(" ");
+        let copy = if every == 0 {
+            original.clone()
+        } else {
+            edited(&base, every)
+        };
+        let other = words(2, 500).join(" ");
+        let found = near_duplicates(&[&original, &other, &copy], &cfg(0.8), 7).unwrap();
+        assert_eq!(found, vec![None, None, duplicate.then_some(0)]);
+    }
+
+    #[test]
+    fn estimate_tracks_exact_jaccard() {
+        let base = words(3, 2000);
+        let a = base.join(" ");
+        for every in [50, 20, 10, 6] {
+            let b = edited(&base, every);
+            let salts: Vec<u64> = (0..512u64).map(|i| mix(11 ^ mix(i + 1))).collect();
+            let (sa, sb) = (
+                signature(&a, 5, &salts).unwrap(),
+                signature(&b, 5, &salts).unwrap(),
+            );
+            assert_abs_diff_eq!(
+                estimated_jaccard(&sa, &sb),
+                exact_jaccard(&a, &b),
+                epsilon = 0.07
+            );
+        }
+    }
+
+    #[test]
+    fn matches_point_at_kept_documents_and_are_deterministic() {
+        let base = words(4, 400);
+        let a = base.join(" ");
+        let b = edited(&base, 200);
+        let c = edited(&base, 150);
+        let docs = [a.as_str(), "", b.as_str(), c.as_str()];
+        let first = near_duplicates(&docs, &cfg(0.8), 42).unwrap();
+        assert_eq!(first, vec![None, None, Some(0), Some(0)]);
+        assert_eq!(near_duplicates(&docs, &cfg(0.8), 42).unwrap(), first);
+    }
+
+    #[rstest]
+    #[case::zero_bands(NearDedup { threshold: 0.8, shingle_words: 5, permutations: 128, bands: 0 })]
+    #[case::uneven_bands(NearDedup { threshold: 0.8, shingle_words: 5, permutations: 100, bands: 16 })]
+    #[case::zero_shingle(NearDedup { threshold: 0.8, shingle_words: 0, permutations: 128, bands: 16 })]
+    #[case::threshold_above_one(NearDedup { threshold: 1.5, shingle_words: 5, permutations: 128, bands: 16 })]
+    fn rejects_unusable_settings(#[case] cfg: NearDedup) {
+        assert!(near_duplicates(&["a b c"], &cfg, 0).is_err());
+    }
+}

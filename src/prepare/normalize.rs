@@ -1,0 +1,323 @@
+//! Text normalization (`normalization:` in the spec): control characters,
+//! accent commands, Unicode form, whitespace. One function per rule;
+//! `normalize` composes them in that order.
+
+use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+use crate::prepare::latex::math::math_spans;
+use crate::prepare::latex::scan::{control_seq, group_content};
+use crate::spec::data::{Normalization, UnicodeForm, WhitespaceMode};
+
+/// Applies every normalization rule the spec switches on.
+pub fn normalize(text: &str, cfg: &Normalization) -> String {
+    let mut text = if cfg.strip_control {
+        strip_control(text)
+    } else {
+        text.to_string()
+    };
+    if cfg.accents {
+        text = accents_to_characters(&text);
+    }
+    text = unicode_form(&text, cfg.unicode);
+    match cfg.whitespace {
+        WhitespaceMode::CollapseAll => collapse_all(&text),
+        WhitespaceMode::Paragraphs => paragraphs(&text),
+    }
+}
+
+/// Removes control characters except newline and tab, and the byte-order
+/// mark Windows editors put at the start of files. CRLF becomes LF and a
+/// lone CR (classic Mac OS line ends) becomes LF, so lines survive.
+pub fn strip_control(text: &str) -> String {
+    if !text.bytes().any(may_start_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.push('\n'),
+            '\n' | '\t' => out.push(c),
+            '\u{feff}' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bytes that can begin a character `strip_control` changes: ASCII
+/// controls, DEL, and the lead bytes of C1 controls (`C2 80..9F`) and the
+/// BOM (`EF BB BF`). Plain text has none, so the copy is the common case.
+fn may_start_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2 || b == 0xef
+}
+
+/// NFC composes (`e` + U+0301 → `é`); NFKC also folds compatibility forms
+/// (ligature `ﬁ` → `fi`, fullwidth digits), common in text pasted from PDFs.
+/// Most LaTeX is ASCII, already in every form: the quick check skips the
+/// rewrite then.
+pub fn unicode_form(text: &str, form: UnicodeForm) -> String {
+    match form {
+        UnicodeForm::None => text.to_string(),
+        _ if text.is_ascii() => text.to_string(),
+        UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
+        UnicodeForm::Nfc => text.nfc().collect(),
+        UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
+        UnicodeForm::Nfkc => text.nfkc().collect(),
+    }
+}
+
+/// Released: every whitespace run, newlines included, becomes one space.
+pub fn collapse_all(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whitespace runs inside a paragraph become one space; paragraphs (split at
+/// blank lines, as TeX splits them) are joined by one blank line.
+pub fn paragraphs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut paragraph_open = false;
+    let mut blank_seen = false;
+    for line in text.lines() {
+        let mut words = line.split_whitespace().peekable();
+        if words.peek().is_none() {
+            blank_seen = true;
+            continue;
+        }
+        if paragraph_open {
+            out.push_str(if blank_seen { "\n\n" } else { " " });
+        }
+        for (i, word) in words.enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        paragraph_open = true;
+        blank_seen = false;
+    }
+    out
+}
+
+/// Combining marks of LaTeX's text accents. Symbol accents take their
+/// argument directly (`\'e`, `\'{e}`); letter accents only in braces
+/// (`\v{c}`), because `\c x` or `\r x` is as likely a user macro.
+const SYMBOL_ACCENTS: &[(&str, char)] = &[
+    ("'", '\u{301}'),
+    ("`", '\u{300}'),
+    ("^", '\u{302}'),
+    ("\"", '\u{308}'),
+    ("~", '\u{303}'),
+    ("=", '\u{304}'),
+    (".", '\u{307}'),
+];
+const LETTER_ACCENTS: &[(&str, char)] = &[
+    ("u", '\u{306}'),
+    ("v", '\u{30c}'),
+    ("H", '\u{30b}'),
+    ("c", '\u{327}'),
+    ("k", '\u{328}'),
+    ("r", '\u{30a}'),
+];
+
+/// Special letters written as commands (`Erd\H{o}s`, `Stra\ss e`, `Bj\o rn`).
+const LETTERS: &[(&str, &str)] = &[
+    ("ss", "ß"),
+    ("o", "ø"),
+    ("O", "Ø"),
+    ("ae", "æ"),
+    ("AE", "Æ"),
+    ("oe", "œ"),
+    ("OE", "Œ"),
+    ("aa", "å"),
+    ("AA", "Å"),
+    ("l", "ł"),
+    ("L", "Ł"),
+    ("i", "ı"),
+    ("j", "ȷ"),
+];
+
+/// Turns accent commands into characters outside math: `\'e` and `{\'e}`
+/// → `é`, `\"{o}` → `ö`, `\v{c}` → `č`, `\'{\i}` → `í`, `\ss{}` → `ß`.
+/// Math is left alone: `\O` and `\L` there are usually user notation.
+pub fn accents_to_characters(text: &str) -> String {
+    let math = math_spans(text);
+    let mut math = math.iter().peekable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    let bytes = text.as_bytes();
+    while at < bytes.len() {
+        while math.peek().is_some_and(|m| m.end <= at) {
+            math.next();
+        }
+        if let Some(m) = math.peek().filter(|m| m.start <= at) {
+            at = m.end;
+            continue;
+        }
+        let found = match bytes[at] {
+            // `{\'e}`: the braces only scoped the accent; drop them with it.
+            b'{' if bytes.get(at + 1) == Some(&b'\\') => accent_at(text, at + 1)
+                .filter(|(_, end)| bytes.get(*end) == Some(&b'}'))
+                .map(|(c, end)| (c, end + 1)),
+            b'\\' => accent_at(text, at),
+            _ => None,
+        };
+        match found {
+            Some((replacement, end)) => {
+                out.push_str(&text[copied..at]);
+                out.push_str(&replacement);
+                copied = end;
+                at = end;
+            }
+            None => at += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The character an accent or letter command at `at` stands for, and the byte after it.
+fn accent_at(text: &str, at: usize) -> Option<(String, usize)> {
+    let cs = control_seq(text, at, false);
+    if let Some(&(_, letter)) = LETTERS.iter().find(|(name, _)| *name == cs.name) {
+        return Some((letter.to_string(), after_letter_command(text, cs.end)));
+    }
+    let symbol = SYMBOL_ACCENTS.iter().find(|(name, _)| *name == cs.name);
+    let letter = LETTER_ACCENTS.iter().find(|(name, _)| *name == cs.name);
+    let (mark, braced_only) = match (symbol, letter) {
+        (Some(&(_, mark)), _) => (mark, false),
+        (_, Some(&(_, mark))) => (mark, true),
+        _ => return None,
+    };
+    let (base, end) = accent_argument(text, cs.end, braced_only)?;
+    let composed: String = format!("{base}{mark}").nfc().collect();
+    Some((composed, end))
+}
+
+/// The accented letter: `{e}`, `{\i}`, or (symbol accents) a bare `e`.
+fn accent_argument(text: &str, after: usize, braced_only: bool) -> Option<(char, usize)> {
+    let bytes = text.as_bytes();
+    match bytes.get(after)? {
+        b'{' => {
+            let (inner, end) = group_content(text, after)?;
+            let base = match inner.trim() {
+                "\\i" => 'i',
+                "\\j" => 'j',
+                other => {
+                    let mut chars = other.chars();
+                    let c = chars.next()?;
+                    (chars.next().is_none() && c.is_alphabetic()).then_some(c)?
+                }
+            };
+            Some((base, end))
+        }
+        _ if braced_only => None,
+        b'\\' => {
+            let cs = control_seq(text, after, false);
+            let base = match cs.name {
+                "i" => 'i',
+                "j" => 'j',
+                _ => return None,
+            };
+            Some((base, after_letter_command(text, cs.end)))
+        }
+        _ => {
+            let c = text[after..].chars().next()?;
+            c.is_alphabetic().then_some((c, after + c.len_utf8()))
+        }
+    }
+}
+
+/// TeX ends a control word at the first non-letter and eats the spaces
+/// after it (`Bj\o rn` is "Bjørn"); `\ss{}` ends it with an empty group.
+fn after_letter_command(text: &str, end: usize) -> usize {
+    let rest = &text[end..];
+    if rest.starts_with("{}") {
+        return end + 2;
+    }
+    end + rest.len() - rest.trim_start_matches([' ', '\t']).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::acute(r"caf\'e", "café")]
+    #[case::acute_braced(r"caf\'{e}", "café")]
+    #[case::outer_braces(r#"Schr{\"o}dinger"#, "Schrödinger")]
+    #[case::umlaut(r#"G\"odel"#, "Gödel")]
+    #[case::grave(r"\`a la", "à la")]
+    #[case::circumflex(r"h\^otel", "hôtel")]
+    #[case::tilde(r"Nu\~nez", "Nuñez")]
+    #[case::caron_braced(r"\v{C}ech", "Čech")]
+    #[case::hungarian(r"Erd\H{o}s", "Erdős")]
+    #[case::cedilla(r"Fran\c{c}ois", "François")]
+    #[case::dotless_i(r"Mart\'{\i}n", "Martín")]
+    #[case::dotless_i_unbraced(r"Mart\'\i n", "Martín")]
+    #[case::eszett_space(r"Stra\ss e", "Straße")]
+    #[case::slashed_o(r"Bj\o rn", "Bjørn")]
+    #[case::empty_group(r"Gro\ss{}", "Groß")]
+    #[case::letter_accent_needs_braces(r"\c x", r"\c x")]
+    #[case::math_untouched(r"$\O(n)$ and \O", r"$\O(n)$ and Ø")]
+    #[case::not_an_accent(r"\cite{x}", r"\cite{x}")]
+    fn converts_accent_commands(#[case] text: &str, #[case] expected: &str) {
+        assert_eq!(accents_to_characters(text), expected);
+    }
+
+    #[rstest]
+    #[case::crlf("a\r\nb", "a\nb")]
+    #[case::lone_cr("a\rb", "a\nb")]
+    #[case::nul_and_bell("a\u{0}b\u{7}c", "abc")]
+    #[case::form_feed("a\u{c}b", "ab")]
+    #[case::tab_kept("a\tb", "a\tb")]
+    #[case::bom("\u{feff}text", "text")]
+    #[case::c1_control("a\u{85}b", "ab")]
+    fn strips_control_characters(#[case] text: &str, #[case] expected: &str) {
+        assert_eq!(strip_control(text), expected);
+    }
+
+    #[rstest]
+    #[case::nfc_composes("e\u{301}", UnicodeForm::Nfc, "é")]
+    #[case::nfc_keeps_ligature("\u{fb01}", UnicodeForm::Nfc, "\u{fb01}")]
+    #[case::nfkc_folds_ligature("\u{fb01}nd", UnicodeForm::Nfkc, "find")]
+    #[case::none_keeps("e\u{301}", UnicodeForm::None, "e\u{301}")]
+    fn applies_unicode_form(#[case] text: &str, #[case] form: UnicodeForm, #[case] expected: &str) {
+        assert_eq!(unicode_form(text, form), expected);
+    }
+
+    #[rstest]
+    #[case::collapse_all("a  b\n\nc\td ", WhitespaceMode::CollapseAll, "a b c d")]
+    #[case::paragraphs_kept("a  b\nc\n\n\n  d\n", WhitespaceMode::Paragraphs, "a b c\n\nd")]
+    #[case::blank_line_with_spaces("a\n   \nb", WhitespaceMode::Paragraphs, "a\n\nb")]
+    #[case::leading_blank_lines("\n\n a", WhitespaceMode::Paragraphs, "a")]
+    fn normalizes_whitespace(
+        #[case] text: &str,
+        #[case] mode: WhitespaceMode,
+        #[case] expected: &str,
+    ) {
+        let cfg = Normalization {
+            unicode: UnicodeForm::None,
+            accents: false,
+            whitespace: mode,
+            strip_control: false,
+        };
+        assert_eq!(normalize(text, &cfg), expected);
+    }
+
+    #[test]
+    fn composes_rules_in_order() {
+        let cfg = Normalization {
+            unicode: UnicodeForm::Nfc,
+            accents: true,
+            whitespace: WhitespaceMode::Paragraphs,
+            strip_control: true,
+        };
+        let text = "G\\\"odel\u{0}  and\r\n Erd\\H{o}s\r\n\r\nCafe\u{301}";
+        assert_eq!(normalize(text, &cfg), "Gödel and Erdős\n\nCafé");
+    }
+}

@@ -1,0 +1,336 @@
+//! The resolve + clean chain on ten real arXiv papers (`../shared/arxiv-sample`).
+//!
+//! Run `cargo test --release --test latex_sample -- --nocapture` for the
+//! per-paper table, and with `--ignored` for the timing against decompression.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use arxiv_to_model::prepare::latex::{
+    self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans,
+    split_preamble, strip_comments, Resolved,
+};
+use arxiv_to_model::prepare::normalize::normalize;
+use arxiv_to_model::spec::data::DataConfig;
+use arxiv_to_model::spec::load_one;
+
+const SAMPLE_TAR: &str = "../shared/arxiv-sample/arXiv_src_2612_001.tar";
+
+/// One paper: its id and its files (archive path → text).
+struct Paper {
+    id: String,
+    files: BTreeMap<String, String>,
+}
+
+/// Reads the bulk tar, or prints why the test is skipped.
+fn sample() -> Option<Vec<Paper>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE_TAR);
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(read_bulk_tar(&bytes)),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: the arXiv sample is absent ({}: {e})",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// A deliberately small reader: bulk tar → `YYMM/<id>.gz` → gzipped tar or
+/// gzipped single `.tex` (sniffed by the tar magic). The real ingest,
+/// with its safety checks, belongs to the prepare stage.
+fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
+    let mut papers = Vec::new();
+    let mut outer = tar::Archive::new(bytes);
+    for entry in outer.entries().expect("the sample is a tar") {
+        let mut entry = entry.expect("readable tar entry");
+        let name = entry
+            .path()
+            .expect("entry path")
+            .to_string_lossy()
+            .into_owned();
+        let Some(id) = name.strip_suffix(".gz").and_then(|n| n.rsplit('/').next()) else {
+            continue;
+        };
+        let id = id.to_string();
+        let mut gz = Vec::new();
+        entry.read_to_end(&mut gz).expect("read member");
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut raw)
+            .expect("gzip member");
+        let is_tar = raw.get(257..262) == Some(b"ustar");
+        let mut files = BTreeMap::new();
+        if is_tar {
+            for member in tar::Archive::new(&raw[..]).entries().expect("inner tar") {
+                let mut member = member.expect("inner entry");
+                if !member.header().entry_type().is_file() {
+                    continue;
+                }
+                let path = member
+                    .path()
+                    .expect("inner path")
+                    .to_string_lossy()
+                    .into_owned();
+                let mut content = Vec::new();
+                member.read_to_end(&mut content).expect("inner member");
+                if !is_source(&path) {
+                    continue;
+                }
+                files.insert(path, String::from_utf8_lossy(&content).into_owned());
+            }
+        } else {
+            files.insert(
+                format!("{id}.tex"),
+                String::from_utf8_lossy(&raw).into_owned(),
+            );
+        }
+        papers.push(Paper { id, files });
+    }
+    papers
+}
+
+/// Members the text pipeline reads; figures and PDFs are decompressed but not decoded.
+fn is_source(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".tex", ".ltx", ".sty", ".bbl", ".cls"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+        || lower.contains("00readme")
+}
+
+fn data_config(run: &str) -> DataConfig {
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
+    load_one(&runs, run, "paper").expect("spec loads").0.data
+}
+
+/// The described chain under `data` (Y05, Y06): resolve, TeX comments,
+/// preamble + macros, drops, normalization.
+fn chain_text(paper: &Paper, data: &DataConfig) -> (Resolved, String) {
+    let resolved = extract_resolved(&paper.files, &paper.id, &data.extraction)
+        .unwrap_or_else(|reason| panic!("{}: no document ({reason:?})", paper.id));
+    let code = strip_comments(&resolved.text);
+    let cleaned = clean_after_comments(&code, &local_sty_files(&paper.files), &data.cleaning);
+    let text = normalize(&cleaned.text, &data.normalization);
+    (resolved, text)
+}
+
+/// Raw characters of every `.tex` member: what concatenation starts from.
+fn tex_chars(paper: &Paper) -> usize {
+    paper
+        .files
+        .iter()
+        .filter(|(p, _)| latex::main_file::is_tex_path(p))
+        .map(|(_, t)| t.chars().count())
+        .sum()
+}
+
+/// The longest line of an included file that is plain enough to survive
+/// as written in the resolved text.
+fn marker_line(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.contains("input") && !l.contains("include") && !l.contains("import"))
+        .max_by_key(|l| l.len())
+        .filter(|l| l.len() >= 10)
+}
+
+#[test]
+fn every_sample_paper_resolves_and_cleans() {
+    let Some(papers) = sample() else { return };
+    assert_eq!(papers.len(), 10);
+    let data = data_config("Y06");
+    let y05 = data_config("Y05");
+    println!(
+        "{:<11} {:<34} {:<17} {:>9} {:>9} {:>5} {:>5} {:>6} {:>6}",
+        "paper", "main file", "rule", "tex chars", "Y06 out", "incl", "miss", "math_in", "Y06 math"
+    );
+    for paper in &papers {
+        let (resolved, text) = chain_text(paper, &data);
+        // Every included file's text appears in the resolved paper.
+        for path in &resolved.included {
+            let normalized = path.trim_start_matches("./");
+            let source = paper
+                .files
+                .iter()
+                .find(|(p, _)| p.trim_start_matches("./") == normalized)
+                .map(|(_, t)| t.as_str())
+                .unwrap_or_default();
+            if let Some(marker) = marker_line(source) {
+                assert!(
+                    resolved.text.contains(marker),
+                    "{}: {path} not inlined",
+                    paper.id
+                );
+            }
+        }
+        // No include command survives cleaning.
+        for command in [
+            "\\input{",
+            "\\input ",
+            "\\include{",
+            "\\subfile{",
+            "\\import{",
+        ] {
+            assert!(
+                !text.contains(command),
+                "{}: `{command}` survived",
+                paper.id
+            );
+        }
+        // Math spans survive. Without macro expansion (Y05) every span of
+        // the source body outside dropped environments and commands is
+        // still math in the output; expansion (Y06) may legitimately add or
+        // merge a few (2509.12337's `\Lim` puts `$…$` inside a `\raisebox`
+        // used in math), so Y06 must stay within 1% of that count.
+        let code = strip_comments(&resolved.text);
+        let (_, body) = split_preamble(&code);
+        let body = latex::drop_commands(
+            &latex::drop_environments(body, &data.cleaning.drop_environments),
+            &data.cleaning.drop_commands,
+        );
+        let math_in = math_spans(&body).len();
+        let math_y05 = math_spans(&chain_text(paper, &y05).1).len();
+        let math_out = math_spans(&text).len();
+        assert!(math_in > 0, "{}: no math found in the source", paper.id);
+        assert_eq!(math_y05, math_in, "{}: math spans changed", paper.id);
+        assert!(
+            math_out.abs_diff(math_in) * 100 <= math_in,
+            "{}: macro expansion changed math spans {math_in} -> {math_out}",
+            paper.id
+        );
+        assert!(
+            text.split_whitespace().count() >= 500,
+            "{}: too little text",
+            paper.id
+        );
+        println!(
+            "{:<11} {:<34} {:<17} {:>9} {:>9} {:>5} {:>5} {:>6} {:>6}",
+            paper.id,
+            resolved.main_file,
+            serde_json::to_value(resolved.rule)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or("?"),
+            tex_chars(paper),
+            text.chars().count(),
+            resolved.included.len(),
+            resolved.missing.len(),
+            math_in,
+            math_out,
+        );
+        if !resolved.missing.is_empty() {
+            println!("            missing: {:?}", resolved.missing);
+        }
+    }
+}
+
+#[test]
+fn sample_output_is_deterministic() {
+    let Some(papers) = sample() else { return };
+    let data = data_config("Y06");
+    for paper in papers.iter().take(3) {
+        assert_eq!(
+            chain_text(paper, &data).1,
+            chain_text(paper, &data).1,
+            "{}",
+            paper.id
+        );
+    }
+}
+
+/// Single-run measurement: decompression alone vs decompression plus the
+/// resolve + clean chain. Printed, not asserted (timings belong in benchmarks).
+#[test]
+#[ignore = "timing measurement; run with --ignored --nocapture"]
+fn time_resolve_chain_against_decompression() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE_TAR);
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("SKIPPED: the arXiv sample is absent ({})", path.display());
+        return;
+    };
+    let data = data_config("Y06");
+    let best = |f: &dyn Fn() -> usize| -> (Duration, usize) {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let n = f();
+                (start.elapsed(), n)
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let (decompress, _) = best(&|| read_bulk_tar(&bytes).len());
+    let (chain, chars) = best(&|| {
+        read_bulk_tar(&bytes)
+            .iter()
+            .map(|p| chain_text(p, &data).1.len())
+            .sum()
+    });
+    let papers = read_bulk_tar(&bytes);
+    let (resolve_only, _) = best(&|| papers.iter().map(|p| chain_text(p, &data).1.len()).sum());
+    let tex_bytes: usize = papers
+        .iter()
+        .flat_map(|p| p.files.iter())
+        .filter(|(p, _)| latex::main_file::is_tex_path(p))
+        .map(|(_, t)| t.len())
+        .sum();
+    // The hand-written scanner alone, on every .tex member: compare with a
+    // lossless CST parser over the same files (see the module report).
+    let (spans, span_count) = best(&|| {
+        papers
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .filter(|(p, _)| latex::main_file::is_tex_path(p))
+            .map(|(_, t)| latex::comments::tex_spans(t).len())
+            .sum()
+    });
+    println!("ten sample papers, best of 5, one thread:");
+    println!("  comment/verbatim span scan of every .tex member: {spans:?} ({span_count} spans)");
+    println!("  decompress (tar + gzip + inner tar + UTF-8): {decompress:?}");
+    println!("  resolve + comments + macros + drops + normalize: {resolve_only:?} ({tex_bytes} .tex bytes in, {chars} bytes out)");
+    println!(
+        "  decompress + chain: {chain:?} = {:.2}x decompression",
+        chain.as_secs_f64() / decompress.as_secs_f64()
+    );
+}
+
+/// The ten papers are distinct; an edited copy of one is caught and points
+/// at the original.
+#[test]
+fn near_dedup_on_sample() {
+    let Some(papers) = sample() else { return };
+    let data = data_config("Y06");
+    let near = data.dedup.near.clone().expect("Y06 sets near-dedup");
+    let mut texts: Vec<String> = papers.iter().map(|p| chain_text(p, &data).1).collect();
+    let copy = texts[3].replacen("the", "a", 20);
+    texts.push(copy);
+    let docs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let found = arxiv_to_model::prepare::neardup::near_duplicates(&docs, &near, 0)
+        .expect("valid near-dedup settings");
+    let mut expected = vec![None; papers.len()];
+    expected.push(Some(3));
+    assert_eq!(found, expected);
+}
+
+/// Masked for the prose-only check, every sample paper reads as English.
+#[test]
+fn masked_sample_papers_read_as_english() {
+    let Some(papers) = sample() else { return };
+    let data = data_config("Y06");
+    for paper in &papers {
+        let prose =
+            arxiv_to_model::prepare::quality::mask_for_language(&chain_text(paper, &data).1);
+        let info = whatlang::detect(&prose).expect("detectable text");
+        assert_eq!(info.lang(), whatlang::Lang::Eng, "{}", paper.id);
+        assert!(
+            info.confidence() >= data.filters.language.min_confidence,
+            "{}: confidence {}",
+            paper.id,
+            info.confidence()
+        );
+    }
+}
