@@ -170,6 +170,20 @@ pub struct DocumentLine {
     pub source: super::validate::SourceKind,
 }
 
+/// Parses `--shard i/N` (0-based `i`, as `$SLURM_ARRAY_TASK_ID` with `--array=0-(N-1)`).
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let parsed = text.split_once('/').and_then(|(i, n)| {
+        Some((
+            i.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((index, count)) if count > 0 && index < count => Ok((index, count)),
+        _ => bail!("--shard {text}: expected i/N with 0 <= i < N, e.g. 0/8 … 7/8"),
+    }
+}
+
 pub const PARTS_DIR: &str = "parts";
 pub const SHARD_FILE: &str = "shard.json";
 
@@ -740,4 +754,49 @@ fn chars_after_stage(record: &PaperRecord, k: usize) -> u64 {
         .get(k.min(PER_PAPER_STAGES - 1))
         .copied()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("0/8", Some((0, 8)))]
+    #[case("7/8", Some((7, 8)))]
+    #[case(" 3 / 4 ", Some((3, 4)))]
+    #[case("8/8", None)]
+    #[case("1/0", None)]
+    #[case("1-8", None)]
+    #[case("a/8", None)]
+    fn shards_parse_zero_based(#[case] text: &str, #[case] want: Option<(usize, usize)>) {
+        assert_eq!(parse_shard(text).ok(), want);
+    }
+
+    fn record(dropped: Option<DropReason>, chars_after: Vec<u64>) -> PaperRecord {
+        PaperRecord {
+            id: "x".into(),
+            bytes_in: 1,
+            dropped,
+            chars_after,
+            doc: None,
+        }
+    }
+
+    #[rstest]
+    #[case::metadata_drop_stands(Some(DropReason::Category), vec![], Some(DropReason::Category), 0)]
+    #[case::validation_drop_becomes_mismatch(Some(DropReason::NotATar), vec![0], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::quality_drop_becomes_mismatch(Some(DropReason::NotEnglish), vec![0, 0, 9, 9, 8], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::kept_becomes_mismatch(None, vec![0, 0, 9, 9, 8, 7], Some(DropReason::ManifestMd5Mismatch), 1)]
+    fn manifest_mismatch_overrides_from_validation_on(
+        #[case] dropped: Option<DropReason>,
+        #[case] chars: Vec<u64>,
+        #[case] want: Option<DropReason>,
+        #[case] stages_passed: usize,
+    ) {
+        let mut r = record(dropped, chars);
+        apply_manifest_mismatch(&mut r);
+        assert_eq!(r.dropped, want);
+        assert_eq!(r.chars_after.len(), stages_passed);
+    }
 }

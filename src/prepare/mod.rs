@@ -21,4 +21,4 @@ pub mod quality;
 pub mod validate;
 
 pub use bench::{bench, BenchReport};
-pub use driver::{merge, run, PrepareInput, PrepareOptions, PrepareSummary};
+pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};

@@ -8,6 +8,7 @@
 //! at all (PDF, PostScript, HTML, unknown) → `not-a-tar` (released mode) →
 //! unsafe member → too large → no `.tex`.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
@@ -231,8 +232,8 @@ pub fn read_tar_members(tar_bytes: &[u8], v: &Validation) -> Result<Vec<Member>,
 pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSource, DropReason> {
     let (gzipped, content) = match sniff(raw) {
         Sniffed::Empty => return Err(DropReason::Empty),
-        Sniffed::Gzip => (true, gunzip_capped(raw, v.max_paper_bytes)?),
-        _ => (false, raw.to_vec()),
+        Sniffed::Gzip => (true, Cow::Owned(gunzip_capped(raw, v.max_paper_bytes)?)),
+        _ => (false, Cow::Borrowed(raw)),
     };
     match sniff(&content) {
         Sniffed::Empty => Err(DropReason::Empty),
@@ -249,7 +250,7 @@ pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSour
         Sniffed::Html => Err(DropReason::HtmlOnly),
         // gzip inside gzip, binary junk
         Sniffed::Gzip | Sniffed::Unknown => Err(DropReason::UnknownFormat),
-        Sniffed::Text => single_file_source(content, gzipped, id, v),
+        Sniffed::Text => single_file_source(content.into_owned(), gzipped, id, v),
     }
 }
 
