@@ -91,6 +91,18 @@ fn corpus() -> Corpus {
             "0601/2601.00013.gz",
             multi_file("Second", &format!("{ENGLISH} A second distinct paper.")),
         ),
+        // A Latin-1 source, as common before 2005: "Schr\xf6dinger".
+        (
+            "0601/2601.00014.gz",
+            gz(&tar(&[(
+                "ms.tex",
+                &[
+                    paper("Latin", ENGLISH),
+                    b"Schr\xf6dinger equation.".to_vec(),
+                ]
+                .concat(),
+            )])),
+        ),
     ];
     let tar_bytes = tar(&members
         .iter()
@@ -165,6 +177,7 @@ fn y01_gives_every_paper_its_released_outcome() {
         ("2601.00009", "validation/unsafe-member"),
         ("2601.00010", "validation/no-tex"),
         ("2601.00013", "end/"),
+        ("2601.00014", "end/"),
         ("2601.00011", "dedup/exact-duplicate"),
         ("2601.00012", "end/"),
     ]
@@ -172,8 +185,8 @@ fn y01_gives_every_paper_its_released_outcome() {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(outcomes(out.path()), want);
-    assert_eq!(summary.papers_seen, 13);
-    assert_eq!(summary.papers_kept, 3);
+    assert_eq!(summary.papers_seen, 14);
+    assert_eq!(summary.papers_kept, 4);
     assert_eq!(summary.drops["exact-duplicate"], 2);
 
     let waterfall: Vec<YieldRow> = csv::Reader::from_path(out.path().join("yield.csv"))
@@ -187,7 +200,7 @@ fn y01_gives_every_paper_its_released_outcome() {
         .collect();
     assert_eq!(
         counts,
-        vec![(13, 13), (13, 7), (7, 7), (7, 7), (7, 7), (7, 5), (5, 3)]
+        vec![(14, 14), (14, 8), (8, 8), (8, 8), (8, 8), (8, 6), (6, 4)]
     );
 
     let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
@@ -205,17 +218,46 @@ fn y01_gives_every_paper_its_released_outcome() {
 }
 
 #[test]
-fn sniff_mode_keeps_the_single_file_submission() {
+fn sniff_mode_keeps_the_single_file_submission_and_detect_mode_reads_latin1() {
     let c = corpus();
-    let out = tempfile::tempdir().unwrap();
+    let doc_of = |out: &Path, id: &str| -> serde_json::Value {
+        let docs = String::from_utf8(read(out, "documents.jsonl")).unwrap();
+        docs.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|d| d["id"] == id)
+            .unwrap()
+    };
+    let y01 = tempfile::tempdir().unwrap();
     run(
-        &spec("Y02"),
+        &spec("Y01"),
         &input(&c),
-        out.path(),
+        y01.path(),
         &PrepareOptions::default(),
     )
     .unwrap();
-    assert_eq!(outcomes(out.path())["math/0601002"], "end/");
+    let latin = doc_of(y01.path(), "2601.00014");
+    assert!(latin["text"]
+        .as_str()
+        .unwrap()
+        .contains("Schr\u{fffd}dinger"));
+    assert_eq!(latin["encoding"], "UTF-8");
+
+    let y02 = tempfile::tempdir().unwrap();
+    run(
+        &spec("Y02"),
+        &input(&c),
+        y02.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(outcomes(y02.path())["math/0601002"], "end/");
+    assert_eq!(doc_of(y02.path(), "math/0601002")["source"], "tex-gz");
+    let latin = doc_of(y02.path(), "2601.00014");
+    assert!(latin["text"]
+        .as_str()
+        .unwrap()
+        .contains("Schrödinger equation."));
+    assert_eq!(latin["encoding"], "windows-1252");
 }
 
 #[test]
@@ -336,7 +378,7 @@ fn shards_merge_into_exactly_the_unsharded_run_with_dedup_across_shards() {
     let merged = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = shards.iter().map(|d| d.path().to_path_buf()).collect();
     let summary = merge(&dirs, merged.path()).unwrap();
-    assert_eq!(summary.papers_seen, 13);
+    assert_eq!(summary.papers_seen, 14);
     for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
         assert_eq!(
             read(whole.path(), name),
@@ -449,10 +491,10 @@ fn every_nth_kept_document_goes_to_validation() {
                 .to_string()
         })
         .collect();
-    assert_eq!(splits, ["train", "validation", "train"]);
+    assert_eq!(splits, ["train", "validation", "train", "validation"]);
     assert_eq!(
         (summary.train_documents, summary.validation_documents),
-        (2, 1)
+        (2, 2)
     );
 }
 
