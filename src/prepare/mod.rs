@@ -1,7 +1,26 @@
 //! `prepare`: from arXiv source files to documents, with a ledger row per paper.
+//!
+//! Stages in waterfall order, one module each: [`metadata_filter`],
+//! [`validate`], [`encoding`], [`extract`], [`clean`], [`quality`], [`dedup`];
+//! [`paper`] runs one paper through them, [`driver`] runs a whole input with
+//! resume and shards, [`bench`] measures it. Settings of the described
+//! pipeline (issue 4) are called through [`issue4`].
 
 pub mod latex;
 pub mod ledger;
 pub mod neardup;
 pub mod normalize;
 pub mod quality;
+pub mod bench;
+pub mod clean;
+pub mod dedup;
+pub mod driver;
+pub mod encoding;
+pub mod extract;
+pub mod issue4;
+pub mod metadata_filter;
+pub mod output;
+pub mod paper;
+pub mod validate;
+pub use bench::{bench, BenchReport};
+pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};

@@ -1,0 +1,802 @@
+//! The `prepare` run: input units through the per-paper stages in parallel,
+//! one part file per unit (the resume grain), then one sequential finishing
+//! pass (dedup, split, ledger, waterfall, summary) over all parts in input order.
+//!
+//! Output directory layout:
+//! - `parts/NNNNNN-KEY.jsonl`: per-paper records of unit NNNNNN (renamed into
+//!   place when the unit is complete: a rerun skips it), `…unit.json` beside it;
+//! - `shard.json`: which parts this run (or shard) owns, for `merge`;
+//! - `documents.jsonl`, `ledger.csv`, `yield.csv`, `summary.json`: the results.
+//!
+//! Exact dedup spans shards because `merge` reruns the finishing pass over the
+//! union of every shard's parts in global unit order: a document kept in shard
+//! 2 and repeated in shard 5 is kept once, in the unit that comes first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::dedup::{split_for, ExactDedup, SplitName};
+use super::issue4;
+use super::ledger::{DropReason, LedgerStage};
+use super::metadata_filter::MetadataTable;
+use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
+use super::paper::{
+    process_paper, DocumentDraft, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES,
+};
+use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
+use crate::corpus::metadata::MetadataReadStats;
+use crate::corpus::source::{plan_inputs, read_unit, InputUnit, RawPaper};
+use crate::spec::data::DataConfig;
+
+/// What to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrepareInput {
+    /// Bulk tars, directories of per-paper files, or per-paper files.
+    pub src: Vec<PathBuf>,
+    /// OAI metadata snapshot (JSON lines, plain or .gz); `None` skips the metadata filter.
+    pub metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrepareOptions {
+    /// `(index, count)`, 0-based: process input units with `unit % count == index`.
+    pub shard: Option<(usize, usize)>,
+    /// Worker threads; 0 uses every core.
+    pub jobs: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// How a bulk tar fared against `arXiv_src_manifest.xml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum ManifestCheck {
+    /// `check_manifest` is off, or the unit is not a bulk tar.
+    NotChecked,
+    NoManifest,
+    /// The manifest does not list this tar.
+    NoEntry,
+    Match,
+    Mismatch {
+        expected: String,
+        actual: String,
+    },
+}
+
+/// Written next to each part: what reading the unit found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitReport {
+    pub index: usize,
+    pub label: String,
+    pub papers: u64,
+    pub bytes_in: u64,
+    pub manifest: ManifestCheck,
+    pub read_errors: Vec<String>,
+    pub stage_seconds: StageSeconds,
+    pub read_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRef {
+    pub index: usize,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetadataSummary {
+    pub path: PathBuf,
+    pub records: u64,
+    pub malformed_lines: u64,
+    pub first_errors: Vec<String>,
+    pub seconds: f64,
+}
+
+/// `shard.json`: what one run or shard owns, for `merge`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardManifest {
+    pub settings_hash: String,
+    pub settings: DataConfig,
+    pub shard: Option<(usize, usize)>,
+    pub units_total: usize,
+    pub metadata: Option<MetadataSummary>,
+    pub parts: Vec<PartRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTime {
+    pub stage: String,
+    /// Summed over workers (CPU-seconds of the stage).
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub stages: Vec<StageTime>,
+    /// Reading input units (sequential).
+    pub read_seconds: f64,
+    /// The finishing pass: dedup, split, writing the outputs.
+    pub finish_seconds: f64,
+    /// Wall time of this call.
+    pub wall_seconds: f64,
+}
+
+/// `summary.json`. Everything but `timings` is the same for the same input and settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepareSummary {
+    pub papers_seen: u64,
+    pub papers_kept: u64,
+    pub papers_dropped: u64,
+    pub bytes_in: u64,
+    pub chars_kept: u64,
+    pub words_kept: u64,
+    pub train_documents: u64,
+    pub validation_documents: u64,
+    /// Drop reason → papers.
+    pub drops: BTreeMap<String, u64>,
+    /// Stages that did not run (`metadata` without `--metadata`).
+    pub skipped_stages: Vec<String>,
+    pub waterfall: Vec<YieldRow>,
+    pub inputs: Vec<UnitReport>,
+    pub metadata: Option<MetadataSummary>,
+    pub shard: Option<(usize, usize)>,
+    pub units_total: usize,
+    /// Units this call processed; the rest of its share were resumed from parts.
+    pub units_processed: usize,
+    pub units_resumed: usize,
+    pub settings: DataConfig,
+    pub timings: Timings,
+}
+
+/// One kept document, one line of `documents.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentLine {
+    pub id: String,
+    pub text: String,
+    pub categories: Option<String>,
+    pub title: String,
+    pub split: SplitName,
+    pub bytes_in: u64,
+    pub chars: u64,
+    pub words: u64,
+    pub encoding: String,
+    pub source: super::validate::SourceKind,
+}
+
+/// Parses `--shard i/N` (0-based `i`, as `$SLURM_ARRAY_TASK_ID` with `--array=0-(N-1)`).
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let parsed = text.split_once('/').and_then(|(i, n)| {
+        Some((
+            i.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((index, count)) if count > 0 && index < count => Ok((index, count)),
+        _ => bail!("--shard {text}: expected i/N with 0 <= i < N, e.g. 0/8 … 7/8"),
+    }
+}
+
+pub const PARTS_DIR: &str = "parts";
+pub const SHARD_FILE: &str = "shard.json";
+
+/// Runs `prepare` over `input`, writing into `out`. Fails only when the run
+/// cannot proceed (no input, unreadable input file, unwritable output, bad
+/// settings, a setting of issue 4 not wired in yet); bad papers are ledger rows.
+pub fn run(
+    cfg: &DataConfig,
+    input: &PrepareInput,
+    out: &Path,
+    opts: &PrepareOptions,
+) -> Result<PrepareSummary> {
+    let started = Instant::now();
+    if let Some((index, count)) = opts.shard {
+        if count == 0 || index >= count {
+            bail!("--shard {index}/{count}: the index must be below the count (0-based, e.g. 0/8 … 7/8)");
+        }
+    }
+    let units = plan_inputs(&input.src)?;
+    let parts_dir = out.join(PARTS_DIR);
+    std::fs::create_dir_all(&parts_dir).with_context(|| {
+        format!(
+            "cannot create the output directory {}; is it writable?",
+            parts_dir.display()
+        )
+    })?;
+
+    let (metadata, metadata_summary) = load_metadata(cfg, input.metadata.as_deref())?;
+    let ctx = PaperContext::new(cfg, metadata.as_ref())?;
+    let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .context("cannot start the worker threads")?;
+
+    let mine: Vec<(usize, &InputUnit)> = units
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.is_none_or(|(index, count)| i % count == index))
+        .collect();
+    let bar = progress_bar(
+        opts.progress,
+        mine.iter().map(|(_, u)| u.size_on_disk()).sum(),
+    );
+    let mut manifests = ManifestCache::default();
+    let (mut parts, mut processed, mut resumed) = (Vec::new(), 0, 0);
+    for (index, unit) in mine {
+        let name = part_name(index, &settings_hash, unit);
+        if part_paths(&parts_dir, &name).iter().all(|p| p.is_file()) {
+            resumed += 1;
+        } else {
+            bar.set_message(unit.label());
+            let check = manifests.expected_md5(cfg, unit)?;
+            process_unit(&ctx, &pool, index, unit, check, &parts_dir, &name, &bar)?;
+            processed += 1;
+        }
+        bar.inc(unit.size_on_disk());
+        parts.push(PartRef { index, name });
+    }
+    bar.finish_and_clear();
+
+    let manifest = ShardManifest {
+        settings_hash,
+        settings: cfg.clone(),
+        shard: opts.shard,
+        units_total: units.len(),
+        metadata: metadata_summary,
+        parts,
+    };
+    crate::io::write_json_atomic(&out.join(SHARD_FILE), &manifest)?;
+    let sources = manifest
+        .parts
+        .iter()
+        .map(|p| (p.index, out.join(PARTS_DIR).join(&p.name)))
+        .collect::<Vec<_>>();
+    finish(&manifest, &sources, out, processed, resumed, started)
+}
+
+/// Joins the outputs of `run` with `--shard i/N` for every i into `out`,
+/// rerunning the finishing pass over all parts in global input order (so
+/// exact dedup and the split are exactly those of one unsharded run).
+pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
+    let started = Instant::now();
+    let Some(first_dir) = shard_dirs.first() else {
+        bail!("nothing to merge: pass the output directories of every `prepare --shard i/N` run");
+    };
+    let mut manifests = Vec::new();
+    for dir in shard_dirs {
+        let path = dir.join(SHARD_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: is {} a finished `prepare` output directory?",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        let manifest: ShardManifest = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a shard manifest", path.display()))?;
+        manifests.push((dir, manifest));
+    }
+    let reference = &manifests[0].1;
+    let mut sources: BTreeMap<usize, PathBuf> = BTreeMap::new();
+    for (dir, manifest) in &manifests {
+        if manifest.settings_hash != reference.settings_hash
+            || manifest.units_total != reference.units_total
+        {
+            bail!(
+                "{} was prepared with other settings or inputs than {}; rerun it with the same spec, --src and --metadata",
+                dir.display(),
+                first_dir.display()
+            );
+        }
+        for part in &manifest.parts {
+            sources.insert(part.index, dir.join(PARTS_DIR).join(&part.name));
+        }
+    }
+    let missing: Vec<usize> = (0..reference.units_total)
+        .filter(|i| !sources.contains_key(i))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "input units {:?} are in no shard directory given: merge needs every shard's output (units total {})",
+            &missing[..missing.len().min(10)],
+            reference.units_total
+        );
+    }
+    let merged = ShardManifest {
+        shard: None,
+        parts: Vec::new(),
+        ..reference.clone()
+    };
+    let sources: Vec<(usize, PathBuf)> = sources.into_iter().collect();
+    finish(&merged, &sources, out, 0, 0, started)
+}
+
+fn load_metadata(
+    cfg: &DataConfig,
+    path: Option<&Path>,
+) -> Result<(Option<MetadataTable>, Option<MetadataSummary>)> {
+    let Some(path) = path else {
+        return Ok((None, None));
+    };
+    let clock = Instant::now();
+    let table = MetadataTable::load(path, &cfg.metadata_filter)?;
+    let MetadataReadStats {
+        records,
+        malformed_lines,
+        first_errors,
+    } = table.stats.clone();
+    if records == 0 {
+        bail!(
+            "--metadata {} holds no usable record; pass the OAI snapshot JSON lines",
+            path.display()
+        );
+    }
+    let summary = MetadataSummary {
+        path: path.to_path_buf(),
+        records,
+        malformed_lines,
+        first_errors,
+        seconds: clock.elapsed().as_secs_f64(),
+    };
+    Ok((Some(table), Some(summary)))
+}
+
+/// Parts are valid only for the same settings and the same metadata file.
+fn settings_hash(cfg: &DataConfig, metadata: Option<&Path>) -> Result<String> {
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(cfg)?);
+    if let Some(path) = metadata {
+        hash.update(
+            InputUnit::PaperFiles {
+                files: vec![path.to_path_buf()],
+            }
+            .fingerprint(),
+        );
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+fn part_name(index: usize, settings_hash: &str, unit: &InputUnit) -> String {
+    let mut hash = Sha256::new();
+    hash.update(settings_hash);
+    hash.update(unit.fingerprint());
+    format!("{index:06}-{}", &hex::encode(hash.finalize())[..16])
+}
+
+/// `[records, report]`; the records file is renamed into place last, so its
+/// presence means the unit is complete.
+fn part_paths(parts_dir: &Path, name: &str) -> [PathBuf; 2] {
+    [
+        parts_dir.join(format!("{name}.jsonl")),
+        parts_dir.join(format!("{name}.unit.json")),
+    ]
+}
+
+#[derive(Default)]
+struct ManifestCache {
+    by_dir: HashMap<PathBuf, Option<Manifest>>,
+}
+
+impl ManifestCache {
+    /// `Ok(Err(check))` when there is nothing to compare against.
+    fn expected_md5(
+        &mut self,
+        cfg: &DataConfig,
+        unit: &InputUnit,
+    ) -> Result<Result<String, ManifestCheck>> {
+        let InputUnit::BulkTar { path } = unit else {
+            return Ok(Err(ManifestCheck::NotChecked));
+        };
+        if !cfg.validation.check_manifest {
+            return Ok(Err(ManifestCheck::NotChecked));
+        }
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if !self.by_dir.contains_key(&dir) {
+            let manifest = manifest_next_to(path)
+                .map(|m| read_manifest(&m))
+                .transpose()?;
+            self.by_dir.insert(dir.clone(), manifest);
+        }
+        Ok(match self.by_dir.get(&dir).and_then(Option::as_ref) {
+            None => Err(ManifestCheck::NoManifest),
+            Some(manifest) => manifest
+                .entry_for(path)
+                .map(|e| e.md5sum.clone())
+                .ok_or(ManifestCheck::NoEntry),
+        })
+    }
+}
+
+/// Papers handed to the workers at once: enough to keep them busy, few
+/// enough that memory is a handful of papers per worker.
+fn batch_size(pool: &rayon::ThreadPool) -> usize {
+    pool.current_num_threads().max(1) * 2
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_unit(
+    ctx: &PaperContext,
+    pool: &rayon::ThreadPool,
+    index: usize,
+    unit: &InputUnit,
+    expected_md5: Result<String, ManifestCheck>,
+    parts_dir: &Path,
+    name: &str,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let [records_path, report_path] = part_paths(parts_dir, name);
+    let mut records = AtomicFile::create(&records_path)?;
+    let mut report = UnitReport {
+        index,
+        label: unit.label(),
+        papers: 0,
+        bytes_in: 0,
+        manifest: ManifestCheck::NotChecked,
+        read_errors: Vec::new(),
+        stage_seconds: [0.0; PER_PAPER_STAGES],
+        read_seconds: 0.0,
+    };
+    let unit_clock = Instant::now();
+    let mut work_seconds = 0.0;
+    let mut batch: Vec<RawPaper> = Vec::new();
+    let size = batch_size(pool);
+    let mut flush = |batch: &mut Vec<RawPaper>, report: &mut UnitReport| -> Result<()> {
+        let clock = Instant::now();
+        let results: Vec<_> = pool.install(|| {
+            batch
+                .par_drain(..)
+                .map(|raw| process_paper(ctx, raw))
+                .collect()
+        });
+        work_seconds += clock.elapsed().as_secs_f64();
+        for result in results {
+            let (record, seconds) = result?;
+            report.papers += 1;
+            report.bytes_in += record.bytes_in;
+            report
+                .stage_seconds
+                .iter_mut()
+                .zip(seconds)
+                .for_each(|(a, b)| *a += b);
+            records.write_json_line(&record)?;
+        }
+        Ok(())
+    };
+    let cap = ctx.cfg.validation.max_paper_bytes;
+    let read = read_unit(
+        unit,
+        cap,
+        expected_md5.is_ok(),
+        &|id| ctx.wants_content(id),
+        &mut |raw| {
+            batch.push(raw);
+            if batch.len() >= size {
+                flush(&mut batch, &mut report)?;
+            }
+            Ok(())
+        },
+    )?;
+    flush(&mut batch, &mut report)?;
+    report.read_seconds = (unit_clock.elapsed().as_secs_f64() - work_seconds).max(0.0);
+    report.read_errors = read.errors;
+    report.manifest = match (expected_md5, read.md5) {
+        (Err(check), _) => check,
+        (Ok(expected), Some(actual)) if expected == actual => ManifestCheck::Match,
+        (Ok(expected), actual) => ManifestCheck::Mismatch {
+            expected,
+            actual: actual.unwrap_or_default(),
+        },
+    };
+    if let ManifestCheck::Mismatch { expected, actual } = &report.manifest {
+        tracing::warn!(
+            "{}: md5 {actual} differs from the manifest's {expected}; its papers are dropped",
+            unit.label()
+        );
+    }
+    bar.set_message(String::new());
+    crate::io::write_json_atomic(&report_path, &report)?;
+    records.commit()
+}
+
+fn progress_bar(show: bool, total: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Position of a stage in the waterfall.
+fn waterfall_position(stage: LedgerStage) -> usize {
+    LedgerStage::WATERFALL
+        .iter()
+        .position(|s| *s == stage)
+        .unwrap_or(LedgerStage::WATERFALL.len())
+}
+
+/// The finishing pass over parts in input order: manifest verdicts, exact
+/// and near dedup, the split, `documents.jsonl`, `ledger.csv`, `yield.csv`,
+/// and `summary.json` (written last).
+fn finish(
+    manifest: &ShardManifest,
+    sources: &[(usize, PathBuf)],
+    out: &Path,
+    units_processed: usize,
+    units_resumed: usize,
+    started: Instant,
+) -> Result<PrepareSummary> {
+    let clock = Instant::now();
+    let cfg = &manifest.settings;
+    let mut documents = AtomicFile::create(&out.join("documents.jsonl"))?;
+    let mut ledger = csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?);
+    let mut exact = ExactDedup::default();
+    let mut near = cfg
+        .dedup
+        .near
+        .as_ref()
+        .map(issue4::near_dedup_index)
+        .transpose()?;
+    let stages = LedgerStage::WATERFALL.len();
+    let mut waterfall: Vec<YieldRow> = LedgerStage::WATERFALL
+        .iter()
+        .map(|s| YieldRow {
+            stage: stage_name(*s),
+            ..YieldRow::default()
+        })
+        .collect();
+    let mut summary = PrepareSummary {
+        papers_seen: 0,
+        papers_kept: 0,
+        papers_dropped: 0,
+        bytes_in: 0,
+        chars_kept: 0,
+        words_kept: 0,
+        train_documents: 0,
+        validation_documents: 0,
+        drops: BTreeMap::new(),
+        skipped_stages: if manifest.metadata.is_none() {
+            vec![stage_name(LedgerStage::Metadata)]
+        } else {
+            Vec::new()
+        },
+        waterfall: Vec::new(),
+        inputs: Vec::new(),
+        metadata: manifest.metadata.clone(),
+        shard: manifest.shard,
+        units_total: manifest.units_total,
+        units_processed,
+        units_resumed,
+        settings: cfg.clone(),
+        timings: Timings {
+            stages: Vec::new(),
+            read_seconds: 0.0,
+            finish_seconds: 0.0,
+            wall_seconds: 0.0,
+        },
+    };
+    let mut stage_seconds = [0.0; PER_PAPER_STAGES];
+    for (_, part) in sources {
+        let [records_path, report_path] = [
+            part.with_extension("jsonl"),
+            part.with_extension("unit.json"),
+        ];
+        let report: UnitReport =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).with_context(|| {
+                format!(
+                    "cannot read {}; rerun the shard that wrote it",
+                    report_path.display()
+                )
+            })?)
+            .with_context(|| {
+                format!("{} is damaged; delete it and rerun", report_path.display())
+            })?;
+        let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
+        for line in open_lines(&records_path)?.lines() {
+            let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
+            let mut record: PaperRecord = serde_json::from_str(&line).with_context(|| {
+                format!("{} is damaged; delete it and rerun", records_path.display())
+            })?;
+            if mismatch {
+                apply_manifest_mismatch(&mut record);
+            }
+            let kept = apply_dedup(
+                &mut record,
+                cfg.dedup.exact,
+                &mut exact,
+                near.as_deref_mut(),
+            )?;
+            let passed = record
+                .dropped
+                .map_or(stages, |r| waterfall_position(r.stage()));
+            for (k, row) in waterfall.iter_mut().enumerate().take(passed) {
+                row.papers_out += 1;
+                row.bytes_out += record.bytes_in;
+                row.chars_out += chars_after_stage(&record, k);
+            }
+            summary.papers_seen += 1;
+            summary.bytes_in += record.bytes_in;
+            let chars_out = match (&kept, record.dropped) {
+                (Some(doc), _) => doc.chars,
+                (None, _) => record.chars_after.last().copied().unwrap_or(0),
+            };
+            ledger.serialize(LedgerRow::new(
+                &record.id,
+                record.dropped,
+                record.bytes_in,
+                chars_out,
+            ))?;
+            match (kept, record.dropped) {
+                (Some(doc), None) => {
+                    summary.papers_kept += 1;
+                    let split = split_for(summary.papers_kept, cfg.split.validation_every);
+                    match split {
+                        SplitName::Train => summary.train_documents += 1,
+                        SplitName::Validation => summary.validation_documents += 1,
+                    }
+                    summary.chars_kept += doc.chars;
+                    summary.words_kept += doc.words;
+                    documents.write_json_line(&DocumentLine {
+                        id: record.id,
+                        text: doc.text,
+                        categories: doc.categories,
+                        title: doc.title,
+                        split,
+                        bytes_in: record.bytes_in,
+                        chars: doc.chars,
+                        words: doc.words,
+                        encoding: doc.encoding,
+                        source: doc.source,
+                    })?;
+                }
+                (_, dropped) => {
+                    summary.papers_dropped += 1;
+                    let reason = dropped.map(DropReason::as_str).unwrap_or_default();
+                    *summary.drops.entry(reason).or_default() += 1;
+                }
+            }
+        }
+        stage_seconds
+            .iter_mut()
+            .zip(report.stage_seconds)
+            .for_each(|(a, b)| *a += b);
+        summary.timings.read_seconds += report.read_seconds;
+        summary.inputs.push(report);
+    }
+    let mut papers_in = summary.papers_seen;
+    for row in &mut waterfall {
+        row.papers_in = papers_in;
+        papers_in = row.papers_out;
+    }
+    summary.waterfall = waterfall;
+    summary.timings.stages = LedgerStage::WATERFALL[..PER_PAPER_STAGES]
+        .iter()
+        .zip(stage_seconds)
+        .map(|(s, seconds)| StageTime {
+            stage: stage_name(*s),
+            seconds,
+        })
+        .collect();
+
+    documents.commit()?;
+    ledger
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
+        .commit()?;
+    write_csv_rows(
+        AtomicFile::create(&out.join("yield.csv"))?,
+        &summary.waterfall,
+    )?;
+    summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
+    summary.timings.wall_seconds = started.elapsed().as_secs_f64();
+    crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// A bulk tar whose md5 differs from the manifest cannot be trusted: every
+/// paper that entered validation is dropped there (metadata drops stand).
+fn apply_manifest_mismatch(record: &mut PaperRecord) {
+    let entered_validation = record.dropped.is_none_or(|r| {
+        waterfall_position(r.stage()) >= waterfall_position(LedgerStage::Validation)
+    });
+    if entered_validation {
+        record.dropped = Some(DropReason::ManifestMd5Mismatch);
+        record
+            .chars_after
+            .truncate(waterfall_position(LedgerStage::Validation));
+        record.doc = None;
+    }
+}
+
+/// Exact, then near dedup, in input order. Returns the document when kept.
+fn apply_dedup(
+    record: &mut PaperRecord,
+    exact_on: bool,
+    exact: &mut ExactDedup,
+    near: Option<&mut (dyn issue4::NearDuplicateIndex + 'static)>,
+) -> Result<Option<DocumentDraft>> {
+    if record.dropped.is_some() {
+        return Ok(None);
+    }
+    let Some(doc) = record.doc.take() else {
+        bail!(
+            "internal: {} passed every stage without a document",
+            record.id
+        );
+    };
+    if exact_on && !exact.first_occurrence(&doc.md5) {
+        record.dropped = Some(DropReason::ExactDuplicate);
+        return Ok(None);
+    }
+    if near.is_some_and(|index| index.is_near_duplicate(&doc.text)) {
+        record.dropped = Some(DropReason::NearDuplicate);
+        return Ok(None);
+    }
+    Ok(Some(doc))
+}
+
+/// Characters after waterfall stage `k`: recorded per stage; dedup keeps the document's.
+fn chars_after_stage(record: &PaperRecord, k: usize) -> u64 {
+    record
+        .chars_after
+        .get(k.min(PER_PAPER_STAGES - 1))
+        .copied()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("0/8", Some((0, 8)))]
+    #[case("7/8", Some((7, 8)))]
+    #[case(" 3 / 4 ", Some((3, 4)))]
+    #[case("8/8", None)]
+    #[case("1/0", None)]
+    #[case("1-8", None)]
+    #[case("a/8", None)]
+    fn shards_parse_zero_based(#[case] text: &str, #[case] want: Option<(usize, usize)>) {
+        assert_eq!(parse_shard(text).ok(), want);
+    }
+
+    fn record(dropped: Option<DropReason>, chars_after: Vec<u64>) -> PaperRecord {
+        PaperRecord {
+            id: "x".into(),
+            bytes_in: 1,
+            dropped,
+            chars_after,
+            doc: None,
+        }
+    }
+
+    #[rstest]
+    #[case::metadata_drop_stands(Some(DropReason::Category), vec![], Some(DropReason::Category), 0)]
+    #[case::validation_drop_becomes_mismatch(Some(DropReason::NotATar), vec![0], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::quality_drop_becomes_mismatch(Some(DropReason::NotEnglish), vec![0, 0, 9, 9, 8], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::kept_becomes_mismatch(None, vec![0, 0, 9, 9, 8, 7], Some(DropReason::ManifestMd5Mismatch), 1)]
+    fn manifest_mismatch_overrides_from_validation_on(
+        #[case] dropped: Option<DropReason>,
+        #[case] chars: Vec<u64>,
+        #[case] want: Option<DropReason>,
+        #[case] stages_passed: usize,
+    ) {
+        let mut r = record(dropped, chars);
+        apply_manifest_mismatch(&mut r);
+        assert_eq!(r.dropped, want);
+        assert_eq!(r.chars_after.len(), stages_passed);
+    }
+}

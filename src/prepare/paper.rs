@@ -1,0 +1,277 @@
+//! One paper through the per-paper stages, metadata to quality.
+//!
+//! Everything here depends on the paper alone, so workers run it in parallel;
+//! dedup and the split depend on input order and happen in the finishing pass.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use whatlang::Lang;
+
+use super::clean::{collapse_whitespace, strip_control, ReleasedCleaner};
+use super::dedup::document_md5;
+use super::encoding::{decode_tex_members, encoding_label, DecodedMember};
+use super::extract::{concat_tex, latex_abstract, latex_title};
+use super::issue4;
+use super::ledger::{DropReason, LedgerStage};
+use super::metadata_filter::{MetadataFields, MetadataTable};
+use super::quality::{
+    assemble_document, has_enough_words, is_expected_language_whole_text, word_count,
+};
+use super::validate::{validate_source, SourceKind};
+use crate::corpus::source::{RawContent, RawPaper};
+use crate::spec::data::{
+    CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode, UnicodeForm, WhitespaceMode,
+};
+
+/// Per-paper stages, in waterfall order (dedup is the finishing pass's).
+pub const PER_PAPER_STAGES: usize = 6;
+
+/// What the per-paper stages made of one paper; one line of a unit's part file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperRecord {
+    pub id: String,
+    /// Compressed bytes as stored.
+    pub bytes_in: u64,
+    pub dropped: Option<DropReason>,
+    /// Characters of the paper's text after each stage it passed, in
+    /// waterfall order (0 before any text exists).
+    pub chars_after: Vec<u64>,
+    pub doc: Option<DocumentDraft>,
+}
+
+/// A document that passed every per-paper stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentDraft {
+    pub text: String,
+    pub title: String,
+    pub categories: Option<String>,
+    pub encoding: String,
+    pub source: SourceKind,
+    pub words: u64,
+    pub chars: u64,
+    pub md5: String,
+}
+
+/// Seconds spent in each per-paper stage.
+pub type StageSeconds = [f64; PER_PAPER_STAGES];
+
+/// Everything a worker needs, built once per run.
+pub struct PaperContext<'a> {
+    pub cfg: &'a DataConfig,
+    pub metadata: Option<&'a MetadataTable>,
+    pub cleaner: ReleasedCleaner,
+    pub language: Lang,
+}
+
+impl<'a> PaperContext<'a> {
+    pub fn new(cfg: &'a DataConfig, metadata: Option<&'a MetadataTable>) -> Result<Self> {
+        Ok(Self {
+            cfg,
+            metadata,
+            cleaner: ReleasedCleaner::new(&cfg.cleaning)?,
+            language: super::quality::expected_language(&cfg.filters.language.expect)?,
+        })
+    }
+
+    /// Whether the reader should load a paper's bytes at all: a paper the
+    /// metadata filter drops is only counted.
+    pub fn wants_content(&self, id: &str) -> bool {
+        self.metadata.is_none_or(|m| m.judge(id).is_ok())
+    }
+}
+
+/// Tracks the stage a paper is in, its text size and the time spent.
+struct Progress {
+    record: PaperRecord,
+    seconds: StageSeconds,
+    clock: Instant,
+}
+
+impl Progress {
+    fn new(raw: &RawPaper) -> Self {
+        Self {
+            record: PaperRecord {
+                id: raw.id.clone(),
+                bytes_in: raw.bytes_in,
+                dropped: None,
+                chars_after: Vec::with_capacity(PER_PAPER_STAGES),
+                doc: None,
+            },
+            seconds: [0.0; PER_PAPER_STAGES],
+            clock: Instant::now(),
+        }
+    }
+
+    fn stage(&self) -> usize {
+        self.record.chars_after.len()
+    }
+
+    fn tick(&mut self) {
+        let i = self.stage().min(PER_PAPER_STAGES - 1);
+        self.seconds[i] += self.clock.elapsed().as_secs_f64();
+        self.clock = Instant::now();
+    }
+
+    fn pass(&mut self, chars: u64) {
+        self.tick();
+        self.record.chars_after.push(chars);
+    }
+
+    fn leave(mut self, reason: DropReason) -> (PaperRecord, StageSeconds) {
+        debug_assert_eq!(LedgerStage::WATERFALL[self.stage()], reason.stage());
+        self.tick();
+        self.record.dropped = Some(reason);
+        (self.record, self.seconds)
+    }
+}
+
+fn chars(text: &str) -> u64 {
+    text.chars().count() as u64
+}
+
+/// Runs metadata → validation → encoding → extraction → cleaning → quality.
+/// Bad input becomes a drop reason; `Err` only for settings not implemented
+/// yet (issue 4) or an internal fault.
+pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, StageSeconds)> {
+    let mut p = Progress::new(&raw);
+    let cfg = ctx.cfg;
+
+    let meta: Option<&MetadataFields> = match ctx.metadata.map(|m| m.judge(&raw.id)) {
+        Some(Err(reason)) => return Ok(p.leave(reason)),
+        Some(Ok(fields)) => Some(fields),
+        None => None,
+    };
+    p.pass(0);
+
+    let bytes = match raw.content {
+        RawContent::Bytes(bytes) => bytes,
+        RawContent::TooLarge => return Ok(p.leave(DropReason::TooLarge)),
+        RawContent::Unreadable(_) => return Ok(p.leave(DropReason::Corrupt)),
+        RawContent::NotRead => {
+            anyhow::bail!(
+                "internal: {} passed the metadata filter but was not read",
+                raw.id
+            )
+        }
+    };
+    let source = match validate_source(&bytes, &raw.id, &cfg.validation) {
+        Ok(source) => source,
+        Err(reason) => return Ok(p.leave(reason)),
+    };
+    drop(bytes);
+    p.pass(0);
+
+    let decoded = match decode_tex_members(&source.members, cfg.encoding) {
+        Ok(decoded) => decoded,
+        Err(reason) => return Ok(p.leave(reason)),
+    };
+    drop(source.members);
+    p.pass(decoded.iter().map(|m| chars(&m.text)).sum());
+
+    let tex = match extract_text(cfg, &decoded)? {
+        Ok(tex) => tex,
+        Err(reason) => return Ok(p.leave(reason)),
+    };
+    p.pass(chars(&tex));
+
+    // Without --metadata the released scripts have no title or abstract to
+    // prepend; they come from the LaTeX instead (issue 3).
+    let (title, abstract_text, categories) = match meta {
+        Some(m) => (
+            collapse_whitespace(&m.title),
+            collapse_whitespace(&m.abstract_text),
+            Some(m.categories.clone()),
+        ),
+        None => (
+            latex_title(&tex).unwrap_or_default(),
+            latex_abstract(&tex).unwrap_or_default(),
+            None,
+        ),
+    };
+    let body = clean_and_normalize(ctx, &tex)?;
+    drop(tex);
+    if body.trim().is_empty() {
+        return Ok(p.leave(DropReason::EmptyAfterCleaning));
+    }
+    p.pass(chars(&body));
+
+    let text = assemble_document(&title, &abstract_text, &body);
+    let words = word_count(&text);
+    if !has_enough_words(words, cfg.filters.min_words) {
+        return Ok(p.leave(DropReason::TooFewWords));
+    }
+    if !language_passes(ctx, &text)? {
+        return Ok(p.leave(DropReason::NotEnglish));
+    }
+    let text_chars = chars(&text);
+    p.pass(text_chars);
+
+    p.record.doc = Some(DocumentDraft {
+        md5: document_md5(&text),
+        text,
+        title,
+        categories,
+        encoding: encoding_label(&decoded),
+        source: source.kind,
+        words,
+        chars: text_chars,
+    });
+    Ok((p.record, p.seconds))
+}
+
+/// Stage 4: the released concatenation, or issue 4's main-file resolution.
+fn extract_text(cfg: &DataConfig, decoded: &[DecodedMember]) -> Result<Result<String, DropReason>> {
+    Ok(match cfg.extraction.mode {
+        ExtractionMode::Concat => {
+            concat_tex(decoded, cfg.extraction.max_tex_bytes).ok_or(DropReason::NoUsableTex)
+        }
+        ExtractionMode::Resolve => issue4::extraction_resolve(decoded, &cfg.extraction)?,
+    })
+}
+
+/// Stage 5: macros, comment/command/environment cleaning, then normalization.
+fn clean_and_normalize(ctx: &PaperContext, tex: &str) -> Result<String> {
+    let cleaning = &ctx.cfg.cleaning;
+    let norm = &ctx.cfg.normalization;
+    let expanded;
+    let tex = match cleaning.macros {
+        MacroMode::Keep => tex,
+        MacroMode::Expand => {
+            expanded = issue4::macros_expand(tex, cleaning)?;
+            &expanded
+        }
+    };
+    let mut text = match cleaning.comments {
+        CommentMode::Regex => ctx.cleaner.clean(tex),
+        CommentMode::Tex => issue4::comments_tex(tex, cleaning)?,
+    };
+    if norm.accents {
+        text = issue4::accents_to_unicode(&text)?;
+    }
+    if norm.unicode != UnicodeForm::None {
+        text = issue4::unicode_normalize(&text, norm.unicode)?;
+    }
+    text = match norm.whitespace {
+        // Idempotent after the released cleaner, which ends with this pass.
+        WhitespaceMode::CollapseAll => collapse_whitespace(&text),
+        WhitespaceMode::Paragraphs => issue4::whitespace_paragraphs(&text)?,
+    };
+    if norm.strip_control {
+        text = strip_control(&text);
+    }
+    Ok(text)
+}
+
+/// Stage 6's language rule.
+fn language_passes(ctx: &PaperContext, document: &str) -> Result<bool> {
+    let check = &ctx.cfg.filters.language;
+    Ok(match check.mode {
+        LanguageMode::Off => true,
+        LanguageMode::WholeText => {
+            is_expected_language_whole_text(document, ctx.language, check.min_confidence)
+        }
+        LanguageMode::ProseOnly => issue4::language_prose_only(document, check)?,
+    })
+}

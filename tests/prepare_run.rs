@@ -1,0 +1,561 @@
+//! `prepare::run` and `prepare::merge` end to end on a small hand-made corpus
+//! that has one paper per outcome: ledger, documents, waterfall, determinism,
+//! resume, shards, manifest check and the loud failure of issue 4 settings.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arxiv_to_model::prepare::output::{LedgerRow, YieldRow};
+use arxiv_to_model::prepare::{merge, run, PrepareInput, PrepareOptions};
+use arxiv_to_model::spec::DataConfig;
+
+const ENGLISH: &str = "We study how the preprocessing of scientific papers changes the amount of usable text for training language models. Our experiments show that archive validation, the extraction of the main file and the cleaning of comments each decide how many documents survive, and we report the yield of every stage for the whole corpus of papers in mathematics and physics.";
+const GERMAN: &str = "Wir untersuchen, wie die Vorverarbeitung wissenschaftlicher Arbeiten die Menge des nutzbaren Textes für das Training von Sprachmodellen verändert. Unsere Experimente zeigen, dass die Prüfung der Archive, die Auswahl der Hauptdatei und die Bereinigung der Kommentare jeweils entscheiden, wie viele Dokumente übrig bleiben, und wir berichten den Ertrag jeder Stufe.";
+
+fn spec(id: &str) -> DataConfig {
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
+    arxiv_to_model::spec::load_one(&runs, id, "ci")
+        .unwrap()
+        .0
+        .data
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in members {
+        let mut header = tar::Header::new_gnu();
+        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0; 1024]);
+    out
+}
+
+fn paper(title: &str, body: &str) -> Vec<u8> {
+    format!("\\documentclass{{article}}\n\\title{{{title}}}\n\\begin{{document}}\n\\maketitle\n\\begin{{abstract}}\nA study of {title}.\n\\end{{abstract}}\n{body}\n\\end{{document}}\n").into_bytes()
+}
+
+fn multi_file(title: &str, body: &str) -> Vec<u8> {
+    gz(&tar(&[
+        ("ms.tex", &paper(title, body)),
+        ("fig.pdf", b"%PDF-1.4"),
+    ]))
+}
+
+/// A corpus of two units: a bulk tar, then a directory of per-paper files.
+struct Corpus {
+    _dir: tempfile::TempDir,
+    tar: PathBuf,
+    loose: PathBuf,
+}
+
+fn corpus() -> Corpus {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = multi_file("Yield", ENGLISH);
+    let members: Vec<(&str, Vec<u8>)> = vec![
+        ("0601/math0601001.gz", kept.clone()),
+        (
+            "0601/math0601002.gz",
+            gz(&paper("Single", &format!("{ENGLISH} Single file."))),
+        ),
+        ("0601/2601.00003.pdf", b"%PDF-1.4\n%...".to_vec()),
+        ("0601/2601.00004.gz", Vec::new()),
+        ("0601/2601.00005.gz", kept.clone()),
+        (
+            "0601/2601.00006.gz",
+            multi_file("Cut", ENGLISH)[..60].to_vec(),
+        ),
+        ("0601/2601.00007.gz", multi_file("Deutsch", GERMAN)),
+        ("0601/2601.00008.gz", multi_file("Short", "Too short.")),
+        (
+            "0601/2601.00009.gz",
+            gz(&tar(&[
+                ("ms.tex", &paper("Evil", ENGLISH)),
+                ("../../evil.tex", b"x"),
+            ])),
+        ),
+        ("0601/2601.00010.gz", gz(&tar(&[("fig.pdf", b"%PDF-1.4")]))),
+        (
+            "0601/2601.00013.gz",
+            multi_file("Second", &format!("{ENGLISH} A second distinct paper.")),
+        ),
+        // A Latin-1 source, as common before 2005: "Schr\xf6dinger".
+        (
+            "0601/2601.00014.gz",
+            gz(&tar(&[(
+                "ms.tex",
+                &[
+                    paper("Latin", ENGLISH),
+                    b"Schr\xf6dinger equation.".to_vec(),
+                ]
+                .concat(),
+            )])),
+        ),
+    ];
+    let tar_bytes = tar(&members
+        .iter()
+        .map(|(n, b)| (*n, b.as_slice()))
+        .collect::<Vec<_>>());
+    let tar_path = dir.path().join("bulk/arXiv_src_0601_001.tar");
+    std::fs::create_dir_all(tar_path.parent().unwrap()).unwrap();
+    std::fs::write(&tar_path, &tar_bytes).unwrap();
+    let loose = dir.path().join("loose");
+    std::fs::create_dir_all(&loose).unwrap();
+    // The same submission again in another unit: a duplicate across shards.
+    std::fs::write(loose.join("2601.00011.gz"), &kept).unwrap();
+    std::fs::write(
+        loose.join("2601.00012v2.tar.gz"),
+        multi_file("Third", &format!("{ENGLISH} A third one.")),
+    )
+    .unwrap();
+    std::fs::write(loose.join("notes.txt"), b"not a paper").unwrap();
+    Corpus {
+        _dir: dir,
+        tar: tar_path,
+        loose,
+    }
+}
+
+fn input(c: &Corpus) -> PrepareInput {
+    PrepareInput {
+        src: vec![c.tar.clone(), c.loose.clone()],
+        metadata: None,
+    }
+}
+
+fn ledger(out: &Path) -> Vec<LedgerRow> {
+    csv::Reader::from_path(out.join("ledger.csv"))
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn outcomes(out: &Path) -> BTreeMap<String, String> {
+    ledger(out)
+        .into_iter()
+        .map(|r| (r.id, format!("{}/{}", r.stage, r.reason)))
+        .collect()
+}
+
+fn read(out: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(out.join(name)).unwrap()
+}
+
+#[test]
+fn y01_gives_every_paper_its_released_outcome() {
+    let c = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let summary = run(
+        &spec("Y01"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    let want: BTreeMap<String, String> = [
+        ("math/0601001", "end/"),
+        ("math/0601002", "validation/not-a-tar"),
+        ("2601.00003", "validation/pdf-only"),
+        ("2601.00004", "validation/empty"),
+        ("2601.00005", "dedup/exact-duplicate"),
+        ("2601.00006", "validation/corrupt"),
+        ("2601.00007", "quality/not-english"),
+        ("2601.00008", "quality/too-few-words"),
+        ("2601.00009", "validation/unsafe-member"),
+        ("2601.00010", "validation/no-tex"),
+        ("2601.00013", "end/"),
+        ("2601.00014", "end/"),
+        ("2601.00011", "dedup/exact-duplicate"),
+        ("2601.00012", "end/"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(outcomes(out.path()), want);
+    assert_eq!(summary.papers_seen, 14);
+    assert_eq!(summary.papers_kept, 4);
+    assert_eq!(summary.drops["exact-duplicate"], 2);
+
+    let waterfall: Vec<YieldRow> = csv::Reader::from_path(out.path().join("yield.csv"))
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let counts: Vec<(u64, u64)> = waterfall
+        .iter()
+        .map(|r| (r.papers_in, r.papers_out))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(14, 14), (14, 8), (8, 8), (8, 8), (8, 8), (8, 6), (6, 4)]
+    );
+
+    let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(docs.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], "math/0601001");
+    assert_eq!(first["title"], "Yield");
+    assert_eq!(first["source"], "tar-gz");
+    assert_eq!(first["encoding"], "UTF-8");
+    assert!(first["categories"].is_null());
+    let text = first["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Title: Yield\nAbstract: A study of Yield.\nBody: \\maketitle"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sniff_mode_keeps_the_single_file_submission_and_detect_mode_reads_latin1() {
+    let c = corpus();
+    let doc_of = |out: &Path, id: &str| -> serde_json::Value {
+        let docs = String::from_utf8(read(out, "documents.jsonl")).unwrap();
+        docs.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|d| d["id"] == id)
+            .unwrap()
+    };
+    let y01 = tempfile::tempdir().unwrap();
+    run(
+        &spec("Y01"),
+        &input(&c),
+        y01.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    let latin = doc_of(y01.path(), "2601.00014");
+    assert!(latin["text"]
+        .as_str()
+        .unwrap()
+        .contains("Schr\u{fffd}dinger"));
+    assert_eq!(latin["encoding"], "UTF-8");
+
+    let y02 = tempfile::tempdir().unwrap();
+    run(
+        &spec("Y02"),
+        &input(&c),
+        y02.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(outcomes(y02.path())["math/0601002"], "end/");
+    assert_eq!(doc_of(y02.path(), "math/0601002")["source"], "tex-gz");
+    let latin = doc_of(y02.path(), "2601.00014");
+    assert!(latin["text"]
+        .as_str()
+        .unwrap()
+        .contains("Schrödinger equation."));
+    assert_eq!(latin["encoding"], "windows-1252");
+}
+
+#[test]
+fn same_input_gives_the_same_bytes_whatever_the_worker_count() {
+    let c = corpus();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(
+        &spec("Y01"),
+        &input(&c),
+        a.path(),
+        &PrepareOptions {
+            jobs: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    run(
+        &spec("Y01"),
+        &input(&c),
+        b.path(),
+        &PrepareOptions {
+            jobs: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
+        assert_eq!(read(a.path(), name), read(b.path(), name), "{name}");
+    }
+}
+
+#[test]
+fn a_rerun_resumes_completed_units_and_redoes_a_missing_one() {
+    let c = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let first = run(
+        &spec("Y01"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    let ledger_before = read(out.path(), "ledger.csv");
+    assert_eq!((first.units_processed, first.units_resumed), (2, 0));
+
+    let again = run(
+        &spec("Y01"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((again.units_processed, again.units_resumed), (0, 2));
+    assert_eq!(read(out.path(), "ledger.csv"), ledger_before);
+
+    // A run killed during unit 1 left no records file for it.
+    let parts = out.path().join("parts");
+    let unit1 = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("000001-")
+                && p.extension().unwrap() == "jsonl"
+        })
+        .unwrap();
+    std::fs::remove_file(unit1).unwrap();
+    let resumed = run(
+        &spec("Y01"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((resumed.units_processed, resumed.units_resumed), (1, 1));
+    assert_eq!(read(out.path(), "ledger.csv"), ledger_before);
+
+    // Other settings never reuse these parts.
+    let y02 = run(
+        &spec("Y02"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(y02.units_resumed, 0);
+}
+
+#[test]
+fn shards_merge_into_exactly_the_unsharded_run_with_dedup_across_shards() {
+    let c = corpus();
+    let whole = tempfile::tempdir().unwrap();
+    run(
+        &spec("Y01"),
+        &input(&c),
+        whole.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    let shards: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in shards.iter().enumerate() {
+        run(
+            &spec("Y01"),
+            &input(&c),
+            dir.path(),
+            &PrepareOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    // Alone, shard 1 keeps 2601.00011: its first copy lives in shard 0.
+    assert_eq!(outcomes(shards[1].path())["2601.00011"], "end/");
+    let merged = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = shards.iter().map(|d| d.path().to_path_buf()).collect();
+    let summary = merge(&dirs, merged.path()).unwrap();
+    assert_eq!(summary.papers_seen, 14);
+    for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
+        assert_eq!(
+            read(whole.path(), name),
+            read(merged.path(), name),
+            "{name}"
+        );
+    }
+    let err = merge(&dirs[..1], merged.path()).unwrap_err().to_string();
+    assert!(err.contains("every shard"), "{err}");
+}
+
+#[test]
+fn a_manifest_md5_mismatch_drops_the_tars_papers() {
+    let c = corpus();
+    let mut cfg = spec("Y01");
+    cfg.validation.check_manifest = true;
+    let manifest = c.tar.parent().unwrap().join("arXiv_src_manifest.xml");
+    let write_manifest = |md5: &str| {
+        std::fs::write(&manifest, format!("<arXivSRC><file><filename>src/arXiv_src_0601_001.tar</filename><md5sum>{md5}</md5sum></file></arXivSRC>")).unwrap();
+    };
+    write_manifest("00000000000000000000000000000000");
+    let out = tempfile::tempdir().unwrap();
+    run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap();
+    let got = outcomes(out.path());
+    assert_eq!(got["math/0601001"], "validation/manifest-md5-mismatch");
+    assert_eq!(got["2601.00007"], "validation/manifest-md5-mismatch");
+    assert_eq!(
+        got["2601.00011"], "end/",
+        "papers outside the tar are unaffected"
+    );
+
+    use md5::Digest;
+    write_manifest(&hex::encode(md5::Md5::digest(
+        std::fs::read(&c.tar).unwrap(),
+    )));
+    let out = tempfile::tempdir().unwrap();
+    let summary = run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap();
+    assert_eq!(outcomes(out.path())["math/0601001"], "end/");
+    assert_eq!(
+        serde_json::to_value(&summary.inputs[0].manifest).unwrap()["status"],
+        "match"
+    );
+}
+
+#[test]
+fn metadata_filter_drops_name_their_rule_and_kept_docs_carry_categories() {
+    let c = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("oai.json");
+    let abstract_text = "word ".repeat(25);
+    let lines = [
+        format!(
+            r#"{{"id":"math/0601001","title":"From metadata","abstract":"{abstract_text}","categories":"physics.optics","versions":[{{"created":"Mon, 2 Jan 2006 00:00:00 GMT"}}]}}"#
+        ),
+        format!(r#"{{"id":"math/0601002","abstract":"{abstract_text}","categories":"q-fin.ST"}}"#),
+        r#"{"id":"2601.00003","abstract":null,"categories":"cs.LG"}"#.to_string(),
+        format!(
+            r#"{{"id":"2601.00004","abstract":"{abstract_text}","categories":"cs.LG","versions":[{{"created":"Sun, 1 Jan 1994 00:00:00 GMT"}}]}}"#
+        ),
+        format!(
+            r#"{{"id":"2601.00005","abstract":"{abstract_text}","categories":"cs.LG","comments":"Paper WITHDRAWN"}}"#
+        ),
+    ];
+    std::fs::write(&meta, lines.join("\n")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let summary = run(
+        &spec("Y01"),
+        &PrepareInput {
+            metadata: Some(meta),
+            ..input(&c)
+        },
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    let got = outcomes(out.path());
+    assert_eq!(
+        got["math/0601001"], "end/",
+        "physics.optics passes the released substring match via \"cs\""
+    );
+    assert_eq!(got["math/0601002"], "metadata/category");
+    assert_eq!(got["2601.00003"], "metadata/abstract-too-short");
+    assert_eq!(got["2601.00004"], "metadata/first-version-year");
+    assert_eq!(got["2601.00005"], "metadata/withdrawn");
+    assert_eq!(got["2601.00012"], "metadata/no-metadata-record");
+    assert!(summary.skipped_stages.is_empty());
+    let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(docs.lines().next().unwrap()).unwrap();
+    assert_eq!(doc["categories"], "physics.optics");
+    assert!(doc["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Title: From metadata\nAbstract: word word"));
+}
+
+#[test]
+fn every_nth_kept_document_goes_to_validation() {
+    let c = corpus();
+    let mut cfg = spec("Y01");
+    cfg.split.validation_every = 2;
+    let out = tempfile::tempdir().unwrap();
+    let summary = run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap();
+    let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
+    let splits: Vec<String> = docs
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["split"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(splits, ["train", "validation", "train", "validation"]);
+    assert_eq!(
+        (summary.train_documents, summary.validation_documents),
+        (2, 2)
+    );
+}
+
+#[test]
+fn settings_of_issue_4_fail_the_run_loudly() {
+    let c = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let err = run(
+        &spec("Y03"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("extraction: resolve is implemented in issue 4"),
+        "{err:#}"
+    );
+    let mut cfg = spec("Y01");
+    cfg.dedup.near = spec("Y06").dedup.near;
+    let err = run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("dedup.near is implemented in issue 4"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn runs_that_cannot_proceed_say_why() {
+    let c = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let none = run(
+        &spec("Y01"),
+        &PrepareInput::default(),
+        out.path(),
+        &PrepareOptions::default(),
+    );
+    assert!(none.unwrap_err().to_string().contains("--src"));
+    let blocked = out.path().join("a-file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let err = run(
+        &spec("Y01"),
+        &input(&c),
+        &blocked.join("out"),
+        &PrepareOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot create the output directory"),
+        "{err}"
+    );
+    let err = run(
+        &spec("Y01"),
+        &input(&c),
+        out.path(),
+        &PrepareOptions {
+            shard: Some((2, 2)),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--shard"), "{err}");
+}
