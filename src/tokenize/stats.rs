@@ -305,30 +305,30 @@ impl StatsAcc {
             let decoded = tokenizer
                 .decode(encoding.get_ids(), false)
                 .map_err(|e| anyhow!("decoding failed: {e}"))?;
-            self.add_document(text, &tokens, decoded == *text);
-            self.add_math_roundtrips(tokenizer, text)?;
+            let spans = math_spans(text);
+            self.add_document(text, &tokens, &spans, decoded == *text);
+            self.add_math_roundtrips(tokenizer, text, &spans)?;
         }
         Ok(())
     }
 
-    fn add_document(&mut self, text: &str, tokens: &[Token], roundtrip: bool) {
+    fn add_document(&mut self, text: &str, tokens: &[Token], spans: &[MathSpan], roundtrip: bool) {
         self.documents += 1;
-        let spans = math_spans(text);
         let whole = self.scope(Scope::Whole);
         whole.roundtrip_units += 1;
         whole.roundtrip_exact += u64::from(roundtrip);
-        self.add_bytes_tokens_words(text, tokens, &spans);
+        self.add_bytes_tokens_words(text, tokens, spans);
         let commands = command_spans(text);
         for span in &commands {
-            self.add_command(text, tokens, span, &spans);
+            self.add_command(text, tokens, span, spans);
         }
         let (symbols, digit_runs) = symbols_and_digit_runs(text, &commands);
         for span in &symbols {
-            self.add_symbol(text, tokens, span, &spans);
+            self.add_symbol(text, tokens, span, spans);
         }
         for span in &digit_runs {
             let (ids, _) = tokens_touching(tokens, span);
-            for scope in scopes_of(&spans, span.start) {
+            for scope in scopes_of(spans, span.start) {
                 let acc = self.scope(scope);
                 acc.digit_runs += 1;
                 acc.digit_run_tokens += ids.len() as u64;
@@ -405,9 +405,14 @@ impl StatsAcc {
     }
 
     /// Math round-trip: each math span encoded and decoded alone.
-    fn add_math_roundtrips(&mut self, tokenizer: &Tokenizer, text: &str) -> Result<()> {
-        for span in math_spans(text) {
-            let source = &text[span.outer];
+    fn add_math_roundtrips(
+        &mut self,
+        tokenizer: &Tokenizer,
+        text: &str,
+        spans: &[MathSpan],
+    ) -> Result<()> {
+        for span in spans {
+            let source = &text[span.outer.clone()];
             let encoding = tokenizer
                 .encode_fast(source, false)
                 .map_err(|e| anyhow!("encoding failed: {e}"))?;
