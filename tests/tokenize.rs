@@ -139,6 +139,8 @@ fn latex_aware_is_more_stable_than_bytelevel_on_real_arxiv_latex() {
         let record = tokenize::train_tokenizer(&config(recipe, vocab), &docs, &out).unwrap();
         let tok_path = out.join("tokenizer.json");
         let stats = tokenize::stats(&tok_path, &docs).unwrap();
+        assert_eq!(stats.tokenizer_sha256, record.tokenizer_sha256);
+        assert_eq!(stats.documents, papers.len() as u64);
         let summary = tokenize::write_shards(
             &tok_path,
             &docs,

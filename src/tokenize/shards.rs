@@ -817,4 +817,34 @@ mod tests {
             Some(reader.len() - 1)
         );
     }
+
+    #[test]
+    fn missing_inputs_and_a_tokenizer_without_eos_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = write_docs(dir.path());
+        let out = dir.path().join("shards");
+        let missing = dir.path().join("absent.json");
+        let err = write_shards(&missing, &docs, ShardDtype::Auto, 65_536, &out).unwrap_err();
+        assert!(err.to_string().contains("tokenizer train"), "{err}");
+
+        let bare = Tokenizer::new(BPE::default());
+        let bare_path = save(&bare, dir.path());
+        let err = write_shards(&bare_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap_err();
+        assert!(
+            err.to_string().contains("no end-of-document token"),
+            "{err}"
+        );
+
+        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
+        let tok_path = save(&tok, dir.path());
+        let err = write_shards(
+            &tok_path,
+            &dir.path().join("none.jsonl"),
+            ShardDtype::Auto,
+            65_536,
+            &out,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("prepare stage"), "{err:#}");
+    }
 }
