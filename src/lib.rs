@@ -12,3 +12,4 @@ pub mod prepare;
 pub mod replicate;
 pub mod report;
 pub mod spec;
+pub mod tokenize;

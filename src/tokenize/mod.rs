@@ -1,0 +1,21 @@
+//! Domain-aware tokenization (issue 5): tokenizer recipes and training for runs
+//! T01–T06, the packed token shards every training run reads, and the
+//! symbol-stability metrics the T runs compare.
+//!
+//! Entry points: [`train_tokenizer`], [`write_shards`], [`ShardReader::open`],
+//! [`stats`] and [`bench`].
+
+pub mod bench;
+pub mod documents;
+pub mod math_spans;
+pub mod recipes;
+pub mod shards;
+pub mod stats;
+pub mod train;
+
+pub use self::bench::{bench, BenchReport};
+pub use self::shards::{
+    compress_shard, write_shards, ShardHeader, ShardInfo, ShardReader, ShardSummary,
+};
+pub use self::stats::{stats, SymbolStats};
+pub use self::train::{train_tokenizer, TokenizerRecord};
