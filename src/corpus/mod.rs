@@ -8,3 +8,5 @@ pub mod id;
 pub mod manifest;
 pub mod metadata;
 pub mod source;
+//! The corpus side: arXiv ids, bulk tars, manifest, OAI metadata and the synthetic corpus.
+pub mod synth;
