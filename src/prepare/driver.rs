@@ -486,6 +486,9 @@ fn process_unit(
     )?;
     flush(&mut batch, &mut report)?;
     report.read_seconds = (unit_clock.elapsed().as_secs_f64() - work_seconds).max(0.0);
+    for error in &read.errors {
+        tracing::warn!("{error}");
+    }
     report.read_errors = read.errors;
     report.manifest = match (expected_md5, read.md5) {
         (Err(check), _) => check,
