@@ -213,6 +213,13 @@ pub fn run(
 
     let (metadata, metadata_summary) = load_metadata(cfg, input.metadata.as_deref())?;
     let ctx = PaperContext::new(cfg, metadata.as_ref())?;
+    // Near dedup runs in the finishing pass; fail before hours of per-paper
+    // work rather than after, when it is not available.
+    cfg.dedup
+        .near
+        .as_ref()
+        .map(issue4::near_dedup_index)
+        .transpose()?;
     let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
