@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod driver;
 pub mod encoding;
 pub mod extract;
+pub mod finish;
 pub mod issue4;
 pub mod ledger;
 pub mod metadata_filter;
