@@ -559,3 +559,64 @@ fn runs_that_cannot_proceed_say_why() {
     .unwrap_err();
     assert!(err.to_string().contains("--shard"), "{err}");
 }
+
+#[test]
+fn a_single_per_paper_file_is_an_input_named_by_its_file() {
+    let c = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let file = c.loose.join("2601.00012v2.tar.gz");
+    let summary = run(
+        &spec("Y01"),
+        &PrepareInput {
+            src: vec![file.clone()],
+            metadata: None,
+        },
+        out.path(),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(summary.papers_seen, 1);
+    let rows = ledger(out.path());
+    assert_eq!(rows[0].id, "2601.00012");
+    assert_eq!(rows[0].bytes_in, std::fs::metadata(&file).unwrap().len());
+}
+
+#[test]
+fn bench_covers_the_whole_input_and_every_per_paper_stage() {
+    let c = corpus();
+    let report = arxiv_to_model::prepare::bench(
+        &spec("Y01"),
+        &input(&c),
+        &PrepareOptions {
+            jobs: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.papers, 14);
+    let loose_bytes: u64 = ["2601.00011.gz", "2601.00012v2.tar.gz"]
+        .iter()
+        .map(|n| std::fs::metadata(c.loose.join(n)).unwrap().len())
+        .sum();
+    let tar_members: u64 = tar::Archive::new(std::fs::File::open(&c.tar).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().size())
+        .sum();
+    assert_eq!(report.compressed_bytes, tar_members + loose_bytes);
+    let stages: Vec<&str> = report.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(
+        stages,
+        [
+            "metadata",
+            "validation",
+            "encoding",
+            "extraction",
+            "cleaning",
+            "quality"
+        ]
+    );
+    assert_eq!(report.stages[1].papers_in, 14);
+    assert_eq!(report.stages[2].papers_in, 8);
+    assert!(report.raw_decompress_seconds > 0.0 && report.ratio_to_raw > 0.0);
+}

@@ -132,6 +132,12 @@ fn y01_on_the_real_sample_accounts_for_every_paper() {
 
     // The waterfall sums match the ledger.
     let waterfall: Vec<YieldRow> = read_csv(&out.path().join("yield.csv"));
+    for row in &waterfall {
+        println!(
+            "Y01 yield: {},{},{},{},{}",
+            row.stage, row.papers_in, row.papers_out, row.bytes_out, row.chars_out
+        );
+    }
     assert_eq!(waterfall.len(), 7);
     assert_eq!(waterfall[0].papers_in, 10);
     for pair in waterfall.windows(2) {

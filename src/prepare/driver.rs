@@ -1,6 +1,7 @@
 //! The `prepare` run: input units through the per-paper stages in parallel,
-//! one part file per unit (the resume grain), then one sequential finishing
-//! pass (dedup, split, ledger, waterfall, summary) over all parts in input order.
+//! one part file per unit (the resume grain), then the sequential finishing
+//! pass of [`super::finish`] (dedup, split, ledger, waterfall, summary) over
+//! all parts in input order.
 //!
 //! Output directory layout:
 //! - `parts/NNNNNN-KEY.jsonl`: per-paper records of unit NNNNNN (renamed into
@@ -13,7 +14,6 @@
 //! 2 and repeated in shard 5 is kept once, in the unit that comes first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,14 +23,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::dedup::{split_for, ExactDedup, SplitName};
+use super::dedup::SplitName;
+use super::finish::{finish, UnitCounts};
 use super::issue4;
-use super::ledger::{DropReason, LedgerStage};
 use super::metadata_filter::MetadataTable;
-use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
-use super::paper::{
-    process_paper, DocumentDraft, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES,
-};
+use super::output::{AtomicFile, YieldRow};
+use super::paper::{process_paper, PaperContext, StageSeconds, PER_PAPER_STAGES};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
 use crate::corpus::metadata::MetadataReadStats;
 use crate::corpus::source::{plan_inputs, read_unit, InputUnit, RawPaper};
@@ -213,6 +211,13 @@ pub fn run(
 
     let (metadata, metadata_summary) = load_metadata(cfg, input.metadata.as_deref())?;
     let ctx = PaperContext::new(cfg, metadata.as_ref())?;
+    // Near dedup runs in the finishing pass; fail before hours of per-paper
+    // work rather than after, when it is not available.
+    cfg.dedup
+        .near
+        .as_ref()
+        .map(issue4::near_dedup_index)
+        .transpose()?;
     let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
@@ -254,12 +259,13 @@ pub fn run(
         parts,
     };
     crate::io::write_json_atomic(&out.join(SHARD_FILE), &manifest)?;
-    let sources = manifest
+    let parts: Vec<PathBuf> = manifest
         .parts
         .iter()
-        .map(|p| (p.index, out.join(PARTS_DIR).join(&p.name)))
-        .collect::<Vec<_>>();
-    finish(&manifest, &sources, out, processed, resumed, started)
+        .map(|p| out.join(PARTS_DIR).join(&p.name))
+        .collect();
+    let units = UnitCounts { processed, resumed };
+    finish(&manifest, &parts, out, units, started)
 }
 
 /// Joins the outputs of `run` with `--shard i/N` for every i into `out`,
@@ -315,8 +321,12 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
         parts: Vec::new(),
         ..reference.clone()
     };
-    let sources: Vec<(usize, PathBuf)> = sources.into_iter().collect();
-    finish(&merged, &sources, out, 0, 0, started)
+    let parts: Vec<PathBuf> = sources.into_values().collect();
+    let units = UnitCounts {
+        processed: 0,
+        resumed: 0,
+    };
+    finish(&merged, &parts, out, units, started)
 }
 
 fn load_metadata(
@@ -486,6 +496,9 @@ fn process_unit(
     )?;
     flush(&mut batch, &mut report)?;
     report.read_seconds = (unit_clock.elapsed().as_secs_f64() - work_seconds).max(0.0);
+    for error in &read.errors {
+        tracing::warn!("{error}");
+    }
     report.read_errors = read.errors;
     report.manifest = match (expected_md5, read.md5) {
         (Err(check), _) => check,
@@ -519,243 +532,6 @@ fn progress_bar(show: bool, total: u64) -> ProgressBar {
     bar
 }
 
-/// Position of a stage in the waterfall.
-fn waterfall_position(stage: LedgerStage) -> usize {
-    LedgerStage::WATERFALL
-        .iter()
-        .position(|s| *s == stage)
-        .unwrap_or(LedgerStage::WATERFALL.len())
-}
-
-/// The finishing pass over parts in input order: manifest verdicts, exact
-/// and near dedup, the split, `documents.jsonl`, `ledger.csv`, `yield.csv`,
-/// and `summary.json` (written last).
-fn finish(
-    manifest: &ShardManifest,
-    sources: &[(usize, PathBuf)],
-    out: &Path,
-    units_processed: usize,
-    units_resumed: usize,
-    started: Instant,
-) -> Result<PrepareSummary> {
-    let clock = Instant::now();
-    let cfg = &manifest.settings;
-    let mut documents = AtomicFile::create(&out.join("documents.jsonl"))?;
-    let mut ledger = csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?);
-    let mut exact = ExactDedup::default();
-    let mut near = cfg
-        .dedup
-        .near
-        .as_ref()
-        .map(issue4::near_dedup_index)
-        .transpose()?;
-    let stages = LedgerStage::WATERFALL.len();
-    let mut waterfall: Vec<YieldRow> = LedgerStage::WATERFALL
-        .iter()
-        .map(|s| YieldRow {
-            stage: stage_name(*s),
-            ..YieldRow::default()
-        })
-        .collect();
-    let mut summary = PrepareSummary {
-        papers_seen: 0,
-        papers_kept: 0,
-        papers_dropped: 0,
-        bytes_in: 0,
-        chars_kept: 0,
-        words_kept: 0,
-        train_documents: 0,
-        validation_documents: 0,
-        drops: BTreeMap::new(),
-        skipped_stages: if manifest.metadata.is_none() {
-            vec![stage_name(LedgerStage::Metadata)]
-        } else {
-            Vec::new()
-        },
-        waterfall: Vec::new(),
-        inputs: Vec::new(),
-        metadata: manifest.metadata.clone(),
-        shard: manifest.shard,
-        units_total: manifest.units_total,
-        units_processed,
-        units_resumed,
-        settings: cfg.clone(),
-        timings: Timings {
-            stages: Vec::new(),
-            read_seconds: 0.0,
-            finish_seconds: 0.0,
-            wall_seconds: 0.0,
-        },
-    };
-    let mut stage_seconds = [0.0; PER_PAPER_STAGES];
-    for (_, part) in sources {
-        let [records_path, report_path] = [
-            part.with_extension("jsonl"),
-            part.with_extension("unit.json"),
-        ];
-        let report: UnitReport =
-            serde_json::from_str(&std::fs::read_to_string(&report_path).with_context(|| {
-                format!(
-                    "cannot read {}; rerun the shard that wrote it",
-                    report_path.display()
-                )
-            })?)
-            .with_context(|| {
-                format!("{} is damaged; delete it and rerun", report_path.display())
-            })?;
-        let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
-        for line in open_lines(&records_path)?.lines() {
-            let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
-            let mut record: PaperRecord = serde_json::from_str(&line).with_context(|| {
-                format!("{} is damaged; delete it and rerun", records_path.display())
-            })?;
-            if mismatch {
-                apply_manifest_mismatch(&mut record);
-            }
-            let kept = apply_dedup(
-                &mut record,
-                cfg.dedup.exact,
-                &mut exact,
-                near.as_deref_mut(),
-            )?;
-            let passed = record
-                .dropped
-                .map_or(stages, |r| waterfall_position(r.stage()));
-            for (k, row) in waterfall.iter_mut().enumerate().take(passed) {
-                row.papers_out += 1;
-                row.bytes_out += record.bytes_in;
-                row.chars_out += chars_after_stage(&record, k);
-            }
-            summary.papers_seen += 1;
-            summary.bytes_in += record.bytes_in;
-            let chars_out = match (&kept, record.dropped) {
-                (Some(doc), _) => doc.chars,
-                (None, _) => record.chars_after.last().copied().unwrap_or(0),
-            };
-            ledger.serialize(LedgerRow::new(
-                &record.id,
-                record.dropped,
-                record.bytes_in,
-                chars_out,
-            ))?;
-            match (kept, record.dropped) {
-                (Some(doc), None) => {
-                    summary.papers_kept += 1;
-                    let split = split_for(summary.papers_kept, cfg.split.validation_every);
-                    match split {
-                        SplitName::Train => summary.train_documents += 1,
-                        SplitName::Validation => summary.validation_documents += 1,
-                    }
-                    summary.chars_kept += doc.chars;
-                    summary.words_kept += doc.words;
-                    documents.write_json_line(&DocumentLine {
-                        id: record.id,
-                        text: doc.text,
-                        categories: doc.categories,
-                        title: doc.title,
-                        split,
-                        bytes_in: record.bytes_in,
-                        chars: doc.chars,
-                        words: doc.words,
-                        encoding: doc.encoding,
-                        source: doc.source,
-                    })?;
-                }
-                (_, dropped) => {
-                    summary.papers_dropped += 1;
-                    let reason = dropped.map(DropReason::as_str).unwrap_or_default();
-                    *summary.drops.entry(reason).or_default() += 1;
-                }
-            }
-        }
-        stage_seconds
-            .iter_mut()
-            .zip(report.stage_seconds)
-            .for_each(|(a, b)| *a += b);
-        summary.timings.read_seconds += report.read_seconds;
-        summary.inputs.push(report);
-    }
-    let mut papers_in = summary.papers_seen;
-    for row in &mut waterfall {
-        row.papers_in = papers_in;
-        papers_in = row.papers_out;
-    }
-    summary.waterfall = waterfall;
-    summary.timings.stages = LedgerStage::WATERFALL[..PER_PAPER_STAGES]
-        .iter()
-        .zip(stage_seconds)
-        .map(|(s, seconds)| StageTime {
-            stage: stage_name(*s),
-            seconds,
-        })
-        .collect();
-
-    documents.commit()?;
-    ledger
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
-        .commit()?;
-    write_csv_rows(
-        AtomicFile::create(&out.join("yield.csv"))?,
-        &summary.waterfall,
-    )?;
-    summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
-    summary.timings.wall_seconds = started.elapsed().as_secs_f64();
-    crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
-    Ok(summary)
-}
-
-/// A bulk tar whose md5 differs from the manifest cannot be trusted: every
-/// paper that entered validation is dropped there (metadata drops stand).
-fn apply_manifest_mismatch(record: &mut PaperRecord) {
-    let entered_validation = record.dropped.is_none_or(|r| {
-        waterfall_position(r.stage()) >= waterfall_position(LedgerStage::Validation)
-    });
-    if entered_validation {
-        record.dropped = Some(DropReason::ManifestMd5Mismatch);
-        record
-            .chars_after
-            .truncate(waterfall_position(LedgerStage::Validation));
-        record.doc = None;
-    }
-}
-
-/// Exact, then near dedup, in input order. Returns the document when kept.
-fn apply_dedup(
-    record: &mut PaperRecord,
-    exact_on: bool,
-    exact: &mut ExactDedup,
-    near: Option<&mut (dyn issue4::NearDuplicateIndex + 'static)>,
-) -> Result<Option<DocumentDraft>> {
-    if record.dropped.is_some() {
-        return Ok(None);
-    }
-    let Some(doc) = record.doc.take() else {
-        bail!(
-            "internal: {} passed every stage without a document",
-            record.id
-        );
-    };
-    if exact_on && !exact.first_occurrence(&doc.md5) {
-        record.dropped = Some(DropReason::ExactDuplicate);
-        return Ok(None);
-    }
-    if near.is_some_and(|index| index.is_near_duplicate(&doc.text)) {
-        record.dropped = Some(DropReason::NearDuplicate);
-        return Ok(None);
-    }
-    Ok(Some(doc))
-}
-
-/// Characters after waterfall stage `k`: recorded per stage; dedup keeps the document's.
-fn chars_after_stage(record: &PaperRecord, k: usize) -> u64 {
-    record
-        .chars_after
-        .get(k.min(PER_PAPER_STAGES - 1))
-        .copied()
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -771,32 +547,5 @@ mod tests {
     #[case("a/8", None)]
     fn shards_parse_zero_based(#[case] text: &str, #[case] want: Option<(usize, usize)>) {
         assert_eq!(parse_shard(text).ok(), want);
-    }
-
-    fn record(dropped: Option<DropReason>, chars_after: Vec<u64>) -> PaperRecord {
-        PaperRecord {
-            id: "x".into(),
-            bytes_in: 1,
-            dropped,
-            chars_after,
-            doc: None,
-        }
-    }
-
-    #[rstest]
-    #[case::metadata_drop_stands(Some(DropReason::Category), vec![], Some(DropReason::Category), 0)]
-    #[case::validation_drop_becomes_mismatch(Some(DropReason::NotATar), vec![0], Some(DropReason::ManifestMd5Mismatch), 1)]
-    #[case::quality_drop_becomes_mismatch(Some(DropReason::NotEnglish), vec![0, 0, 9, 9, 8], Some(DropReason::ManifestMd5Mismatch), 1)]
-    #[case::kept_becomes_mismatch(None, vec![0, 0, 9, 9, 8, 7], Some(DropReason::ManifestMd5Mismatch), 1)]
-    fn manifest_mismatch_overrides_from_validation_on(
-        #[case] dropped: Option<DropReason>,
-        #[case] chars: Vec<u64>,
-        #[case] want: Option<DropReason>,
-        #[case] stages_passed: usize,
-    ) {
-        let mut r = record(dropped, chars);
-        apply_manifest_mismatch(&mut r);
-        assert_eq!(r.dropped, want);
-        assert_eq!(r.chars_after.len(), stages_passed);
     }
 }

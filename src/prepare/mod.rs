@@ -2,8 +2,9 @@
 //!
 //! Stages in waterfall order, one module each: [`metadata_filter`],
 //! [`validate`], [`encoding`], [`extract`], [`clean`], [`quality`], [`dedup`];
-//! [`paper`] runs one paper through them, [`driver`] runs a whole input with
-//! resume and shards, [`bench`] measures it. Settings of the described
+//! [`paper`] runs one paper through the per-paper ones, [`driver`] runs a
+//! whole input with resume and shards, [`finish`] applies the order-dependent
+//! rules (dedup, split) and writes the outputs, [`bench`] measures it all. Settings of the described
 //! pipeline (issue 4) are called through [`issue4`].
 
 pub mod latex;
@@ -17,6 +18,7 @@ pub mod dedup;
 pub mod driver;
 pub mod encoding;
 pub mod extract;
+pub mod finish;
 pub mod issue4;
 pub mod metadata_filter;
 pub mod output;

@@ -9,7 +9,9 @@
 //! unsafe member → too large → no `.tex`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::Read;
+use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
@@ -177,14 +179,56 @@ pub fn is_tex_member(name: &str) -> bool {
     name.ends_with(".tex")
 }
 
-/// Reads every member of an in-memory tar, applying the safety rules and caps.
-pub fn read_tar_members(tar_bytes: &[u8], v: &Validation) -> Result<Vec<Member>, DropReason> {
-    let mut archive = tar::Archive::new(tar_bytes);
-    let entries = archive.entries().map_err(|_| DropReason::Corrupt)?;
+/// Counts decompressed bytes against the per-paper cap. Past the cap a read
+/// fails and `hit` is set, so the caller can tell `too-large` from `corrupt`
+/// and nothing past the cap is ever decompressed into memory.
+struct CappedReader<R> {
+    inner: R,
+    left: u64,
+    hit: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.hit.set(true);
+            return Err(std::io::Error::other("decompressed size cap reached"));
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads every member of a tar stream (decompressed on the fly), applying the
+/// safety rules and caps; only the kept members are ever held in memory.
+pub fn read_tar_members(tar: impl Read, v: &Validation) -> Result<Vec<Member>, DropReason> {
+    let hit = Rc::new(Cell::new(false));
+    let capped = CappedReader {
+        inner: tar,
+        left: v.max_paper_bytes,
+        hit: Rc::clone(&hit),
+    };
+    let scanned = scan_tar_members(capped, v);
+    if hit.get() {
+        return Err(DropReason::TooLarge);
+    }
+    scanned
+}
+
+fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, DropReason> {
+    let mut archive = tar::Archive::new(reader);
     let (mut unsafe_member, mut too_large) = (false, false);
     let (mut count, mut total) = (0u64, 0u64);
     let mut members = Vec::new();
-    for entry in entries {
+    for entry in archive.entries().map_err(|_| DropReason::Corrupt)? {
         // Corrupt outranks every later reason, so damage anywhere wins.
         let mut entry = entry.map_err(|_| DropReason::Corrupt)?;
         count += 1;
@@ -207,7 +251,7 @@ pub fn read_tar_members(tar_bytes: &[u8], v: &Validation) -> Result<Vec<Member>,
             too_large = true;
             continue;
         }
-        let mut bytes = Vec::with_capacity(size as usize);
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         entry
             .read_to_end(&mut bytes)
             .map_err(|_| DropReason::Corrupt)?;
@@ -216,6 +260,10 @@ pub fn read_tar_members(tar_bytes: &[u8], v: &Validation) -> Result<Vec<Member>,
         }
         members.push(Member { name, bytes });
     }
+    // The rest of the stream (end blocks, padding) still has to decompress
+    // cleanly: a gzip CRC error there is a corrupt paper.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+        .map_err(|_| DropReason::Corrupt)?;
     if unsafe_member {
         return Err(DropReason::UnsafeMember);
     }
@@ -228,13 +276,43 @@ pub fn read_tar_members(tar_bytes: &[u8], v: &Validation) -> Result<Vec<Member>,
     Ok(members)
 }
 
+/// The first `n` decompressed bytes, enough to tell a tar from anything else.
+fn gunzip_prefix(bytes: &[u8], n: u64) -> Result<Vec<u8>, DropReason> {
+    let mut head = Vec::new();
+    MultiGzDecoder::new(bytes)
+        .take(n)
+        .read_to_end(&mut head)
+        .map_err(|_| DropReason::Corrupt)?;
+    Ok(head)
+}
+
 /// Judges one paper's stored bytes. `id` names the member of a single-file submission.
 pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSource, DropReason> {
-    let (gzipped, content) = match sniff(raw) {
-        Sniffed::Empty => return Err(DropReason::Empty),
-        Sniffed::Gzip => (true, Cow::Owned(gunzip_capped(raw, v.max_paper_bytes)?)),
-        _ => (false, Cow::Borrowed(raw)),
-    };
+    match sniff(raw) {
+        Sniffed::Empty => Err(DropReason::Empty),
+        Sniffed::Tar => Ok(ValidSource {
+            kind: SourceKind::Tar,
+            members: read_tar_members(raw, v)?,
+        }),
+        Sniffed::Gzip if looks_like_tar(&gunzip_prefix(raw, 512)?) => Ok(ValidSource {
+            kind: SourceKind::TarGz,
+            members: read_tar_members(MultiGzDecoder::new(raw), v)?,
+        }),
+        Sniffed::Gzip => {
+            let content = gunzip_capped(raw, v.max_paper_bytes)?;
+            judge_content(Cow::Owned(content), true, id, v)
+        }
+        _ => judge_content(Cow::Borrowed(raw), false, id, v),
+    }
+}
+
+/// Content that is not a tar: what it is decides the reason.
+fn judge_content(
+    content: Cow<[u8]>,
+    gzipped: bool,
+    id: &str,
+    v: &Validation,
+) -> Result<ValidSource, DropReason> {
     match sniff(&content) {
         Sniffed::Empty => Err(DropReason::Empty),
         Sniffed::Tar => Ok(ValidSource {
@@ -243,7 +321,7 @@ pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSour
             } else {
                 SourceKind::Tar
             },
-            members: read_tar_members(&content, v)?,
+            members: read_tar_members(&content[..], v)?,
         }),
         Sniffed::Pdf => Err(DropReason::PdfOnly),
         Sniffed::PostScript => Err(DropReason::PostscriptOnly),
@@ -414,6 +492,30 @@ mod tests {
         ]));
         let got = outcome(&raw, ValidationMode::TarOnly).unwrap();
         assert_eq!(got.1, vec!["ms.tex".to_string()]);
+    }
+
+    #[test]
+    fn a_bad_gzip_checksum_after_the_tar_end_is_corrupt() {
+        let mut raw = gz(&tar_of(&[file("ms.tex", TEX)]));
+        let crc = raw.len() - 8;
+        raw[crc] ^= 0xff;
+        assert_eq!(
+            outcome(&raw, ValidationMode::TarOnly),
+            Err(DropReason::Corrupt)
+        );
+    }
+
+    #[test]
+    fn a_tar_bomb_stops_at_the_paper_cap() {
+        let bomb = vec![0u8; 8 << 20];
+        let members = [
+            file("ms.tex", TEX),
+            ("zeros.bin", tar::EntryType::Regular, &bomb[..]),
+        ];
+        assert_eq!(
+            outcome(&gz(&tar_of(&members)), ValidationMode::TarOnly),
+            Err(DropReason::TooLarge)
+        );
     }
 
     #[test]

@@ -1,0 +1,363 @@
+//! The finishing pass: every unit's per-paper records, in global input
+//! order, through the order-dependent rules (manifest verdict, exact and near
+//! dedup, the split) into `documents.jsonl`, `ledger.csv`, `yield.csv` and
+//! `summary.json` (written last, so its presence means the outputs are whole).
+//!
+//! `run` applies it to its own parts and `merge` to the union of every
+//! shard's parts, which is why dedup across shards is exact.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use super::dedup::{split_for, ExactDedup, SplitName};
+use super::driver::{
+    DocumentLine, ManifestCheck, PrepareSummary, ShardManifest, StageTime, Timings, UnitReport,
+};
+use super::issue4::{self, NearDuplicateIndex};
+use super::ledger::{DropReason, LedgerStage};
+use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
+use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use crate::spec::data::DataConfig;
+
+/// Bookkeeping of the unit counts for the summary.
+pub struct UnitCounts {
+    pub processed: usize,
+    pub resumed: usize,
+}
+
+/// Runs the pass over `parts` (paths without extension, in input order).
+pub fn finish(
+    manifest: &ShardManifest,
+    parts: &[PathBuf],
+    out: &Path,
+    units: UnitCounts,
+    started: Instant,
+) -> Result<PrepareSummary> {
+    let clock = Instant::now();
+    let mut pass = Finisher::new(manifest, out, units)?;
+    for part in parts {
+        pass.add_unit(part)?;
+    }
+    pass.complete(out, clock, started)
+}
+
+struct Finisher<'a> {
+    cfg: &'a DataConfig,
+    documents: AtomicFile,
+    ledger: csv::Writer<AtomicFile>,
+    exact: ExactDedup,
+    near: Option<Box<dyn NearDuplicateIndex>>,
+    waterfall: Vec<YieldRow>,
+    stage_seconds: StageSeconds,
+    summary: PrepareSummary,
+}
+
+impl<'a> Finisher<'a> {
+    fn new(manifest: &'a ShardManifest, out: &Path, units: UnitCounts) -> Result<Self> {
+        let cfg = &manifest.settings;
+        let skipped_stages = if manifest.metadata.is_none() {
+            vec![stage_name(LedgerStage::Metadata)]
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            cfg,
+            documents: AtomicFile::create(&out.join("documents.jsonl"))?,
+            ledger: csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?),
+            exact: ExactDedup::default(),
+            near: cfg
+                .dedup
+                .near
+                .as_ref()
+                .map(issue4::near_dedup_index)
+                .transpose()?,
+            waterfall: LedgerStage::WATERFALL
+                .iter()
+                .map(|s| YieldRow {
+                    stage: stage_name(*s),
+                    ..YieldRow::default()
+                })
+                .collect(),
+            stage_seconds: [0.0; PER_PAPER_STAGES],
+            summary: PrepareSummary {
+                papers_seen: 0,
+                papers_kept: 0,
+                papers_dropped: 0,
+                bytes_in: 0,
+                chars_kept: 0,
+                words_kept: 0,
+                train_documents: 0,
+                validation_documents: 0,
+                drops: BTreeMap::new(),
+                skipped_stages,
+                waterfall: Vec::new(),
+                inputs: Vec::new(),
+                metadata: manifest.metadata.clone(),
+                shard: manifest.shard,
+                units_total: manifest.units_total,
+                units_processed: units.processed,
+                units_resumed: units.resumed,
+                settings: cfg.clone(),
+                timings: Timings {
+                    stages: Vec::new(),
+                    read_seconds: 0.0,
+                    finish_seconds: 0.0,
+                    wall_seconds: 0.0,
+                },
+            },
+        })
+    }
+
+    fn add_unit(&mut self, part: &Path) -> Result<()> {
+        let report_path = part.with_extension("unit.json");
+        let records_path = part.with_extension("jsonl");
+        let report: UnitReport =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).with_context(|| {
+                format!(
+                    "cannot read {}; rerun the shard that wrote it",
+                    report_path.display()
+                )
+            })?)
+            .with_context(|| {
+                format!("{} is damaged; delete it and rerun", report_path.display())
+            })?;
+        let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
+        for line in open_lines(&records_path)?.lines() {
+            let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
+            let mut record: PaperRecord = serde_json::from_str(&line).with_context(|| {
+                format!("{} is damaged; delete it and rerun", records_path.display())
+            })?;
+            if mismatch {
+                apply_manifest_mismatch(&mut record);
+            }
+            self.add_paper(record)?;
+        }
+        self.stage_seconds
+            .iter_mut()
+            .zip(report.stage_seconds)
+            .for_each(|(a, b)| *a += b);
+        self.summary.timings.read_seconds += report.read_seconds;
+        self.summary.inputs.push(report);
+        Ok(())
+    }
+
+    fn add_paper(&mut self, mut record: PaperRecord) -> Result<()> {
+        let kept = apply_dedup(
+            &mut record,
+            self.cfg.dedup.exact,
+            &mut self.exact,
+            self.near.as_deref_mut(),
+        )?;
+        self.count_in_waterfall(&record);
+        self.summary.papers_seen += 1;
+        self.summary.bytes_in += record.bytes_in;
+        let chars_out = match &kept {
+            Some(doc) => doc.chars,
+            None => record.chars_after.last().copied().unwrap_or(0),
+        };
+        self.ledger.serialize(LedgerRow::new(
+            &record.id,
+            record.dropped,
+            record.bytes_in,
+            chars_out,
+        ))?;
+        match kept {
+            Some(doc) => self.keep(record, doc),
+            None => {
+                self.summary.papers_dropped += 1;
+                let reason = record.dropped.map(DropReason::as_str).unwrap_or_default();
+                *self.summary.drops.entry(reason).or_default() += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// A paper counts as out of every stage before the one it left at.
+    fn count_in_waterfall(&mut self, record: &PaperRecord) {
+        let passed = record.dropped.map_or(LedgerStage::WATERFALL.len(), |r| {
+            waterfall_position(r.stage())
+        });
+        for (k, row) in self.waterfall.iter_mut().enumerate().take(passed) {
+            row.papers_out += 1;
+            row.bytes_out += record.bytes_in;
+            row.chars_out += chars_after_stage(record, k);
+        }
+    }
+
+    fn keep(&mut self, record: PaperRecord, doc: DocumentDraft) -> Result<()> {
+        let summary = &mut self.summary;
+        summary.papers_kept += 1;
+        let split = split_for(summary.papers_kept, self.cfg.split.validation_every);
+        match split {
+            SplitName::Train => summary.train_documents += 1,
+            SplitName::Validation => summary.validation_documents += 1,
+        }
+        summary.chars_kept += doc.chars;
+        summary.words_kept += doc.words;
+        self.documents.write_json_line(&DocumentLine {
+            id: record.id,
+            text: doc.text,
+            categories: doc.categories,
+            title: doc.title,
+            split,
+            bytes_in: record.bytes_in,
+            chars: doc.chars,
+            words: doc.words,
+            encoding: doc.encoding,
+            source: doc.source,
+        })
+    }
+
+    fn complete(mut self, out: &Path, clock: Instant, started: Instant) -> Result<PrepareSummary> {
+        let mut papers_in = self.summary.papers_seen;
+        for row in &mut self.waterfall {
+            row.papers_in = papers_in;
+            papers_in = row.papers_out;
+        }
+        self.summary.waterfall = self.waterfall;
+        self.summary.timings.stages = LedgerStage::WATERFALL[..PER_PAPER_STAGES]
+            .iter()
+            .zip(self.stage_seconds)
+            .map(|(s, seconds)| StageTime {
+                stage: stage_name(*s),
+                seconds,
+            })
+            .collect();
+        self.documents.commit()?;
+        self.ledger
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
+            .commit()?;
+        write_csv_rows(
+            AtomicFile::create(&out.join("yield.csv"))?,
+            &self.summary.waterfall,
+        )?;
+        let mut summary = self.summary;
+        summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
+        summary.timings.wall_seconds = started.elapsed().as_secs_f64();
+        crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
+        Ok(summary)
+    }
+}
+
+/// Position of a stage in the waterfall.
+fn waterfall_position(stage: LedgerStage) -> usize {
+    LedgerStage::WATERFALL
+        .iter()
+        .position(|s| *s == stage)
+        .unwrap_or(LedgerStage::WATERFALL.len())
+}
+/// A bulk tar whose md5 differs from the manifest cannot be trusted: every
+/// paper that entered validation is dropped there (metadata drops stand).
+fn apply_manifest_mismatch(record: &mut PaperRecord) {
+    let entered_validation = record.dropped.is_none_or(|r| {
+        waterfall_position(r.stage()) >= waterfall_position(LedgerStage::Validation)
+    });
+    if entered_validation {
+        record.dropped = Some(DropReason::ManifestMd5Mismatch);
+        record
+            .chars_after
+            .truncate(waterfall_position(LedgerStage::Validation));
+        record.doc = None;
+    }
+}
+
+/// Exact, then near dedup, in input order. Returns the document when kept.
+fn apply_dedup(
+    record: &mut PaperRecord,
+    exact_on: bool,
+    exact: &mut ExactDedup,
+    near: Option<&mut (dyn issue4::NearDuplicateIndex + 'static)>,
+) -> Result<Option<DocumentDraft>> {
+    if record.dropped.is_some() {
+        return Ok(None);
+    }
+    let Some(doc) = record.doc.take() else {
+        bail!(
+            "internal: {} passed every stage without a document",
+            record.id
+        );
+    };
+    if exact_on && !exact.first_occurrence(&doc.md5) {
+        record.dropped = Some(DropReason::ExactDuplicate);
+        return Ok(None);
+    }
+    if near.is_some_and(|index| index.is_near_duplicate(&doc.text)) {
+        record.dropped = Some(DropReason::NearDuplicate);
+        return Ok(None);
+    }
+    Ok(Some(doc))
+}
+
+/// Characters after waterfall stage `k`: recorded per stage; dedup keeps the document's.
+fn chars_after_stage(record: &PaperRecord, k: usize) -> u64 {
+    record
+        .chars_after
+        .get(k.min(PER_PAPER_STAGES - 1))
+        .copied()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn record(dropped: Option<DropReason>, chars_after: Vec<u64>) -> PaperRecord {
+        PaperRecord {
+            id: "x".into(),
+            bytes_in: 1,
+            dropped,
+            chars_after,
+            doc: None,
+        }
+    }
+
+    #[rstest]
+    #[case::metadata_drop_stands(Some(DropReason::Category), vec![], Some(DropReason::Category), 0)]
+    #[case::validation_drop_becomes_mismatch(Some(DropReason::NotATar), vec![0], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::quality_drop_becomes_mismatch(Some(DropReason::NotEnglish), vec![0, 0, 9, 9, 8], Some(DropReason::ManifestMd5Mismatch), 1)]
+    #[case::kept_becomes_mismatch(None, vec![0, 0, 9, 9, 8, 7], Some(DropReason::ManifestMd5Mismatch), 1)]
+    fn manifest_mismatch_overrides_from_validation_on(
+        #[case] dropped: Option<DropReason>,
+        #[case] chars: Vec<u64>,
+        #[case] want: Option<DropReason>,
+        #[case] stages_passed: usize,
+    ) {
+        let mut r = record(dropped, chars);
+        apply_manifest_mismatch(&mut r);
+        assert_eq!(r.dropped, want);
+        assert_eq!(r.chars_after.len(), stages_passed);
+    }
+
+    #[test]
+    fn repeats_are_exact_duplicates_only_when_exact_dedup_is_on() {
+        let doc = DocumentDraft {
+            text: "t".into(),
+            title: String::new(),
+            categories: None,
+            encoding: "UTF-8".into(),
+            source: super::super::validate::SourceKind::TarGz,
+            words: 1,
+            chars: 1,
+            md5: super::super::dedup::document_md5("t"),
+        };
+        let mut exact = ExactDedup::default();
+        let kept = |on: bool, exact: &mut ExactDedup| {
+            let mut r = record(None, vec![0; 6]);
+            r.doc = Some(doc.clone());
+            let got = apply_dedup(&mut r, on, exact, None).unwrap();
+            (got.is_some(), r.dropped)
+        };
+        assert_eq!(kept(true, &mut exact), (true, None));
+        assert_eq!(
+            kept(true, &mut exact),
+            (false, Some(DropReason::ExactDuplicate))
+        );
+        assert_eq!(kept(false, &mut exact), (true, None));
+    }
+}
