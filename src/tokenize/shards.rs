@@ -18,7 +18,7 @@
 //!
 //! `train.bin.zst` is the train shard compressed whole with zstd (header
 //! included) for the `packed-prefetch` loader; [`ShardReader::open`] reads
-//! either form.
+//! either form whole, [`ShardStream`] streams the zstd copy block by block.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -47,6 +47,8 @@ pub const TRAIN_SHARD_ZST: &str = "train.bin.zst";
 pub const SUMMARY_FILE: &str = "shards.json";
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 const ZSTD_LEVEL: i32 = 3;
+/// Most tokens one [`ShardStream::read_tokens`] call returns.
+const STREAM_BLOCK_MAX: usize = 1 << 24;
 /// Text encoded per batch: large enough to keep every core busy, small enough
 /// that memory stays flat whatever the corpus size.
 const BATCH_TEXT_BYTES: usize = 8 << 20;
@@ -463,6 +465,19 @@ fn check_dtype_fits(h: &ShardHeader, path: &Path) -> Result<()> {
     }
 }
 
+/// A shard written by another tokenizer is an error: its ids mean other strings.
+fn check_tokenizer(header: &ShardHeader, expected: Option<&str>, path: &Path) -> Result<()> {
+    match expected {
+        Some(expected) if !expected.eq_ignore_ascii_case(&header.tokenizer_sha256) => bail!(
+            "{} was written by tokenizer {} but this run uses tokenizer {expected}: \
+             the ids mean different things; rerun `replicate tokenize` with this run's tokenizer",
+            path.display(),
+            header.tokenizer_sha256
+        ),
+        _ => Ok(()),
+    }
+}
+
 enum Backing {
     Mapped(Mmap),
     Decompressed(Vec<u8>),
@@ -520,16 +535,7 @@ impl ShardReader {
                 bytes.len()
             );
         }
-        if let Some(expected) = expected_tokenizer_hash {
-            if !expected.eq_ignore_ascii_case(&header.tokenizer_sha256) {
-                bail!(
-                    "{} was written by tokenizer {} but this run uses tokenizer {expected}: \
-                     the ids mean different things; rerun `replicate tokenize` with this run's tokenizer",
-                    path.display(),
-                    header.tokenizer_sha256
-                );
-            }
-        }
+        check_tokenizer(&header, expected_tokenizer_hash, path)?;
         Ok(ShardReader { header, backing })
     }
 
@@ -554,16 +560,7 @@ impl ShardReader {
         let width = self.header.token_bytes as usize;
         let body = &self.backing.bytes()
             [HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
-        Some(match width {
-            2 => body
-                .chunks_exact(2)
-                .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
-                .collect(),
-            _ => body
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        })
+        Some(unpack(body, width))
     }
 
     /// The stored ids of `range`. Panics when `range` runs past [`len`](Self::len),
@@ -572,6 +569,78 @@ impl ShardReader {
         let len = self.len();
         self.get(range.clone())
             .unwrap_or_else(|| panic!("token range {range:?} outside shard of {len} tokens"))
+    }
+}
+
+/// Sequential reading of the zstd copy of a shard, a block at a time, for the
+/// `packed-prefetch` loader (I03): a background thread calls
+/// [`read_tokens`](Self::read_tokens) and hands blocks over, so neither the
+/// compressed nor the decompressed shard need fit in memory.
+pub struct ShardStream {
+    header: ShardHeader,
+    decoder: zstd::stream::read::Decoder<'static, std::io::BufReader<File>>,
+    remaining: u64,
+    buf: Vec<u8>,
+}
+
+impl ShardStream {
+    /// Opens `train.bin.zst` (or any zstd shard) and checks its header as
+    /// [`ShardReader::open`] does.
+    pub fn open(path: &Path, expected_tokenizer_hash: Option<&str>) -> Result<ShardStream> {
+        let file = File::open(path).with_context(|| {
+            format!(
+                "cannot open shard {} (run `replicate tokenize`)",
+                path.display()
+            )
+        })?;
+        let mut decoder = zstd::stream::read::Decoder::new(file)
+            .with_context(|| format!("cannot start zstd on {}", path.display()))?;
+        let mut head = [0u8; HEADER_BYTES];
+        std::io::Read::read_exact(&mut decoder, &mut head)
+            .with_context(|| format!("{} is not a zstd-compressed token shard", path.display()))?;
+        let header = decode_header(&head, path)?;
+        check_tokenizer(&header, expected_tokenizer_hash, path)?;
+        Ok(ShardStream {
+            remaining: header.token_count,
+            header,
+            decoder,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn header(&self) -> &ShardHeader {
+        &self.header
+    }
+
+    /// The next at most `max` stored ids (and at most 16M per call, so a
+    /// damaged header cannot ask for a huge buffer); empty at the end of the
+    /// shard. A shard shorter than its header says is an error.
+    pub fn read_tokens(&mut self, max: usize) -> Result<Vec<u32>> {
+        let n = (max.min(STREAM_BLOCK_MAX) as u64).min(self.remaining) as usize;
+        let width = self.header.token_bytes as usize;
+        self.buf.resize(n * width, 0);
+        std::io::Read::read_exact(&mut self.decoder, &mut self.buf).with_context(|| {
+            format!(
+                "compressed shard ends {} tokens early (truncated?); rerun `replicate tokenize`",
+                self.remaining
+            )
+        })?;
+        self.remaining -= n as u64;
+        Ok(unpack(&self.buf, width))
+    }
+}
+
+/// Stored little-endian integers back to ids.
+fn unpack(body: &[u8], width: usize) -> Vec<u32> {
+    match width {
+        2 => body
+            .chunks_exact(2)
+            .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        _ => body
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
     }
 }
 
@@ -672,6 +741,17 @@ mod tests {
             ShardReader::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
         assert_eq!(zst.tokens(0..zst.len()), want);
         assert_eq!(zst.header(), train.header());
+        let mut stream =
+            ShardStream::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
+        let mut streamed = Vec::new();
+        loop {
+            let block = stream.read_tokens(7).unwrap();
+            if block.is_empty() {
+                break;
+            }
+            streamed.extend(block);
+        }
+        assert_eq!(streamed, want);
     }
 
     #[rstest]
@@ -846,5 +926,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("prepare stage"), "{err:#}");
+    }
+
+    #[test]
+    fn stream_rejects_truncated_and_foreign_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
+        let tok_path = save(&tok, dir.path());
+        let docs = write_docs(dir.path());
+        let out = dir.path().join("shards");
+        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
+        let zst = out.join(TRAIN_SHARD_ZST);
+        let err = ShardStream::open(&zst, Some(&"0".repeat(64)))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("written by tokenizer"), "{err}");
+
+        // Cut the raw shard, compress it: the header promises more tokens than follow.
+        let raw = std::fs::read(out.join(TRAIN_SHARD)).unwrap();
+        let cut = dir.path().join("cut.bin");
+        std::fs::write(&cut, &raw[..raw.len() - 4]).unwrap();
+        let cut_zst = dir.path().join("cut.bin.zst");
+        compress_shard(&cut, &cut_zst).unwrap();
+        let mut stream = ShardStream::open(&cut_zst, None).unwrap();
+        let err = stream.read_tokens(usize::MAX).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
     }
 }
