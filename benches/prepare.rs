@@ -9,11 +9,8 @@ use arxiv_to_model::prepare::{bench, PrepareInput, PrepareOptions};
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut src: Vec<PathBuf> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .map(PathBuf::from)
-        .collect();
+    let mut src: Vec<PathBuf> =
+        std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
     if src.is_empty() {
         let sample = root.join("../shared/arxiv-sample/arXiv_src_2612_001.tar");
         if !sample.is_file() {
@@ -26,20 +23,7 @@ fn main() -> anyhow::Result<()> {
         src.push(sample);
     }
     let (spec, _) = arxiv_to_model::spec::load_one(&root.join("runs"), "Y01", "ci")?;
-    let jobs = std::env::var("PREPARE_JOBS")
-        .ok()
-        .and_then(|j| j.parse().ok())
-        .unwrap_or(0);
-    bench(
-        &spec.data,
-        &PrepareInput {
-            src,
-            metadata: None,
-        },
-        &PrepareOptions {
-            jobs,
-            ..Default::default()
-        },
-    )?;
+    let jobs = std::env::var("PREPARE_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);
+    bench(&spec.data, &PrepareInput { src, metadata: None }, &PrepareOptions { jobs, ..Default::default() })?;
     Ok(())
 }

@@ -17,17 +17,13 @@ fn main() -> anyhow::Result<()> {
         Some(path) => PathBuf::from(path),
         None => {
             let Some(tar) = arxiv_sample::arxiv_sample() else {
-                println!(
-                    "SKIPPED: ../shared/arxiv-sample is absent and TOKENIZE_BENCH_DOCS is unset"
-                );
+                println!("SKIPPED: ../shared/arxiv-sample is absent and TOKENIZE_BENCH_DOCS is unset");
                 return Ok(());
             };
             let path = dir.path().join("documents.jsonl");
             let mut lines = String::new();
             for (id, text) in arxiv_sample::sample_papers(&tar) {
-                lines.push_str(
-                    &serde_json::json!({"id": id, "text": text, "split": "train"}).to_string(),
-                );
+                lines.push_str(&serde_json::json!({"id": id, "text": text, "split": "train"}).to_string());
                 lines.push('\n');
             }
             std::fs::write(&path, lines)?;
@@ -49,10 +45,7 @@ fn main() -> anyhow::Result<()> {
             record.vocab_size, record.training_seconds, record.peak_memory_bytes
         );
         for jobs in [1, 2] {
-            println!(
-                "{}",
-                tokenize::bench(&out.join("tokenizer.json"), &docs, jobs, 5)?
-            );
+            println!("{}", tokenize::bench(&out.join("tokenizer.json"), &docs, jobs, 5)?);
         }
     }
     Ok(())

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arxiv_to_model::prepare::latex::{
-    self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans,
-    split_preamble, strip_comments, Resolved,
+    self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans, split_preamble,
+    strip_comments, Resolved,
 };
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
@@ -30,10 +30,7 @@ fn sample() -> Option<Vec<Paper>> {
     match std::fs::read(&path) {
         Ok(bytes) => Some(read_bulk_tar(&bytes)),
         Err(e) => {
-            eprintln!(
-                "SKIPPED: the arXiv sample is absent ({}: {e})",
-                path.display()
-            );
+            eprintln!("SKIPPED: the arXiv sample is absent ({}: {e})", path.display());
             None
         }
     }
@@ -47,11 +44,7 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
     let mut outer = tar::Archive::new(bytes);
     for entry in outer.entries().expect("the sample is a tar") {
         let mut entry = entry.expect("readable tar entry");
-        let name = entry
-            .path()
-            .expect("entry path")
-            .to_string_lossy()
-            .into_owned();
+        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
         let Some(id) = name.strip_suffix(".gz").and_then(|n| n.rsplit('/').next()) else {
             continue;
         };
@@ -59,9 +52,7 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
         let mut gz = Vec::new();
         entry.read_to_end(&mut gz).expect("read member");
         let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut raw)
-            .expect("gzip member");
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut raw).expect("gzip member");
         let is_tar = raw.get(257..262) == Some(b"ustar");
         let mut files = BTreeMap::new();
         if is_tar {
@@ -70,11 +61,7 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
                 if !member.header().entry_type().is_file() {
                     continue;
                 }
-                let path = member
-                    .path()
-                    .expect("inner path")
-                    .to_string_lossy()
-                    .into_owned();
+                let path = member.path().expect("inner path").to_string_lossy().into_owned();
                 let mut content = Vec::new();
                 member.read_to_end(&mut content).expect("inner member");
                 if !is_source(&path) {
@@ -83,10 +70,7 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
                 files.insert(path, String::from_utf8_lossy(&content).into_owned());
             }
         } else {
-            files.insert(
-                format!("{id}.tex"),
-                String::from_utf8_lossy(&raw).into_owned(),
-            );
+            files.insert(format!("{id}.tex"), String::from_utf8_lossy(&raw).into_owned());
         }
         papers.push(Paper { id, files });
     }
@@ -96,9 +80,7 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
 /// Members the text pipeline reads; figures and PDFs are decompressed but not decoded.
 fn is_source(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    [".tex", ".ltx", ".sty", ".bbl", ".cls"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    [".tex", ".ltx", ".sty", ".bbl", ".cls"].iter().any(|ext| lower.ends_with(ext))
         || lower.contains("00readme")
 }
 
@@ -120,12 +102,7 @@ fn chain_text(paper: &Paper, data: &DataConfig) -> (Resolved, String) {
 
 /// Raw characters of every `.tex` member: what concatenation starts from.
 fn tex_chars(paper: &Paper) -> usize {
-    paper
-        .files
-        .iter()
-        .filter(|(p, _)| latex::main_file::is_tex_path(p))
-        .map(|(_, t)| t.chars().count())
-        .sum()
+    paper.files.iter().filter(|(p, _)| latex::main_file::is_tex_path(p)).map(|(_, t)| t.chars().count()).sum()
 }
 
 /// The longest line of an included file that is plain enough to survive
@@ -160,26 +137,12 @@ fn every_sample_paper_resolves_and_cleans() {
                 .map(|(_, t)| t.as_str())
                 .unwrap_or_default();
             if let Some(marker) = marker_line(source) {
-                assert!(
-                    resolved.text.contains(marker),
-                    "{}: {path} not inlined",
-                    paper.id
-                );
+                assert!(resolved.text.contains(marker), "{}: {path} not inlined", paper.id);
             }
         }
         // No include command survives cleaning.
-        for command in [
-            "\\input{",
-            "\\input ",
-            "\\include{",
-            "\\subfile{",
-            "\\import{",
-        ] {
-            assert!(
-                !text.contains(command),
-                "{}: `{command}` survived",
-                paper.id
-            );
+        for command in ["\\input{", "\\input ", "\\include{", "\\subfile{", "\\import{"] {
+            assert!(!text.contains(command), "{}: `{command}` survived", paper.id);
         }
         // Math spans survive. Without macro expansion (Y05) every span of
         // the source body outside dropped environments and commands is
@@ -202,19 +165,12 @@ fn every_sample_paper_resolves_and_cleans() {
             "{}: macro expansion changed math spans {math_in} -> {math_out}",
             paper.id
         );
-        assert!(
-            text.split_whitespace().count() >= 500,
-            "{}: too little text",
-            paper.id
-        );
+        assert!(text.split_whitespace().count() >= 500, "{}: too little text", paper.id);
         println!(
             "{:<11} {:<34} {:<17} {:>9} {:>9} {:>5} {:>5} {:>6} {:>6}",
             paper.id,
             resolved.main_file,
-            serde_json::to_value(resolved.rule)
-                .unwrap_or_default()
-                .as_str()
-                .unwrap_or("?"),
+            serde_json::to_value(resolved.rule).unwrap_or_default().as_str().unwrap_or("?"),
             tex_chars(paper),
             text.chars().count(),
             resolved.included.len(),
@@ -233,12 +189,7 @@ fn sample_output_is_deterministic() {
     let Some(papers) = sample() else { return };
     let data = data_config("Y06");
     for paper in papers.iter().take(3) {
-        assert_eq!(
-            chain_text(paper, &data).1,
-            chain_text(paper, &data).1,
-            "{}",
-            paper.id
-        );
+        assert_eq!(chain_text(paper, &data).1, chain_text(paper, &data).1, "{}", paper.id);
     }
 }
 
@@ -264,12 +215,7 @@ fn time_resolve_chain_against_decompression() {
             .unwrap_or_default()
     };
     let (decompress, _) = best(&|| read_bulk_tar(&bytes).len());
-    let (chain, chars) = best(&|| {
-        read_bulk_tar(&bytes)
-            .iter()
-            .map(|p| chain_text(p, &data).1.len())
-            .sum()
-    });
+    let (chain, chars) = best(&|| read_bulk_tar(&bytes).iter().map(|p| chain_text(p, &data).1.len()).sum());
     let papers = read_bulk_tar(&bytes);
     let (resolve_only, _) = best(&|| papers.iter().map(|p| chain_text(p, &data).1.len()).sum());
     let tex_bytes: usize = papers
@@ -322,8 +268,7 @@ fn masked_sample_papers_read_as_english() {
     let Some(papers) = sample() else { return };
     let data = data_config("Y06");
     for paper in &papers {
-        let prose =
-            arxiv_to_model::prepare::quality::mask_for_language(&chain_text(paper, &data).1);
+        let prose = arxiv_to_model::prepare::quality::mask_for_language(&chain_text(paper, &data).1);
         let info = whatlang::detect(&prose).expect("detectable text");
         assert_eq!(info.lang(), whatlang::Lang::Eng, "{}", paper.id);
         assert!(

@@ -15,10 +15,7 @@ const GERMAN: &str = "Wir untersuchen, wie die Vorverarbeitung wissenschaftliche
 
 fn spec(id: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, id, "ci")
-        .unwrap()
-        .0
-        .data
+    arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap().0.data
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
@@ -48,10 +45,7 @@ fn paper(title: &str, body: &str) -> Vec<u8> {
 }
 
 fn multi_file(title: &str, body: &str) -> Vec<u8> {
-    gz(&tar(&[
-        ("ms.tex", &paper(title, body)),
-        ("fig.pdf", b"%PDF-1.4"),
-    ]))
+    gz(&tar(&[("ms.tex", &paper(title, body)), ("fig.pdf", b"%PDF-1.4")]))
 }
 
 /// A corpus of two units: a bulk tar, then a directory of per-paper files.
@@ -66,48 +60,26 @@ fn corpus() -> Corpus {
     let kept = multi_file("Yield", ENGLISH);
     let members: Vec<(&str, Vec<u8>)> = vec![
         ("0601/math0601001.gz", kept.clone()),
-        (
-            "0601/math0601002.gz",
-            gz(&paper("Single", &format!("{ENGLISH} Single file."))),
-        ),
+        ("0601/math0601002.gz", gz(&paper("Single", &format!("{ENGLISH} Single file.")))),
         ("0601/2601.00003.pdf", b"%PDF-1.4\n%...".to_vec()),
         ("0601/2601.00004.gz", Vec::new()),
         ("0601/2601.00005.gz", kept.clone()),
-        (
-            "0601/2601.00006.gz",
-            multi_file("Cut", ENGLISH)[..60].to_vec(),
-        ),
+        ("0601/2601.00006.gz", multi_file("Cut", ENGLISH)[..60].to_vec()),
         ("0601/2601.00007.gz", multi_file("Deutsch", GERMAN)),
         ("0601/2601.00008.gz", multi_file("Short", "Too short.")),
-        (
-            "0601/2601.00009.gz",
-            gz(&tar(&[
-                ("ms.tex", &paper("Evil", ENGLISH)),
-                ("../../evil.tex", b"x"),
-            ])),
-        ),
+        ("0601/2601.00009.gz", gz(&tar(&[("ms.tex", &paper("Evil", ENGLISH)), ("../../evil.tex", b"x")]))),
         ("0601/2601.00010.gz", gz(&tar(&[("fig.pdf", b"%PDF-1.4")]))),
-        (
-            "0601/2601.00013.gz",
-            multi_file("Second", &format!("{ENGLISH} A second distinct paper.")),
-        ),
+        ("0601/2601.00013.gz", multi_file("Second", &format!("{ENGLISH} A second distinct paper."))),
         // A Latin-1 source, as common before 2005: "Schr\xf6dinger".
         (
             "0601/2601.00014.gz",
             gz(&tar(&[(
                 "ms.tex",
-                &[
-                    paper("Latin", ENGLISH),
-                    b"Schr\xf6dinger equation.".to_vec(),
-                ]
-                .concat(),
+                &[paper("Latin", ENGLISH), b"Schr\xf6dinger equation.".to_vec()].concat(),
             )])),
         ),
     ];
-    let tar_bytes = tar(&members
-        .iter()
-        .map(|(n, b)| (*n, b.as_slice()))
-        .collect::<Vec<_>>());
+    let tar_bytes = tar(&members.iter().map(|(n, b)| (*n, b.as_slice())).collect::<Vec<_>>());
     let tar_path = dir.path().join("bulk/arXiv_src_0601_001.tar");
     std::fs::create_dir_all(tar_path.parent().unwrap()).unwrap();
     std::fs::write(&tar_path, &tar_bytes).unwrap();
@@ -121,33 +93,19 @@ fn corpus() -> Corpus {
     )
     .unwrap();
     std::fs::write(loose.join("notes.txt"), b"not a paper").unwrap();
-    Corpus {
-        _dir: dir,
-        tar: tar_path,
-        loose,
-    }
+    Corpus { _dir: dir, tar: tar_path, loose }
 }
 
 fn input(c: &Corpus) -> PrepareInput {
-    PrepareInput {
-        src: vec![c.tar.clone(), c.loose.clone()],
-        metadata: None,
-    }
+    PrepareInput { src: vec![c.tar.clone(), c.loose.clone()], metadata: None }
 }
 
 fn ledger(out: &Path) -> Vec<LedgerRow> {
-    csv::Reader::from_path(out.join("ledger.csv"))
-        .unwrap()
-        .deserialize()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    csv::Reader::from_path(out.join("ledger.csv")).unwrap().deserialize().collect::<Result<_, _>>().unwrap()
 }
 
 fn outcomes(out: &Path) -> BTreeMap<String, String> {
-    ledger(out)
-        .into_iter()
-        .map(|r| (r.id, format!("{}/{}", r.stage, r.reason)))
-        .collect()
+    ledger(out).into_iter().map(|r| (r.id, format!("{}/{}", r.stage, r.reason))).collect()
 }
 
 fn read(out: &Path, name: &str) -> Vec<u8> {
@@ -158,13 +116,7 @@ fn read(out: &Path, name: &str) -> Vec<u8> {
 fn y01_gives_every_paper_its_released_outcome() {
     let c = corpus();
     let out = tempfile::tempdir().unwrap();
-    let summary = run(
-        &spec("Y01"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    let summary = run(&spec("Y01"), &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     let want: BTreeMap<String, String> = [
         ("math/0601001", "end/"),
         ("math/0601002", "validation/not-a-tar"),
@@ -194,14 +146,8 @@ fn y01_gives_every_paper_its_released_outcome() {
         .deserialize()
         .collect::<Result<_, _>>()
         .unwrap();
-    let counts: Vec<(u64, u64)> = waterfall
-        .iter()
-        .map(|r| (r.papers_in, r.papers_out))
-        .collect();
-    assert_eq!(
-        counts,
-        vec![(14, 14), (14, 8), (8, 8), (8, 8), (8, 8), (8, 6), (6, 4)]
-    );
+    let counts: Vec<(u64, u64)> = waterfall.iter().map(|r| (r.papers_in, r.papers_out)).collect();
+    assert_eq!(counts, vec![(14, 14), (14, 8), (8, 8), (8, 8), (8, 8), (8, 6), (6, 4)]);
 
     let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(docs.lines().next().unwrap()).unwrap();
@@ -211,10 +157,7 @@ fn y01_gives_every_paper_its_released_outcome() {
     assert_eq!(first["encoding"], "UTF-8");
     assert!(first["categories"].is_null());
     let text = first["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("Title: Yield\nAbstract: A study of Yield.\nBody: \\maketitle"),
-        "{text}"
-    );
+    assert!(text.starts_with("Title: Yield\nAbstract: A study of Yield.\nBody: \\maketitle"), "{text}");
 }
 
 #[test]
@@ -228,35 +171,17 @@ fn sniff_mode_keeps_the_single_file_submission_and_detect_mode_reads_latin1() {
             .unwrap()
     };
     let y01 = tempfile::tempdir().unwrap();
-    run(
-        &spec("Y01"),
-        &input(&c),
-        y01.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    run(&spec("Y01"), &input(&c), y01.path(), &PrepareOptions::default()).unwrap();
     let latin = doc_of(y01.path(), "2601.00014");
-    assert!(latin["text"]
-        .as_str()
-        .unwrap()
-        .contains("Schr\u{fffd}dinger"));
+    assert!(latin["text"].as_str().unwrap().contains("Schr\u{fffd}dinger"));
     assert_eq!(latin["encoding"], "UTF-8");
 
     let y02 = tempfile::tempdir().unwrap();
-    run(
-        &spec("Y02"),
-        &input(&c),
-        y02.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    run(&spec("Y02"), &input(&c), y02.path(), &PrepareOptions::default()).unwrap();
     assert_eq!(outcomes(y02.path())["math/0601002"], "end/");
     assert_eq!(doc_of(y02.path(), "math/0601002")["source"], "tex-gz");
     let latin = doc_of(y02.path(), "2601.00014");
-    assert!(latin["text"]
-        .as_str()
-        .unwrap()
-        .contains("Schrödinger equation."));
+    assert!(latin["text"].as_str().unwrap().contains("Schrödinger equation."));
     assert_eq!(latin["encoding"], "windows-1252");
 }
 
@@ -264,26 +189,8 @@ fn sniff_mode_keeps_the_single_file_submission_and_detect_mode_reads_latin1() {
 fn same_input_gives_the_same_bytes_whatever_the_worker_count() {
     let c = corpus();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    run(
-        &spec("Y01"),
-        &input(&c),
-        a.path(),
-        &PrepareOptions {
-            jobs: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    run(
-        &spec("Y01"),
-        &input(&c),
-        b.path(),
-        &PrepareOptions {
-            jobs: 3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    run(&spec("Y01"), &input(&c), a.path(), &PrepareOptions { jobs: 1, ..Default::default() }).unwrap();
+    run(&spec("Y01"), &input(&c), b.path(), &PrepareOptions { jobs: 3, ..Default::default() }).unwrap();
     for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
         assert_eq!(read(a.path(), name), read(b.path(), name), "{name}");
     }
@@ -293,23 +200,11 @@ fn same_input_gives_the_same_bytes_whatever_the_worker_count() {
 fn a_rerun_resumes_completed_units_and_redoes_a_missing_one() {
     let c = corpus();
     let out = tempfile::tempdir().unwrap();
-    let first = run(
-        &spec("Y01"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    let first = run(&spec("Y01"), &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     let ledger_before = read(out.path(), "ledger.csv");
     assert_eq!((first.units_processed, first.units_resumed), (2, 0));
 
-    let again = run(
-        &spec("Y01"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    let again = run(&spec("Y01"), &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     assert_eq!((again.units_processed, again.units_resumed), (0, 2));
     assert_eq!(read(out.path(), "ledger.csv"), ledger_before);
 
@@ -319,33 +214,17 @@ fn a_rerun_resumes_completed_units_and_redoes_a_missing_one() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("000001-")
+            p.file_name().unwrap().to_str().unwrap().starts_with("000001-")
                 && p.extension().unwrap() == "jsonl"
         })
         .unwrap();
     std::fs::remove_file(unit1).unwrap();
-    let resumed = run(
-        &spec("Y01"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    let resumed = run(&spec("Y01"), &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     assert_eq!((resumed.units_processed, resumed.units_resumed), (1, 1));
     assert_eq!(read(out.path(), "ledger.csv"), ledger_before);
 
     // Other settings never reuse these parts.
-    let y02 = run(
-        &spec("Y02"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    let y02 = run(&spec("Y02"), &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     assert_eq!(y02.units_resumed, 0);
 }
 
@@ -353,23 +232,14 @@ fn a_rerun_resumes_completed_units_and_redoes_a_missing_one() {
 fn shards_merge_into_exactly_the_unsharded_run_with_dedup_across_shards() {
     let c = corpus();
     let whole = tempfile::tempdir().unwrap();
-    run(
-        &spec("Y01"),
-        &input(&c),
-        whole.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
+    run(&spec("Y01"), &input(&c), whole.path(), &PrepareOptions::default()).unwrap();
     let shards: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, dir) in shards.iter().enumerate() {
         run(
             &spec("Y01"),
             &input(&c),
             dir.path(),
-            &PrepareOptions {
-                shard: Some((i, 2)),
-                ..Default::default()
-            },
+            &PrepareOptions { shard: Some((i, 2)), ..Default::default() },
         )
         .unwrap();
     }
@@ -380,11 +250,7 @@ fn shards_merge_into_exactly_the_unsharded_run_with_dedup_across_shards() {
     let summary = merge(&dirs, merged.path()).unwrap();
     assert_eq!(summary.papers_seen, 14);
     for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
-        assert_eq!(
-            read(whole.path(), name),
-            read(merged.path(), name),
-            "{name}"
-        );
+        assert_eq!(read(whole.path(), name), read(merged.path(), name), "{name}");
     }
     let err = merge(&dirs[..1], merged.path()).unwrap_err().to_string();
     assert!(err.contains("every shard"), "{err}");
@@ -405,22 +271,14 @@ fn a_manifest_md5_mismatch_drops_the_tars_papers() {
     let got = outcomes(out.path());
     assert_eq!(got["math/0601001"], "validation/manifest-md5-mismatch");
     assert_eq!(got["2601.00007"], "validation/manifest-md5-mismatch");
-    assert_eq!(
-        got["2601.00011"], "end/",
-        "papers outside the tar are unaffected"
-    );
+    assert_eq!(got["2601.00011"], "end/", "papers outside the tar are unaffected");
 
     use md5::Digest;
-    write_manifest(&hex::encode(md5::Md5::digest(
-        std::fs::read(&c.tar).unwrap(),
-    )));
+    write_manifest(&hex::encode(md5::Md5::digest(std::fs::read(&c.tar).unwrap())));
     let out = tempfile::tempdir().unwrap();
     let summary = run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap();
     assert_eq!(outcomes(out.path())["math/0601001"], "end/");
-    assert_eq!(
-        serde_json::to_value(&summary.inputs[0].manifest).unwrap()["status"],
-        "match"
-    );
+    assert_eq!(serde_json::to_value(&summary.inputs[0].manifest).unwrap()["status"], "match");
 }
 
 #[test]
@@ -446,19 +304,13 @@ fn metadata_filter_drops_name_their_rule_and_kept_docs_carry_categories() {
     let out = tempfile::tempdir().unwrap();
     let summary = run(
         &spec("Y01"),
-        &PrepareInput {
-            metadata: Some(meta),
-            ..input(&c)
-        },
+        &PrepareInput { metadata: Some(meta), ..input(&c) },
         out.path(),
         &PrepareOptions::default(),
     )
     .unwrap();
     let got = outcomes(out.path());
-    assert_eq!(
-        got["math/0601001"], "end/",
-        "physics.optics passes the released substring match via \"cs\""
-    );
+    assert_eq!(got["math/0601001"], "end/", "physics.optics passes the released substring match via \"cs\"");
     assert_eq!(got["math/0601002"], "metadata/category");
     assert_eq!(got["2601.00003"], "metadata/abstract-too-short");
     assert_eq!(got["2601.00004"], "metadata/first-version-year");
@@ -468,10 +320,7 @@ fn metadata_filter_drops_name_their_rule_and_kept_docs_carry_categories() {
     let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(docs.lines().next().unwrap()).unwrap();
     assert_eq!(doc["categories"], "physics.optics");
-    assert!(doc["text"]
-        .as_str()
-        .unwrap()
-        .starts_with("Title: From metadata\nAbstract: word word"));
+    assert!(doc["text"].as_str().unwrap().starts_with("Title: From metadata\nAbstract: word word"));
 }
 
 #[test]
@@ -484,77 +333,27 @@ fn every_nth_kept_document_goes_to_validation() {
     let docs = String::from_utf8(read(out.path(), "documents.jsonl")).unwrap();
     let splits: Vec<String> = docs
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["split"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["split"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(splits, ["train", "validation", "train", "validation"]);
-    assert_eq!(
-        (summary.train_documents, summary.validation_documents),
-        (2, 2)
-    );
-}
-
-#[test]
-fn settings_of_issue_4_fail_the_run_loudly() {
-    let c = corpus();
-    let out = tempfile::tempdir().unwrap();
-    let err = run(
-        &spec("Y03"),
-        &input(&c),
-        out.path(),
-        &PrepareOptions::default(),
-    )
-    .unwrap_err();
-    assert!(
-        format!("{err:#}").contains("extraction: resolve is implemented in issue 4"),
-        "{err:#}"
-    );
-    let mut cfg = spec("Y01");
-    cfg.dedup.near = spec("Y06").dedup.near;
-    let err = run(&cfg, &input(&c), out.path(), &PrepareOptions::default()).unwrap_err();
-    assert!(
-        format!("{err:#}").contains("dedup.near is implemented in issue 4"),
-        "{err:#}"
-    );
+    assert_eq!((summary.train_documents, summary.validation_documents), (2, 2));
 }
 
 #[test]
 fn runs_that_cannot_proceed_say_why() {
     let c = corpus();
     let out = tempfile::tempdir().unwrap();
-    let none = run(
-        &spec("Y01"),
-        &PrepareInput::default(),
-        out.path(),
-        &PrepareOptions::default(),
-    );
+    let none = run(&spec("Y01"), &PrepareInput::default(), out.path(), &PrepareOptions::default());
     assert!(none.unwrap_err().to_string().contains("--src"));
     let blocked = out.path().join("a-file");
     std::fs::write(&blocked, b"x").unwrap();
-    let err = run(
-        &spec("Y01"),
-        &input(&c),
-        &blocked.join("out"),
-        &PrepareOptions::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("cannot create the output directory"),
-        "{err}"
-    );
+    let err = run(&spec("Y01"), &input(&c), &blocked.join("out"), &PrepareOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("cannot create the output directory"), "{err}");
     let err = run(
         &spec("Y01"),
         &input(&c),
         out.path(),
-        &PrepareOptions {
-            shard: Some((2, 2)),
-            ..Default::default()
-        },
+        &PrepareOptions { shard: Some((2, 2)), ..Default::default() },
     )
     .unwrap_err();
     assert!(err.to_string().contains("--shard"), "{err}");
@@ -567,10 +366,7 @@ fn a_single_per_paper_file_is_an_input_named_by_its_file() {
     let file = c.loose.join("2601.00012v2.tar.gz");
     let summary = run(
         &spec("Y01"),
-        &PrepareInput {
-            src: vec![file.clone()],
-            metadata: None,
-        },
+        &PrepareInput { src: vec![file.clone()], metadata: None },
         out.path(),
         &PrepareOptions::default(),
     )
@@ -587,10 +383,7 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
     let report = arxiv_to_model::prepare::bench(
         &spec("Y01"),
         &input(&c),
-        &PrepareOptions {
-            jobs: 1,
-            ..Default::default()
-        },
+        &PrepareOptions { jobs: 1, ..Default::default() },
     )
     .unwrap();
     assert_eq!(report.papers, 14);
@@ -605,17 +398,7 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
         .sum();
     assert_eq!(report.compressed_bytes, tar_members + loose_bytes);
     let stages: Vec<&str> = report.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(
-        stages,
-        [
-            "metadata",
-            "validation",
-            "encoding",
-            "extraction",
-            "cleaning",
-            "quality"
-        ]
-    );
+    assert_eq!(stages, ["metadata", "validation", "encoding", "extraction", "cleaning", "quality"]);
     assert_eq!(report.stages[1].papers_in, 14);
     assert_eq!(report.stages[2].papers_in, 8);
     assert!(report.raw_decompress_seconds > 0.0 && report.ratio_to_raw > 0.0);

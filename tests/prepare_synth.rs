@@ -1,68 +1,87 @@
-//! The synthetic corpus as oracle: for every paper, the ledger outcome equals
-//! the ground truth, for the Y runs this part implements (Y01, Y02).
-//!
-//! The generator (`corpus::synth`, a sibling branch) writes `src/`, the OAI
-//! snapshot and `ground_truth.csv`. Until it is merged this test reads a
-//! corpus written by `replicate corpus synth --out DIR` from
-//! `$ARXIV_SYNTH_DIR` and skips without it. After the merge, replace
-//! `synth_dir()` with `arxiv_to_model::corpus::synth::generate(100, 2602, tmp)`.
-//! Checked by hand before the merge: 100 papers, Y01 and Y02, 0 mismatches.
+//! The synthetic corpus as oracle: for every paper and every Y run, the
+//! ledger outcome equals the generator's ground truth; and under `resolve`
+//! the documents hold every included file's marker sentence and none of the
+//! text that comments, `\iffalse` or `comment` environments hide.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use arxiv_to_model::corpus::synth::{generate, read_markers, MarkerKind};
 use arxiv_to_model::prepare::{run, PrepareInput, PrepareOptions};
 
-fn synth_dir() -> Option<PathBuf> {
-    match std::env::var_os("ARXIV_SYNTH_DIR").map(PathBuf::from) {
-        Some(dir) if dir.join("ground_truth.csv").is_file() => Some(dir),
-        _ => {
-            eprintln!("skipping: set ARXIV_SYNTH_DIR to a `replicate corpus synth` output to run the oracle test");
-            None
-        }
-    }
-}
+/// Papers in the oracle corpus: two full blocks of the generator's cases.
+const PAPERS: u32 = 100;
+const SEED: u64 = 2602;
 
 fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    csv::Reader::from_path(path)
-        .unwrap()
-        .deserialize()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    csv::Reader::from_path(path).unwrap().deserialize().collect::<Result<_, _>>().unwrap()
+}
+
+type Outcome = (String, String, String);
+
+fn outcomes(rows: impl Iterator<Item = BTreeMap<String, String>>) -> BTreeMap<String, Outcome> {
+    rows.map(|r| (r["id"].clone(), (r["status"].clone(), r["stage"].clone(), r["reason"].clone()))).collect()
+}
+
+fn prepare(dir: &Path, id: &str, out: &Path) {
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
+    let (spec, _) = arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap();
+    let input = PrepareInput {
+        src: vec![dir.join("src")],
+        metadata: Some(dir.join("arxiv-metadata-oai-snapshot.json")),
+    };
+    run(&spec.data, &input, out, &PrepareOptions::default()).unwrap();
 }
 
 #[test]
-fn ledger_outcomes_equal_the_synthetic_ground_truth() {
-    let Some(dir) = synth_dir() else { return };
-    let truth = rows(&dir.join("ground_truth.csv"));
-    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    for id in ["Y01", "Y02"] {
-        let (spec, _) = arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap();
+fn ledger_outcomes_equal_the_synthetic_ground_truth_for_every_y_run() {
+    let corpus = tempfile::tempdir().unwrap();
+    generate(PAPERS, SEED, corpus.path()).unwrap();
+    let truth = rows(&corpus.path().join("ground_truth.csv"));
+    for id in ["Y01", "Y02", "Y03", "Y04", "Y05", "Y06"] {
         let out = tempfile::tempdir().unwrap();
-        let input = PrepareInput {
-            src: vec![dir.join("src")],
-            metadata: Some(dir.join("arxiv-metadata-oai-snapshot.json")),
-        };
-        run(&spec.data, &input, out.path(), &PrepareOptions::default()).unwrap();
-        let got: BTreeMap<String, (String, String, String)> = rows(&out.path().join("ledger.csv"))
-            .into_iter()
-            .map(|r| {
-                (
-                    r["id"].clone(),
-                    (r["status"].clone(), r["stage"].clone(), r["reason"].clone()),
-                )
-            })
-            .collect();
-        let want: BTreeMap<String, (String, String, String)> = truth
-            .iter()
-            .filter(|r| r["spec"] == id)
-            .map(|r| {
-                (
-                    r["id"].clone(),
-                    (r["status"].clone(), r["stage"].clone(), r["reason"].clone()),
-                )
-            })
-            .collect();
-        assert_eq!(got, want, "{id}");
+        prepare(corpus.path(), id, out.path());
+        let got = outcomes(rows(&out.path().join("ledger.csv")).into_iter());
+        let want = outcomes(truth.iter().filter(|r| r["spec"] == id).cloned());
+        let wrong: Vec<_> =
+            want.iter().filter(|(k, v)| got.get(*k) != Some(v)).map(|(k, v)| (k, v, got.get(k))).collect();
+        assert!(wrong.is_empty(), "{id}: {} of {} papers differ: {wrong:#?}", wrong.len(), want.len());
+        assert_eq!(got.len(), want.len(), "{id}: every paper is one ledger row");
+    }
+}
+
+#[test]
+fn resolved_documents_hold_included_text_and_no_hidden_text() {
+    let corpus = tempfile::tempdir().unwrap();
+    generate(PAPERS, SEED, corpus.path()).unwrap();
+    let markers = read_markers(&corpus.path().join("include_markers.csv")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    prepare(corpus.path(), "Y06", out.path());
+    let documents: BTreeMap<String, String> = std::fs::read_to_string(out.path().join("documents.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_string(), v["text"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let mut checked = 0;
+    for marker in &markers {
+        let Some(text) = documents.get(&marker.id) else { continue };
+        let present = text.contains(&marker.sentence);
+        match marker.kind {
+            MarkerKind::IncludedFile => assert!(present, "{}: included {} missing", marker.id, marker.file),
+            _ => {
+                assert!(!present, "{}: hidden text of {} ({:?}) leaked", marker.id, marker.file, marker.kind)
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "the corpus has marker sentences in kept documents");
+    for (id, text) in &documents {
+        assert!(
+            !text.contains("\\input") && !text.contains("\\include{"),
+            "{id} still has an include command"
+        );
     }
 }

@@ -13,12 +13,8 @@ use tokenizers::Tokenizer;
 mod arxiv_sample;
 use arxiv_sample::{arxiv_sample, sample_papers};
 
-const RECIPES: [Recipe; 4] = [
-    Recipe::Gpt2Bytelevel,
-    Recipe::Gpt2BytelevelDigits,
-    Recipe::LatexAware,
-    Recipe::Released,
-];
+const RECIPES: [Recipe; 4] =
+    [Recipe::Gpt2Bytelevel, Recipe::Gpt2BytelevelDigits, Recipe::LatexAware, Recipe::Released];
 
 const SAMPLES: [&str; 4] = [
     r"Let $\alpha_{i}^{2}$ be given, so \frac{a}{b} = x^{10}.",
@@ -40,11 +36,7 @@ fn config(recipe: Recipe, vocab: u32) -> TokenizerConfig {
 fn write_docs(path: &Path, docs: &[(String, String)], validation_every: usize) {
     let mut out = String::new();
     for (i, (id, text)) in docs.iter().enumerate() {
-        let split = if (i + 1) % validation_every == 0 {
-            "validation"
-        } else {
-            "train"
-        };
+        let split = if (i + 1) % validation_every == 0 { "validation" } else { "train" };
         out.push_str(&serde_json::json!({ "id": id, "text": text, "split": split }).to_string());
         out.push('\n');
     }
@@ -67,24 +59,16 @@ fn python_tokenizers_loads_each_recipe_and_encodes_the_same_ids() {
     }
     let dir = tempfile::tempdir().unwrap();
     let docs_path = dir.path().join("documents.jsonl");
-    let docs: Vec<(String, String)> = (0..60)
-        .map(|i| {
-            (
-                format!("d{i}"),
-                format!("{} {i}", SAMPLES[i % SAMPLES.len()]),
-            )
-        })
-        .collect();
+    let docs: Vec<(String, String)> =
+        (0..60).map(|i| (format!("d{i}"), format!("{} {i}", SAMPLES[i % SAMPLES.len()]))).collect();
     write_docs(&docs_path, &docs, 10);
     for recipe in RECIPES {
         let out = dir.path().join(format!("{recipe:?}"));
         tokenize::train_tokenizer(&config(recipe, 400), &docs_path, &out).unwrap();
         let path = out.join("tokenizer.json");
         let tok = Tokenizer::from_file(&path).unwrap();
-        let rust: Vec<Vec<u32>> = SAMPLES
-            .iter()
-            .map(|s| tok.encode(*s, false).unwrap().get_ids().to_vec())
-            .collect();
+        let rust: Vec<Vec<u32>> =
+            SAMPLES.iter().map(|s| tok.encode(*s, false).unwrap().get_ids().to_vec()).collect();
         let script = "import json, sys\nfrom tokenizers import Tokenizer\n\
                       t = Tokenizer.from_file(sys.argv[1])\n\
                       texts = json.loads(sys.stdin.read())\n\
@@ -100,9 +84,7 @@ fn python_tokenizers_loads_each_recipe_and_encodes_the_same_ids() {
         {
             use std::io::Write;
             let mut stdin = child.stdin.take().unwrap();
-            stdin
-                .write_all(serde_json::to_string(&SAMPLES).unwrap().as_bytes())
-                .unwrap();
+            stdin.write_all(serde_json::to_string(&SAMPLES).unwrap().as_bytes()).unwrap();
         }
         let output = child.wait_with_output().unwrap();
         assert!(
@@ -122,12 +104,7 @@ fn latex_aware_is_more_stable_than_bytelevel_on_real_arxiv_latex() {
         return;
     };
     let papers = sample_papers(&tar);
-    assert!(
-        papers.len() >= 8,
-        "only {} papers read from {}",
-        papers.len(),
-        tar.display()
-    );
+    assert!(papers.len() >= 8, "only {} papers read from {}", papers.len(), tar.display());
     let dir = tempfile::tempdir().unwrap();
     let docs = dir.path().join("documents.jsonl");
     write_docs(&docs, &papers, 5);
@@ -141,19 +118,9 @@ fn latex_aware_is_more_stable_than_bytelevel_on_real_arxiv_latex() {
         let stats = tokenize::stats(&tok_path, &docs).unwrap();
         assert_eq!(stats.tokenizer_sha256, record.tokenizer_sha256);
         assert_eq!(stats.documents, papers.len() as u64);
-        let summary = tokenize::write_shards(
-            &tok_path,
-            &docs,
-            ShardDtype::Auto,
-            65_536,
-            &out.join("shards"),
-        )
-        .unwrap();
-        let train = ShardReader::open(
-            &out.join("shards/train.bin"),
-            Some(&record.tokenizer_sha256),
-        )
-        .unwrap();
+        let summary =
+            tokenize::write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out.join("shards")).unwrap();
+        let train = ShardReader::open(&out.join("shards/train.bin"), Some(&record.tokenizer_sha256)).unwrap();
         assert_eq!(train.len() as u64, summary.shards[0].tokens);
         // Shards hold each document's tokens plus one end-of-document token.
         assert_eq!(summary.tokens(), stats.whole.tokens + papers.len() as u64);
@@ -174,27 +141,15 @@ fn latex_aware_is_more_stable_than_bytelevel_on_real_arxiv_latex() {
         );
         measured.push((recipe, stats));
     }
-    let get = |r: Recipe, name: &str| {
-        measured
-            .iter()
-            .find(|(x, _)| *x == r)
-            .map(|(_, s)| s.metrics[name])
-            .unwrap()
-    };
+    let get =
+        |r: Recipe, name: &str| measured.iter().find(|(x, _)| *x == r).map(|(_, s)| s.metrics[name]).unwrap();
     for name in ["command_integrity", "context_consistency"] {
         let latex = get(Recipe::LatexAware, name);
         let bytelevel = get(Recipe::Gpt2Bytelevel, name);
-        assert!(
-            latex > bytelevel,
-            "{name}: latex-aware {latex} <= gpt2-bytelevel {bytelevel}"
-        );
+        assert!(latex > bytelevel, "{name}: latex-aware {latex} <= gpt2-bytelevel {bytelevel}");
     }
     // Byte-level recipes reproduce the text exactly and never need an unknown token.
-    for recipe in [
-        Recipe::Gpt2Bytelevel,
-        Recipe::Gpt2BytelevelDigits,
-        Recipe::LatexAware,
-    ] {
+    for recipe in [Recipe::Gpt2Bytelevel, Recipe::Gpt2BytelevelDigits, Recipe::LatexAware] {
         assert_eq!(get(recipe, "roundtrip_exact"), 1.0, "{recipe:?}");
         assert_eq!(get(recipe, "unk_rate"), 0.0, "{recipe:?}");
     }

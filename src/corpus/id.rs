@@ -5,22 +5,18 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// New-style ids: `YYMM.NNNN` (2007–2014) or `YYMM.NNNNN` (2015 on).
-static NEW_STYLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\d{4}\.\d{4,5}$").expect("static regex"));
+static NEW_STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}\.\d{4,5}$").expect("static regex"));
 
 /// Old-style ids as file names write them: the archive (`math`, `hep-th`,
 /// `cond-mat`, optionally with a subject class such as `math.AG`) glued to
 /// seven digits, because a slash cannot appear in a file name.
-static OLD_STYLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?(\d{7})$").expect("static regex")
-});
+static OLD_STYLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?(\d{7})$").expect("static regex"));
 
 static VERSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d)v\d+$").expect("static regex"));
 
 /// Suffixes arXiv uses for per-paper sources, longest first so `.tar.gz` wins over `.gz`.
-const SOURCE_SUFFIXES: [&str; 8] = [
-    ".tar.gz", ".tgz", ".gz", ".tar", ".pdf", ".ps", ".tex", ".html",
-];
+const SOURCE_SUFFIXES: [&str; 8] = [".tar.gz", ".tgz", ".gz", ".tar", ".pdf", ".ps", ".tex", ".html"];
 
 /// The canonical arXiv id named by a file or archive member name, if any.
 ///
@@ -45,10 +41,7 @@ pub fn canonical_id(id: &str) -> String {
 }
 
 fn strip_source_suffix(base: &str) -> &str {
-    SOURCE_SUFFIXES
-        .iter()
-        .find_map(|suffix| base.strip_suffix(suffix))
-        .unwrap_or(base)
+    SOURCE_SUFFIXES.iter().find_map(|suffix| base.strip_suffix(suffix)).unwrap_or(base)
 }
 
 fn strip_version(stem: &str) -> String {

@@ -84,14 +84,7 @@ pub fn parse_manifest(xml: &str) -> Result<Manifest> {
             .to_ascii_lowercase();
         let num_items = child_text(body, "num_items").and_then(|n| n.parse().ok());
         let key = filename.rsplit('/').next().unwrap_or(&filename).to_string();
-        entries.insert(
-            key,
-            ManifestEntry {
-                filename,
-                md5sum,
-                num_items,
-            },
-        );
+        entries.insert(key, ManifestEntry { filename, md5sum, num_items });
     }
     Ok(Manifest { entries })
 }
@@ -113,14 +106,10 @@ mod tests {
     #[test]
     fn entries_are_keyed_by_tar_file_name() {
         let manifest = parse_manifest(SAMPLE).unwrap();
-        let entry = manifest
-            .entry_for(Path::new("/data/arXiv_src_2612_001.tar"))
-            .unwrap();
+        let entry = manifest.entry_for(Path::new("/data/arXiv_src_2612_001.tar")).unwrap();
         assert_eq!(entry.md5sum, "e5f3f3e9abe285f75a51a198272907bb");
         assert_eq!(entry.num_items, Some(10));
-        assert!(manifest
-            .entry_for(Path::new("arXiv_src_2612_002.tar"))
-            .is_none());
+        assert!(manifest.entry_for(Path::new("arXiv_src_2612_002.tar")).is_none());
     }
 
     #[test]

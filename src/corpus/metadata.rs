@@ -58,10 +58,7 @@ struct OaiVersion {
 const QUOTED_ERRORS: usize = 5;
 
 /// Calls `visit` for every usable record of the snapshot at `path`.
-pub fn for_each_record(
-    path: &Path,
-    mut visit: impl FnMut(MetadataRecord),
-) -> Result<MetadataReadStats> {
+pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Result<MetadataReadStats> {
     let reader = open_maybe_gzip(path)?;
     let mut stats = MetadataReadStats::default();
     let mut line = Vec::new();
@@ -91,9 +88,7 @@ pub fn for_each_record(
             Err(why) => {
                 stats.malformed_lines += 1;
                 if stats.first_errors.len() < QUOTED_ERRORS {
-                    stats
-                        .first_errors
-                        .push(format!("{}:{number}: {why}", path.display()));
+                    stats.first_errors.push(format!("{}:{number}: {why}", path.display()));
                 }
             }
         }
@@ -203,20 +198,10 @@ mod tests {
         for path in [&plain, &gz] {
             let mut ids = Vec::new();
             let stats = for_each_record(path, |r| ids.push((r.id, r.first_version_year))).unwrap();
-            assert_eq!(
-                ids,
-                vec![
-                    ("math/0601001".to_string(), Some(2006)),
-                    ("2612.90003".to_string(), None)
-                ]
-            );
+            assert_eq!(ids, vec![("math/0601001".to_string(), Some(2006)), ("2612.90003".to_string(), None)]);
             assert_eq!(stats.records, 2);
             assert_eq!(stats.malformed_lines, 1);
-            assert!(
-                stats.first_errors[0].contains(":3:"),
-                "{:?}",
-                stats.first_errors
-            );
+            assert!(stats.first_errors[0].contains(":3:"), "{:?}", stats.first_errors);
         }
     }
 

@@ -2,11 +2,11 @@
 //! manifest, per-paper files, and the OAI metadata snapshot.
 //!
 //! Readers here stream: one paper's bytes are in memory at a time per reader,
-//! whatever the size of the input.
+//! whatever the size of the input. [`synth`] writes the embedded synthetic
+//! corpus in the same format.
 
 pub mod id;
 pub mod manifest;
 pub mod metadata;
 pub mod source;
-//! The corpus side: arXiv ids, bulk tars, manifest, OAI metadata and the synthetic corpus.
 pub mod synth;

@@ -85,30 +85,23 @@ pub fn is_bulk_tar_name(name: &str) -> bool {
 /// explicitly is always taken.
 pub fn plan_inputs(src: &[PathBuf]) -> Result<Vec<InputUnit>> {
     if src.is_empty() {
-        anyhow::bail!("no input: pass at least one --src (a bulk tar, a directory of per-paper files, or a file)");
+        anyhow::bail!(
+            "no input: pass at least one --src (a bulk tar, a directory of per-paper files, or a file)"
+        );
     }
     let mut units = Vec::new();
     for path in src {
-        let meta = std::fs::metadata(path).with_context(|| {
-            format!("--src {} does not exist or cannot be read", path.display())
-        })?;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("--src {} does not exist or cannot be read", path.display()))?;
         let mut loose = Vec::new();
         if meta.is_dir() {
             collect_dir(path, &mut units, &mut loose)?;
-        } else if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(is_bulk_tar_name)
-        {
+        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(is_bulk_tar_name) {
             units.push(InputUnit::BulkTar { path: path.clone() });
         } else {
             loose.push(path.clone());
         }
-        units.extend(
-            loose
-                .chunks(FILES_PER_UNIT)
-                .map(|c| InputUnit::PaperFiles { files: c.to_vec() }),
-        );
+        units.extend(loose.chunks(FILES_PER_UNIT).map(|c| InputUnit::PaperFiles { files: c.to_vec() }));
     }
     Ok(units)
 }
@@ -121,11 +114,7 @@ fn collect_dir(dir: &Path, units: &mut Vec<InputUnit>, loose: &mut Vec<PathBuf>)
         .with_context(|| format!("cannot list the --src directory {}", dir.display()))?;
     entries.sort();
     for path in entries {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if name.starts_with('.') || name == MANIFEST_FILE_NAME {
             continue;
         }
@@ -183,9 +172,7 @@ pub fn read_unit(
     visit: &mut dyn FnMut(RawPaper) -> Result<()>,
 ) -> Result<UnitReadReport> {
     match unit {
-        InputUnit::BulkTar { path } => {
-            read_bulk_tar(path, cap, hash_bulk_tar, wants_content, visit)
-        }
+        InputUnit::BulkTar { path } => read_bulk_tar(path, cap, hash_bulk_tar, wants_content, visit),
         InputUnit::PaperFiles { files } => {
             for file in files {
                 visit(read_paper_file(file, cap, wants_content)?)?;
@@ -199,11 +186,7 @@ fn paper_id(name: &str) -> String {
     arxiv_id_from_name(name).unwrap_or_else(|| name_stem(name))
 }
 
-fn read_paper_file(
-    file: &Path,
-    cap: u64,
-    wants_content: &dyn Fn(&str) -> bool,
-) -> Result<RawPaper> {
+fn read_paper_file(file: &Path, cap: u64, wants_content: &dyn Fn(&str) -> bool) -> Result<RawPaper> {
     let name = file.display().to_string();
     let id = paper_id(&name);
     let bytes_in = std::fs::metadata(file)
@@ -219,12 +202,7 @@ fn read_paper_file(
             Err(e) => RawContent::Unreadable(e.to_string()),
         }
     };
-    Ok(RawPaper {
-        id,
-        name,
-        bytes_in,
-        content,
-    })
+    Ok(RawPaper { id, name, bytes_in, content })
 }
 
 /// Feeds every byte read through an md5, so the manifest check costs no second pass.
@@ -250,17 +228,12 @@ fn read_bulk_tar(
     wants_content: &dyn Fn(&str) -> bool,
     visit: &mut dyn FnMut(RawPaper) -> Result<()>,
 ) -> Result<UnitReadReport> {
-    let file =
-        File::open(path).with_context(|| format!("cannot open the bulk tar {}", path.display()))?;
-    let reader = HashingReader {
-        inner: BufReader::with_capacity(1 << 20, file),
-        md5: hash.then(Md5::new),
-    };
+    let file = File::open(path).with_context(|| format!("cannot open the bulk tar {}", path.display()))?;
+    let reader = HashingReader { inner: BufReader::with_capacity(1 << 20, file), md5: hash.then(Md5::new) };
     let mut archive = tar::Archive::new(reader);
     let mut report = UnitReadReport::default();
-    let entries = archive
-        .entries()
-        .with_context(|| format!("cannot read the bulk tar {}", path.display()))?;
+    let entries =
+        archive.entries().with_context(|| format!("cannot read the bulk tar {}", path.display()))?;
     for entry in entries {
         let mut entry = match entry {
             Ok(entry) => entry,
@@ -288,18 +261,11 @@ fn read_bulk_tar(
             let mut bytes = Vec::with_capacity(bytes_in as usize);
             match entry.read_to_end(&mut bytes) {
                 Ok(_) if bytes.len() as u64 == bytes_in => RawContent::Bytes(bytes),
-                Ok(n) => {
-                    RawContent::Unreadable(format!("member ends after {n} of {bytes_in} bytes"))
-                }
+                Ok(n) => RawContent::Unreadable(format!("member ends after {n} of {bytes_in} bytes")),
                 Err(e) => RawContent::Unreadable(e.to_string()),
             }
         };
-        visit(RawPaper {
-            id,
-            name,
-            bytes_in,
-            content,
-        })?;
+        visit(RawPaper { id, name, bytes_in, content })?;
     }
     if hash {
         // tar stops at the end-of-archive blocks; the md5 covers the whole file.
@@ -401,9 +367,7 @@ mod tests {
         assert_eq!(
             units,
             vec![
-                InputUnit::BulkTar {
-                    path: root.join("arXiv_src_2612_001.tar")
-                },
+                InputUnit::BulkTar { path: root.join("arXiv_src_2612_001.tar") },
                 InputUnit::PaperFiles {
                     files: vec![root.join("2612.90003.gz"), root.join("sub/math0601001.pdf")]
                 },

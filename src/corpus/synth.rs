@@ -30,9 +30,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 pub use self::cases::{Behaviour, Case, GroundTruthRow, Status, Y_RUNS};
-pub use self::papers::{
-    Marker, MarkerKind, Record, Version, HUGE_TEX_BYTES, OVERSIZED_MEMBER_BYTES,
-};
+pub use self::papers::{Marker, MarkerKind, Record, Version, HUGE_TEX_BYTES, OVERSIZED_MEMBER_BYTES};
 
 use self::pack::Member;
 use self::papers::{Paper, PaperFactory};
@@ -102,19 +100,15 @@ pub fn generate(papers: u32, seed: u64, out: &Path) -> Result<SynthSummary> {
         .with_context(|| format!("cannot create the corpus directory {}", src_dir.display()))?;
 
     let mut factory = PaperFactory::new(seed);
-    let all: Vec<Paper> = (0..papers)
-        .map(|i| factory.build(i))
-        .collect::<Result<_>>()?;
+    let all: Vec<Paper> = (0..papers).map(|i| factory.build(i)).collect::<Result<_>>()?;
 
     let mut tars = Vec::new();
     let mut manifest = Vec::new();
     for (k, chunk) in all.chunks(PAPERS_PER_TAR).enumerate() {
         let seq_num = k + 1;
         let file_name = format!("arXiv_src_{TAR_YYMM}_{seq_num:03}.tar");
-        let members: Vec<Member> = chunk
-            .iter()
-            .map(|p| Member::new(p.member.clone(), p.bytes.clone()))
-            .collect();
+        let members: Vec<Member> =
+            chunk.iter().map(|p| Member::new(p.member.clone(), p.bytes.clone())).collect();
         let bytes = pack::tar(&members, true)?;
         let path = src_dir.join(&file_name);
         crate::io::write_atomic(&path, &bytes)?;
@@ -165,9 +159,9 @@ pub fn ground_truth_rows(papers: &[(String, Case)]) -> Vec<GroundTruthRow> {
     papers
         .iter()
         .flat_map(|(id, case)| {
-            Y_RUNS.iter().map(move |(run, behaviour)| {
-                GroundTruthRow::new(id, run, case.expected_drop(behaviour))
-            })
+            Y_RUNS
+                .iter()
+                .map(move |(run, behaviour)| GroundTruthRow::new(id, run, case.expected_drop(behaviour)))
         })
         .collect()
 }
@@ -180,17 +174,12 @@ fn ground_truth(all: &[Paper]) -> Vec<GroundTruthRow> {
 /// Reads a `ground_truth.csv` back, e.g. for the pipeline's end-to-end tests.
 pub fn read_ground_truth(path: &Path) -> Result<Vec<GroundTruthRow>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| {
-        format!(
-            "cannot open the ground truth {} (run `replicate corpus synth` to write it)",
-            path.display()
-        )
+        format!("cannot open the ground truth {} (run `replicate corpus synth` to write it)", path.display())
     })?;
     reader
         .deserialize()
         .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| format!("{}: bad ground-truth row {}", path.display(), i + 2))
-        })
+        .map(|(i, row)| row.with_context(|| format!("{}: bad ground-truth row {}", path.display(), i + 2)))
         .collect()
 }
 
@@ -201,9 +190,7 @@ pub fn read_markers(path: &Path) -> Result<Vec<Marker>> {
     reader
         .deserialize()
         .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| format!("{}: bad marker row {}", path.display(), i + 2))
-        })
+        .map(|(i, row)| row.with_context(|| format!("{}: bad marker row {}", path.display(), i + 2)))
         .collect()
 }
 
@@ -219,17 +206,10 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
 /// Manifest items are named like the member stem: `2401.00001`, `math0601001`.
 fn item_name(paper: &Paper) -> String {
     let file = paper.member.rsplit('/').next().unwrap_or(&paper.member);
-    file.rsplit_once('.')
-        .map_or(file, |(stem, _)| stem)
-        .to_string()
+    file.rsplit_once('.').map_or(file, |(stem, _)| stem).to_string()
 }
 
-fn manifest_entry(
-    file_name: &str,
-    seq_num: usize,
-    chunk: &[Paper],
-    tar_bytes: &[u8],
-) -> ManifestEntry {
+fn manifest_entry(file_name: &str, seq_num: usize, chunk: &[Paper], tar_bytes: &[u8]) -> ManifestEntry {
     // arXiv's content_md5sum is the md5 of the members' bytes in archive
     // order (checked on the real sample: directory entries add nothing).
     let mut content = Md5::new();
@@ -260,9 +240,7 @@ fn render_manifest(entries: &[ManifestEntry]) -> String {
             e.content_md5, e.file_name, e.first_item, e.last_item, e.md5, e.num_items, e.seq_num, e.size
         ));
     }
-    xml.push_str(&format!(
-        "<timestamp>{MANIFEST_TIMESTAMP}</timestamp>\n</arXivSRC>\n"
-    ));
+    xml.push_str(&format!("<timestamp>{MANIFEST_TIMESTAMP}</timestamp>\n</arXivSRC>\n"));
     xml
 }
 

@@ -54,23 +54,12 @@ fn per_second(amount: f64, seconds: f64) -> f64 {
 /// Runs `prepare` into a scratch directory and a raw decompression pass over
 /// the same input with the same worker count, prints the table and returns it.
 pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> Result<BenchReport> {
-    let scratch =
-        tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()?;
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build()?;
 
     let raw_seconds = raw_decompression_pass(input, &pool)?;
     let clock = Instant::now();
-    let summary = run(
-        cfg,
-        input,
-        scratch.path(),
-        &PrepareOptions {
-            shard: None,
-            ..opts.clone()
-        },
-    )?;
+    let summary = run(cfg, input, scratch.path(), &PrepareOptions { shard: None, ..opts.clone() })?;
     let total_seconds = clock.elapsed().as_secs_f64();
 
     let mb = summary.bytes_in as f64 / 1e6;

@@ -11,13 +11,14 @@
 //! 6. every whitespace run → one space.
 //!
 //! Math is kept. The TeX-aware cleaner, macro expansion and the other
-//! normalizations are issue 4's (see [`super::issue4`]).
+//! normalizations are [`super::latex`]'s and [`super::normalize`]'s.
 
 use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use regex::Regex;
 
+use super::normalize::collapse_all;
 use crate::spec::data::Cleaning;
 
 static COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"%.*").expect("static regex"));
@@ -73,7 +74,7 @@ impl ReleasedCleaner {
         let text = strip_end_document_regex(&text);
         let text = self.drop_commands_regex(&text);
         let text = self.drop_figures_regex(&text);
-        collapse_whitespace(&text)
+        collapse_all(&text)
     }
 
     /// Pass 4: `\cmd{arg}` where `arg` holds no brace at all (one level).
@@ -108,28 +109,6 @@ pub fn strip_end_document_regex(text: &str) -> String {
     END_DOCUMENT.replace_all(text, "").into_owned()
 }
 
-/// Every whitespace run, newlines included, becomes one space; ends trimmed.
-/// The released pass 6 and `whitespace: collapse-all`.
-/// Same classes as the regex `\s` (Unicode `White_Space`), without its cost.
-pub fn collapse_whitespace(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
-}
-
-/// Control characters other than tab and newline (form feeds, NULs, escape
-/// codes from pasted terminal output) carry no text.
-pub fn strip_control(text: &str) -> String {
-    text.chars()
-        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,25 +121,16 @@ mod tests {
             max_macro_expansions: 0,
             max_macro_growth: 1.0,
             drop_environments: vec!["figure".into()],
-            drop_commands: [
-                "url",
-                "href",
-                "cite",
-                "label",
-                "ref",
-                "footnote",
-                "includegraphics",
-            ]
-            .map(String::from)
-            .to_vec(),
+            drop_commands: ["url", "href", "cite", "label", "ref", "footnote", "includegraphics"]
+                .map(String::from)
+                .to_vec(),
         })
         .unwrap()
     }
 
     fn clean(body: &str) -> String {
-        released().clean(&format!(
-            "\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
-        ))
+        released()
+            .clean(&format!("\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"))
     }
 
     #[test]
@@ -175,10 +145,7 @@ mod tests {
     #[case::label(r"A\label{thm:1} B", "A B")]
     #[case::cite(r"as shown \cite{knuth84}.", "as shown .")]
     #[case::url(r"at \url{https://x.org}.", "at .")]
-    #[case::figure(
-        "X \\begin{figure}\\centering\n\\includegraphics{a}\n\\caption{C}\\end{figure} Y",
-        "X Y"
-    )]
+    #[case::figure("X \\begin{figure}\\centering\n\\includegraphics{a}\n\\caption{C}\\end{figure} Y", "X Y")]
     #[case::includegraphics_with_options(r"X \includegraphics[width=\linewidth]{fig.pdf} Y", "X Y")]
     fn released_cleaner_drops(#[case] body: &str, #[case] want: &str) {
         assert_eq!(clean(body), want);
@@ -204,13 +171,9 @@ mod tests {
     fn released_comment_regex_can_remove_begin_document_and_keep_the_preamble() {
         // A commented-out `% \begin{document}` line is gone before pass 2 looks, so a
         // file whose only \begin{document} sits after `%` keeps its preamble.
-        let text = released().clean(
-            "\\usepackage{amsmath}\n\\newcommand{\\R}{\\mathbb{R}} % \\begin{document}\nBody",
-        );
-        assert_eq!(
-            text,
-            "\\usepackage{amsmath} \\newcommand{\\R}{\\mathbb{R}} Body"
-        );
+        let text = released()
+            .clean("\\usepackage{amsmath}\n\\newcommand{\\R}{\\mathbb{R}} % \\begin{document}\nBody");
+        assert_eq!(text, "\\usepackage{amsmath} \\newcommand{\\R}{\\mathbb{R}} Body");
     }
 
     #[test]
@@ -223,7 +186,8 @@ mod tests {
     fn released_preamble_regex_eats_members_before_the_main_file() {
         // concat joins `intro.tex` (no \begin{document}) before `main.tex`: the
         // intro's text is removed as if it were preamble.
-        let joined = "Intro text of the paper.\n\\documentclass{article}\\begin{document}Main text.\\end{document}";
+        let joined =
+            "Intro text of the paper.\n\\documentclass{article}\\begin{document}Main text.\\end{document}";
         assert_eq!(released().clean(joined), "Main text.");
     }
 
@@ -248,59 +212,37 @@ mod tests {
 
     #[test]
     fn released_command_regex_ignores_optional_arguments() {
-        assert_eq!(
-            clean(r"as in \cite[p.~3]{knuth}."),
-            r"as in \cite[p.~3]{knuth}."
-        );
+        assert_eq!(clean(r"as in \cite[p.~3]{knuth}."), r"as in \cite[p.~3]{knuth}.");
     }
 
     #[test]
     fn released_href_regex_keeps_the_link_text_in_braces() {
-        assert_eq!(
-            clean(r"see \href{https://x.org}{our site}."),
-            "see {our site}."
-        );
+        assert_eq!(clean(r"see \href{https://x.org}{our site}."), "see {our site}.");
     }
 
     #[test]
     fn released_command_regex_misses_starred_and_longer_names() {
-        assert_eq!(
-            clean(r"\citep{a} \label*{b} \refs{c}"),
-            r"\citep{a} \label*{b} \refs{c}"
-        );
+        assert_eq!(clean(r"\citep{a} \label*{b} \refs{c}"), r"\citep{a} \label*{b} \refs{c}");
     }
 
     #[test]
     fn released_figure_regex_misses_starred_figures() {
-        assert_eq!(
-            clean("A \\begin{figure*}wide\\end{figure*} B"),
-            "A \\begin{figure*}wide\\end{figure*} B"
-        );
+        assert_eq!(clean("A \\begin{figure*}wide\\end{figure*} B"), "A \\begin{figure*}wide\\end{figure*} B");
     }
 
     #[test]
     fn released_whitespace_regex_joins_paragraphs() {
-        assert_eq!(
-            clean("First paragraph.\n\nSecond\tparagraph."),
-            "First paragraph. Second paragraph."
-        );
+        assert_eq!(clean("First paragraph.\n\nSecond\tparagraph."), "First paragraph. Second paragraph.");
     }
 
     #[rstest]
     #[case("  a \t\n\r\u{0b}\u{0c} b\u{a0}\u{2003}c\u{3000}", "a b c")]
     #[case("\n\n", "")]
     #[case("x", "x")]
-    fn collapse_matches_the_regex_whitespace_class(#[case] text: &str, #[case] want: &str) {
-        assert_eq!(collapse_whitespace(text), want);
+    fn collapse_matches_the_released_regex_whitespace_class(#[case] text: &str, #[case] want: &str) {
+        assert_eq!(collapse_all(text), want);
         let regex = Regex::new(r"\s+").unwrap();
         assert_eq!(regex.replace_all(text, " ").trim(), want);
-    }
-
-    #[rstest]
-    #[case("a\u{0c}b\u{0}c\u{1b}[0m", "abc[0m")]
-    #[case("keep\ttab\nline", "keep\ttab\nline")]
-    fn control_characters(#[case] text: &str, #[case] want: &str) {
-        assert_eq!(strip_control(text), want);
     }
 
     #[test]

@@ -76,11 +76,7 @@ mod tests {
     #[case(200, 100, SplitName::Validation)]
     #[case(3, 3, SplitName::Validation)]
     #[case(5, 0, SplitName::Train)]
-    fn every_nth_kept_document_validates(
-        #[case] n: u64,
-        #[case] every: u32,
-        #[case] want: SplitName,
-    ) {
+    fn every_nth_kept_document_validates(#[case] n: u64, #[case] every: u32, #[case] want: SplitName) {
         assert_eq!(split_for(n, every), want);
     }
 }

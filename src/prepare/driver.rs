@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 
 use super::dedup::SplitName;
 use super::finish::{finish, UnitCounts};
-use super::issue4;
 use super::metadata_filter::MetadataTable;
+use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{AtomicFile, YieldRow};
 use super::paper::{process_paper, PaperContext, StageSeconds, PER_PAPER_STAGES};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
@@ -139,6 +139,12 @@ pub struct PrepareSummary {
     pub validation_documents: u64,
     /// Drop reason → papers.
     pub drops: BTreeMap<String, u64>,
+    /// Near-duplicate id → the kept document it matched.
+    #[serde(default)]
+    pub near_duplicate_of: BTreeMap<String, String>,
+    /// Kept papers whose macro expansion hit its cap (text kept as far as expanded).
+    #[serde(default)]
+    pub degraded: Vec<String>,
     /// Stages that did not run (`metadata` without `--metadata`).
     pub skipped_stages: Vec<String>,
     pub waterfall: Vec<YieldRow>,
@@ -166,16 +172,16 @@ pub struct DocumentLine {
     pub words: u64,
     pub encoding: String,
     pub source: super::validate::SourceKind,
+    /// Macro expansion hit its cap.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// Parses `--shard i/N` (0-based `i`, as `$SLURM_ARRAY_TASK_ID` with `--array=0-(N-1)`).
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let parsed = text.split_once('/').and_then(|(i, n)| {
-        Some((
-            i.trim().parse::<usize>().ok()?,
-            n.trim().parse::<usize>().ok()?,
-        ))
-    });
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
     match parsed {
         Some((index, count)) if count > 0 && index < count => Ok((index, count)),
         _ => bail!("--shard {text}: expected i/N with 0 <= i < N, e.g. 0/8 … 7/8"),
@@ -203,21 +209,16 @@ pub fn run(
     let units = plan_inputs(&input.src)?;
     let parts_dir = out.join(PARTS_DIR);
     std::fs::create_dir_all(&parts_dir).with_context(|| {
-        format!(
-            "cannot create the output directory {}; is it writable?",
-            parts_dir.display()
-        )
+        format!("cannot create the output directory {}; is it writable?", parts_dir.display())
     })?;
 
     let (metadata, metadata_summary) = load_metadata(cfg, input.metadata.as_deref())?;
     let ctx = PaperContext::new(cfg, metadata.as_ref())?;
-    // Near dedup runs in the finishing pass; fail before hours of per-paper
-    // work rather than after, when it is not available.
-    cfg.dedup
-        .near
-        .as_ref()
-        .map(issue4::near_dedup_index)
-        .transpose()?;
+    // Near dedup runs in the finishing pass; a bad setting fails before hours
+    // of per-paper work rather than after.
+    if let Some(near) = &cfg.dedup.near {
+        NearDupIndex::new(near, NEAR_DEDUP_SEED)?;
+    }
     let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
@@ -229,10 +230,7 @@ pub fn run(
         .enumerate()
         .filter(|(i, _)| opts.shard.is_none_or(|(index, count)| i % count == index))
         .collect();
-    let bar = progress_bar(
-        opts.progress,
-        mine.iter().map(|(_, u)| u.size_on_disk()).sum(),
-    );
+    let bar = progress_bar(opts.progress, mine.iter().map(|(_, u)| u.size_on_disk()).sum());
     let mut manifests = ManifestCache::default();
     let (mut parts, mut processed, mut resumed) = (Vec::new(), 0, 0);
     for (index, unit) in mine {
@@ -259,11 +257,7 @@ pub fn run(
         parts,
     };
     crate::io::write_json_atomic(&out.join(SHARD_FILE), &manifest)?;
-    let parts: Vec<PathBuf> = manifest
-        .parts
-        .iter()
-        .map(|p| out.join(PARTS_DIR).join(&p.name))
-        .collect();
+    let parts: Vec<PathBuf> = manifest.parts.iter().map(|p| out.join(PARTS_DIR).join(&p.name)).collect();
     let units = UnitCounts { processed, resumed };
     finish(&manifest, &parts, out, units, started)
 }
@@ -293,8 +287,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
     let reference = &manifests[0].1;
     let mut sources: BTreeMap<usize, PathBuf> = BTreeMap::new();
     for (dir, manifest) in &manifests {
-        if manifest.settings_hash != reference.settings_hash
-            || manifest.units_total != reference.units_total
+        if manifest.settings_hash != reference.settings_hash || manifest.units_total != reference.units_total
         {
             bail!(
                 "{} was prepared with other settings or inputs than {}; rerun it with the same spec, --src and --metadata",
@@ -306,9 +299,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
             sources.insert(part.index, dir.join(PARTS_DIR).join(&part.name));
         }
     }
-    let missing: Vec<usize> = (0..reference.units_total)
-        .filter(|i| !sources.contains_key(i))
-        .collect();
+    let missing: Vec<usize> = (0..reference.units_total).filter(|i| !sources.contains_key(i)).collect();
     if !missing.is_empty() {
         bail!(
             "input units {:?} are in no shard directory given: merge needs every shard's output (units total {})",
@@ -316,16 +307,9 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
             reference.units_total
         );
     }
-    let merged = ShardManifest {
-        shard: None,
-        parts: Vec::new(),
-        ..reference.clone()
-    };
+    let merged = ShardManifest { shard: None, parts: Vec::new(), ..reference.clone() };
     let parts: Vec<PathBuf> = sources.into_values().collect();
-    let units = UnitCounts {
-        processed: 0,
-        resumed: 0,
-    };
+    let units = UnitCounts { processed: 0, resumed: 0 };
     finish(&merged, &parts, out, units, started)
 }
 
@@ -338,16 +322,9 @@ fn load_metadata(
     };
     let clock = Instant::now();
     let table = MetadataTable::load(path, &cfg.metadata_filter)?;
-    let MetadataReadStats {
-        records,
-        malformed_lines,
-        first_errors,
-    } = table.stats.clone();
+    let MetadataReadStats { records, malformed_lines, first_errors } = table.stats.clone();
     if records == 0 {
-        bail!(
-            "--metadata {} holds no usable record; pass the OAI snapshot JSON lines",
-            path.display()
-        );
+        bail!("--metadata {} holds no usable record; pass the OAI snapshot JSON lines", path.display());
     }
     let summary = MetadataSummary {
         path: path.to_path_buf(),
@@ -364,12 +341,7 @@ fn settings_hash(cfg: &DataConfig, metadata: Option<&Path>) -> Result<String> {
     let mut hash = Sha256::new();
     hash.update(serde_json::to_vec(cfg)?);
     if let Some(path) = metadata {
-        hash.update(
-            InputUnit::PaperFiles {
-                files: vec![path.to_path_buf()],
-            }
-            .fingerprint(),
-        );
+        hash.update(InputUnit::PaperFiles { files: vec![path.to_path_buf()] }.fingerprint());
     }
     Ok(hex::encode(hash.finalize()))
 }
@@ -384,10 +356,7 @@ fn part_name(index: usize, settings_hash: &str, unit: &InputUnit) -> String {
 /// `[records, report]`; the records file is renamed into place last, so its
 /// presence means the unit is complete.
 fn part_paths(parts_dir: &Path, name: &str) -> [PathBuf; 2] {
-    [
-        parts_dir.join(format!("{name}.jsonl")),
-        parts_dir.join(format!("{name}.unit.json")),
-    ]
+    [parts_dir.join(format!("{name}.jsonl")), parts_dir.join(format!("{name}.unit.json"))]
 }
 
 #[derive(Default)]
@@ -397,11 +366,7 @@ struct ManifestCache {
 
 impl ManifestCache {
     /// `Ok(Err(check))` when there is nothing to compare against.
-    fn expected_md5(
-        &mut self,
-        cfg: &DataConfig,
-        unit: &InputUnit,
-    ) -> Result<Result<String, ManifestCheck>> {
+    fn expected_md5(&mut self, cfg: &DataConfig, unit: &InputUnit) -> Result<Result<String, ManifestCheck>> {
         let InputUnit::BulkTar { path } = unit else {
             return Ok(Err(ManifestCheck::NotChecked));
         };
@@ -410,17 +375,14 @@ impl ManifestCache {
         }
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         if !self.by_dir.contains_key(&dir) {
-            let manifest = manifest_next_to(path)
-                .map(|m| read_manifest(&m))
-                .transpose()?;
+            let manifest = manifest_next_to(path).map(|m| read_manifest(&m)).transpose()?;
             self.by_dir.insert(dir.clone(), manifest);
         }
         Ok(match self.by_dir.get(&dir).and_then(Option::as_ref) {
             None => Err(ManifestCheck::NoManifest),
-            Some(manifest) => manifest
-                .entry_for(path)
-                .map(|e| e.md5sum.clone())
-                .ok_or(ManifestCheck::NoEntry),
+            Some(manifest) => {
+                manifest.entry_for(path).map(|e| e.md5sum.clone()).ok_or(ManifestCheck::NoEntry)
+            }
         })
     }
 }
@@ -460,40 +422,26 @@ fn process_unit(
     let size = batch_size(pool);
     let mut flush = |batch: &mut Vec<RawPaper>, report: &mut UnitReport| -> Result<()> {
         let clock = Instant::now();
-        let results: Vec<_> = pool.install(|| {
-            batch
-                .par_drain(..)
-                .map(|raw| process_paper(ctx, raw))
-                .collect()
-        });
+        let results: Vec<_> =
+            pool.install(|| batch.par_drain(..).map(|raw| process_paper(ctx, raw)).collect());
         work_seconds += clock.elapsed().as_secs_f64();
         for result in results {
             let (record, seconds) = result?;
             report.papers += 1;
             report.bytes_in += record.bytes_in;
-            report
-                .stage_seconds
-                .iter_mut()
-                .zip(seconds)
-                .for_each(|(a, b)| *a += b);
+            report.stage_seconds.iter_mut().zip(seconds).for_each(|(a, b)| *a += b);
             records.write_json_line(&record)?;
         }
         Ok(())
     };
     let cap = ctx.cfg.validation.max_paper_bytes;
-    let read = read_unit(
-        unit,
-        cap,
-        expected_md5.is_ok(),
-        &|id| ctx.wants_content(id),
-        &mut |raw| {
-            batch.push(raw);
-            if batch.len() >= size {
-                flush(&mut batch, &mut report)?;
-            }
-            Ok(())
-        },
-    )?;
+    let read = read_unit(unit, cap, expected_md5.is_ok(), &|id| ctx.wants_content(id), &mut |raw| {
+        batch.push(raw);
+        if batch.len() >= size {
+            flush(&mut batch, &mut report)?;
+        }
+        Ok(())
+    })?;
     flush(&mut batch, &mut report)?;
     report.read_seconds = (unit_clock.elapsed().as_secs_f64() - work_seconds).max(0.0);
     for error in &read.errors {
@@ -503,10 +451,7 @@ fn process_unit(
     report.manifest = match (expected_md5, read.md5) {
         (Err(check), _) => check,
         (Ok(expected), Some(actual)) if expected == actual => ManifestCheck::Match,
-        (Ok(expected), actual) => ManifestCheck::Mismatch {
-            expected,
-            actual: actual.unwrap_or_default(),
-        },
+        (Ok(expected), actual) => ManifestCheck::Mismatch { expected, actual: actual.unwrap_or_default() },
     };
     if let ManifestCheck::Mismatch { expected, actual } = &report.manifest {
         tracing::warn!(
@@ -524,9 +469,9 @@ fn progress_bar(show: bool, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}")
+    {
         bar.set_style(style);
     }
     bar

@@ -6,7 +6,7 @@
 //! and transcodes with `encoding_rs`, recording what it chose.
 
 use super::ledger::DropReason;
-use super::validate::{is_tex_member, Member};
+use super::validate::Member;
 use crate::spec::data::EncodingMode;
 
 /// One decoded `.tex` member.
@@ -22,10 +22,7 @@ pub struct DecodedMember {
 
 /// Released: invalid UTF-8 becomes U+FFFD; never fails.
 pub fn decode_replace(bytes: &[u8]) -> (String, &'static str) {
-    (
-        String::from_utf8_lossy(bytes).into_owned(),
-        encoding_rs::UTF_8.name(),
-    )
+    (String::from_utf8_lossy(bytes).into_owned(), encoding_rs::UTF_8.name())
 }
 
 /// UTF-8 when the bytes are valid UTF-8 (a byte-order mark decides first),
@@ -53,25 +50,21 @@ fn decode_strict(
         .ok_or(DropReason::Undecodable)
 }
 
-/// Decodes every `.tex` member, in archive order.
-pub fn decode_tex_members(
+/// Decodes the members extraction reads (`wanted`), in archive order.
+pub fn decode_members(
     members: &[Member],
     mode: EncodingMode,
+    wanted: fn(&str) -> bool,
 ) -> Result<Vec<DecodedMember>, DropReason> {
     members
         .iter()
-        .filter(|m| is_tex_member(&m.name))
+        .filter(|m| wanted(&m.name))
         .map(|m| {
             let (text, encoding) = match mode {
                 EncodingMode::Replace => decode_replace(&m.bytes),
                 EncodingMode::Detect => decode_detect(&m.bytes)?,
             };
-            Ok(DecodedMember {
-                name: m.name.clone(),
-                raw_len: m.bytes.len() as u64,
-                text,
-                encoding,
-            })
+            Ok(DecodedMember { name: m.name.clone(), raw_len: m.bytes.len() as u64, text, encoding })
         })
         .collect()
 }
@@ -92,7 +85,8 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const LATIN1: &[u8] = b"Die Schr\xf6dinger-Gleichung f\xfcr das Wasserstoffatom ist l\xf6sbar, sagte der M\xfcller.";
+    const LATIN1: &[u8] =
+        b"Die Schr\xf6dinger-Gleichung f\xfcr das Wasserstoffatom ist l\xf6sbar, sagte der M\xfcller.";
 
     #[rstest]
     #[case::utf8("Schrödinger".as_bytes(), "Schrödinger", "UTF-8")]
@@ -115,33 +109,19 @@ mod tests {
 
     #[test]
     fn a_bom_that_lies_is_undecodable() {
-        assert_eq!(
-            decode_detect(b"\xef\xbb\xbfab\xff"),
-            Err(DropReason::Undecodable)
-        );
+        assert_eq!(decode_detect(b"\xef\xbb\xbfab\xff"), Err(DropReason::Undecodable));
     }
 
     #[test]
     fn only_tex_members_are_decoded_and_labelled_in_order() {
         let members = vec![
-            Member {
-                name: "a.tex".into(),
-                bytes: b"plain".to_vec(),
-            },
-            Member {
-                name: "fig.pdf".into(),
-                bytes: vec![0xff, 0],
-            },
-            Member {
-                name: "b.tex".into(),
-                bytes: LATIN1.to_vec(),
-            },
+            Member { name: "a.tex".into(), bytes: b"plain".to_vec() },
+            Member { name: "fig.pdf".into(), bytes: vec![0xff, 0] },
+            Member { name: "b.tex".into(), bytes: LATIN1.to_vec() },
         ];
-        let decoded = decode_tex_members(&members, EncodingMode::Detect).unwrap();
-        assert_eq!(
-            decoded.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
-            ["a.tex", "b.tex"]
-        );
+        let decoded =
+            decode_members(&members, EncodingMode::Detect, crate::prepare::validate::is_tex_member).unwrap();
+        assert_eq!(decoded.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["a.tex", "b.tex"]);
         assert_eq!(encoding_label(&decoded), "UTF-8+windows-1252");
     }
 }

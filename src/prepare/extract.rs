@@ -3,18 +3,15 @@
 //! Released (`concat`): every `.tex` member at most `max_tex_bytes` long,
 //! joined in archive order, with no main-file detection, so a paper's
 //! standalone figure snippets and unused drafts are glued in too.
-//! `resolve` (main file + `\input`) is issue 4's, see [`super::issue4`].
+//! `resolve` (main file + `\input`) is [`super::latex::extract_resolved`].
 
-use super::clean::collapse_whitespace;
 use super::encoding::DecodedMember;
+use super::normalize::collapse_all;
 
 /// Released concatenation; `None` when no member is small enough (`no-usable-tex`).
 pub fn concat_tex(members: &[DecodedMember], max_tex_bytes: u64) -> Option<String> {
-    let usable: Vec<&str> = members
-        .iter()
-        .filter(|m| m.raw_len <= max_tex_bytes)
-        .map(|m| m.text.as_str())
-        .collect();
+    let usable: Vec<&str> =
+        members.iter().filter(|m| m.raw_len <= max_tex_bytes).map(|m| m.text.as_str()).collect();
     (!usable.is_empty()).then(|| usable.join("\n"))
 }
 
@@ -31,7 +28,7 @@ pub fn latex_title(tex: &str) -> Option<String> {
         }
         let after = skip_optional_argument(rest.trim_start());
         if let Some(arg) = braced_argument(after) {
-            let title = collapse_whitespace(arg);
+            let title = collapse_all(arg);
             return (!title.is_empty()).then_some(title);
         }
     }
@@ -42,7 +39,7 @@ pub fn latex_title(tex: &str) -> Option<String> {
 pub fn latex_abstract(tex: &str) -> Option<String> {
     let start = tex.find("\\begin{abstract}")? + "\\begin{abstract}".len();
     let end = start + tex[start..].find("\\end{abstract}")?;
-    let text = collapse_whitespace(&tex[start..end]);
+    let text = collapse_all(&tex[start..end]);
     (!text.is_empty()).then_some(text)
 }
 
@@ -86,31 +83,19 @@ mod tests {
     use rstest::rstest;
 
     fn member(name: &str, text: &str) -> DecodedMember {
-        DecodedMember {
-            name: name.into(),
-            raw_len: text.len() as u64,
-            text: text.into(),
-            encoding: "UTF-8",
-        }
+        DecodedMember { name: name.into(), raw_len: text.len() as u64, text: text.into(), encoding: "UTF-8" }
     }
 
     #[test]
     fn concat_joins_every_small_tex_in_archive_order() {
-        let members = [
-            member("z.tex", "zed"),
-            member("big.tex", "0123456789"),
-            member("a.tex", "ay"),
-        ];
+        let members = [member("z.tex", "zed"), member("big.tex", "0123456789"), member("a.tex", "ay")];
         assert_eq!(concat_tex(&members, 5).as_deref(), Some("zed\nay"));
         assert_eq!(concat_tex(&members, 1), None);
         assert_eq!(concat_tex(&[], 5), None);
     }
 
     #[rstest]
-    #[case(
-        r"\title{S2ORC: The {Semantic} Scholar}",
-        Some("S2ORC: The {Semantic} Scholar")
-    )]
+    #[case(r"\title{S2ORC: The {Semantic} Scholar}", Some("S2ORC: The {Semantic} Scholar"))]
     #[case("\\title[Short]{Long\n  title}", Some("Long title"))]
     #[case(r"\titlerunning{Run}\title {Real}", Some("Real"))]
     #[case(r"\title{50\}% off}", Some(r"50\}% off"))]
@@ -122,10 +107,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case(
-        "\\begin{abstract}\n We  study\nX.\n\\end{abstract}",
-        Some("We study X.")
-    )]
+    #[case("\\begin{abstract}\n We  study\nX.\n\\end{abstract}", Some("We study X."))]
     #[case("\\begin{abstract} never closed", None)]
     #[case("nothing", None)]
     fn abstracts(#[case] tex: &str, #[case] want: Option<&str>) {

@@ -17,8 +17,8 @@ use super::dedup::{split_for, ExactDedup, SplitName};
 use super::driver::{
     DocumentLine, ManifestCheck, PrepareSummary, ShardManifest, StageTime, Timings, UnitReport,
 };
-use super::issue4::{self, NearDuplicateIndex};
 use super::ledger::{DropReason, LedgerStage};
+use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use crate::spec::data::DataConfig;
@@ -50,7 +50,9 @@ struct Finisher<'a> {
     documents: AtomicFile,
     ledger: csv::Writer<AtomicFile>,
     exact: ExactDedup,
-    near: Option<Box<dyn NearDuplicateIndex>>,
+    near: Option<NearDupIndex>,
+    /// Ids of the documents the near-duplicate index kept, in its order.
+    near_kept: Vec<String>,
     waterfall: Vec<YieldRow>,
     stage_seconds: StageSeconds,
     summary: PrepareSummary,
@@ -59,34 +61,26 @@ struct Finisher<'a> {
 impl<'a> Finisher<'a> {
     fn new(manifest: &'a ShardManifest, out: &Path, units: UnitCounts) -> Result<Self> {
         let cfg = &manifest.settings;
-        let skipped_stages = if manifest.metadata.is_none() {
-            vec![stage_name(LedgerStage::Metadata)]
-        } else {
-            Vec::new()
-        };
+        let skipped_stages =
+            if manifest.metadata.is_none() { vec![stage_name(LedgerStage::Metadata)] } else { Vec::new() };
         Ok(Self {
             cfg,
             documents: AtomicFile::create(&out.join("documents.jsonl"))?,
             ledger: csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?),
             exact: ExactDedup::default(),
-            near: cfg
-                .dedup
-                .near
-                .as_ref()
-                .map(issue4::near_dedup_index)
-                .transpose()?,
+            near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
+            near_kept: Vec::new(),
             waterfall: LedgerStage::WATERFALL
                 .iter()
-                .map(|s| YieldRow {
-                    stage: stage_name(*s),
-                    ..YieldRow::default()
-                })
+                .map(|s| YieldRow { stage: stage_name(*s), ..YieldRow::default() })
                 .collect(),
             stage_seconds: [0.0; PER_PAPER_STAGES],
             summary: PrepareSummary {
                 papers_seen: 0,
                 papers_kept: 0,
                 papers_dropped: 0,
+                near_duplicate_of: BTreeMap::new(),
+                degraded: Vec::new(),
                 bytes_in: 0,
                 chars_kept: 0,
                 words_kept: 0,
@@ -117,41 +111,27 @@ impl<'a> Finisher<'a> {
         let records_path = part.with_extension("jsonl");
         let report: UnitReport =
             serde_json::from_str(&std::fs::read_to_string(&report_path).with_context(|| {
-                format!(
-                    "cannot read {}; rerun the shard that wrote it",
-                    report_path.display()
-                )
+                format!("cannot read {}; rerun the shard that wrote it", report_path.display())
             })?)
-            .with_context(|| {
-                format!("{} is damaged; delete it and rerun", report_path.display())
-            })?;
+            .with_context(|| format!("{} is damaged; delete it and rerun", report_path.display()))?;
         let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
         for line in open_lines(&records_path)?.lines() {
             let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
-            let mut record: PaperRecord = serde_json::from_str(&line).with_context(|| {
-                format!("{} is damaged; delete it and rerun", records_path.display())
-            })?;
+            let mut record: PaperRecord = serde_json::from_str(&line)
+                .with_context(|| format!("{} is damaged; delete it and rerun", records_path.display()))?;
             if mismatch {
                 apply_manifest_mismatch(&mut record);
             }
             self.add_paper(record)?;
         }
-        self.stage_seconds
-            .iter_mut()
-            .zip(report.stage_seconds)
-            .for_each(|(a, b)| *a += b);
+        self.stage_seconds.iter_mut().zip(report.stage_seconds).for_each(|(a, b)| *a += b);
         self.summary.timings.read_seconds += report.read_seconds;
         self.summary.inputs.push(report);
         Ok(())
     }
 
     fn add_paper(&mut self, mut record: PaperRecord) -> Result<()> {
-        let kept = apply_dedup(
-            &mut record,
-            self.cfg.dedup.exact,
-            &mut self.exact,
-            self.near.as_deref_mut(),
-        )?;
+        let kept = self.apply_dedup(&mut record)?;
         self.count_in_waterfall(&record);
         self.summary.papers_seen += 1;
         self.summary.bytes_in += record.bytes_in;
@@ -159,12 +139,7 @@ impl<'a> Finisher<'a> {
             Some(doc) => doc.chars,
             None => record.chars_after.last().copied().unwrap_or(0),
         };
-        self.ledger.serialize(LedgerRow::new(
-            &record.id,
-            record.dropped,
-            record.bytes_in,
-            chars_out,
-        ))?;
+        self.ledger.serialize(LedgerRow::new(&record.id, record.dropped, record.bytes_in, chars_out))?;
         match kept {
             Some(doc) => self.keep(record, doc),
             None => {
@@ -176,11 +151,27 @@ impl<'a> Finisher<'a> {
         }
     }
 
+    /// Exact, then near dedup; records which kept document a near-duplicate matched.
+    fn apply_dedup(&mut self, record: &mut PaperRecord) -> Result<Option<DocumentDraft>> {
+        let outcome = apply_dedup(record, self.cfg.dedup.exact, &mut self.exact, self.near.as_mut())?;
+        Ok(match outcome {
+            Dedup::Kept(doc) => {
+                if self.near.is_some() {
+                    self.near_kept.push(record.id.clone());
+                }
+                Some(doc)
+            }
+            Dedup::Dropped => None,
+            Dedup::NearDuplicateOf(k) => {
+                self.summary.near_duplicate_of.insert(record.id.clone(), self.near_kept[k].clone());
+                None
+            }
+        })
+    }
+
     /// A paper counts as out of every stage before the one it left at.
     fn count_in_waterfall(&mut self, record: &PaperRecord) {
-        let passed = record.dropped.map_or(LedgerStage::WATERFALL.len(), |r| {
-            waterfall_position(r.stage())
-        });
+        let passed = record.dropped.map_or(LedgerStage::WATERFALL.len(), |r| waterfall_position(r.stage()));
         for (k, row) in self.waterfall.iter_mut().enumerate().take(passed) {
             row.papers_out += 1;
             row.bytes_out += record.bytes_in;
@@ -198,6 +189,9 @@ impl<'a> Finisher<'a> {
         }
         summary.chars_kept += doc.chars;
         summary.words_kept += doc.words;
+        if doc.degraded {
+            summary.degraded.push(record.id.clone());
+        }
         self.documents.write_json_line(&DocumentLine {
             id: record.id,
             text: doc.text,
@@ -209,6 +203,7 @@ impl<'a> Finisher<'a> {
             words: doc.words,
             encoding: doc.encoding,
             source: doc.source,
+            degraded: doc.degraded,
         })
     }
 
@@ -222,20 +217,14 @@ impl<'a> Finisher<'a> {
         self.summary.timings.stages = LedgerStage::WATERFALL[..PER_PAPER_STAGES]
             .iter()
             .zip(self.stage_seconds)
-            .map(|(s, seconds)| StageTime {
-                stage: stage_name(*s),
-                seconds,
-            })
+            .map(|(s, seconds)| StageTime { stage: stage_name(*s), seconds })
             .collect();
         self.documents.commit()?;
         self.ledger
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
             .commit()?;
-        write_csv_rows(
-            AtomicFile::create(&out.join("yield.csv"))?,
-            &self.summary.waterfall,
-        )?;
+        write_csv_rows(AtomicFile::create(&out.join("yield.csv"))?, &self.summary.waterfall)?;
         let mut summary = self.summary;
         summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();
@@ -246,60 +235,56 @@ impl<'a> Finisher<'a> {
 
 /// Position of a stage in the waterfall.
 fn waterfall_position(stage: LedgerStage) -> usize {
-    LedgerStage::WATERFALL
-        .iter()
-        .position(|s| *s == stage)
-        .unwrap_or(LedgerStage::WATERFALL.len())
+    LedgerStage::WATERFALL.iter().position(|s| *s == stage).unwrap_or(LedgerStage::WATERFALL.len())
 }
 /// A bulk tar whose md5 differs from the manifest cannot be trusted: every
 /// paper that entered validation is dropped there (metadata drops stand).
 fn apply_manifest_mismatch(record: &mut PaperRecord) {
-    let entered_validation = record.dropped.is_none_or(|r| {
-        waterfall_position(r.stage()) >= waterfall_position(LedgerStage::Validation)
-    });
+    let entered_validation = record
+        .dropped
+        .is_none_or(|r| waterfall_position(r.stage()) >= waterfall_position(LedgerStage::Validation));
     if entered_validation {
         record.dropped = Some(DropReason::ManifestMd5Mismatch);
-        record
-            .chars_after
-            .truncate(waterfall_position(LedgerStage::Validation));
+        record.chars_after.truncate(waterfall_position(LedgerStage::Validation));
         record.doc = None;
     }
 }
 
-/// Exact, then near dedup, in input order. Returns the document when kept.
+enum Dedup {
+    Kept(DocumentDraft),
+    /// Dropped before dedup, or an exact duplicate.
+    Dropped,
+    /// A near-duplicate of the `k`-th document the near index kept.
+    NearDuplicateOf(usize),
+}
+
+/// Exact, then near dedup, in input order.
 fn apply_dedup(
     record: &mut PaperRecord,
     exact_on: bool,
     exact: &mut ExactDedup,
-    near: Option<&mut (dyn issue4::NearDuplicateIndex + 'static)>,
-) -> Result<Option<DocumentDraft>> {
+    near: Option<&mut NearDupIndex>,
+) -> Result<Dedup> {
     if record.dropped.is_some() {
-        return Ok(None);
+        return Ok(Dedup::Dropped);
     }
     let Some(doc) = record.doc.take() else {
-        bail!(
-            "internal: {} passed every stage without a document",
-            record.id
-        );
+        bail!("internal: {} passed every stage without a document", record.id);
     };
     if exact_on && !exact.first_occurrence(&doc.md5) {
         record.dropped = Some(DropReason::ExactDuplicate);
-        return Ok(None);
+        return Ok(Dedup::Dropped);
     }
-    if near.is_some_and(|index| index.is_near_duplicate(&doc.text)) {
+    if let Some(k) = near.and_then(|index| index.check(&doc.text)) {
         record.dropped = Some(DropReason::NearDuplicate);
-        return Ok(None);
+        return Ok(Dedup::NearDuplicateOf(k));
     }
-    Ok(Some(doc))
+    Ok(Dedup::Kept(doc))
 }
 
 /// Characters after waterfall stage `k`: recorded per stage; dedup keeps the document's.
 fn chars_after_stage(record: &PaperRecord, k: usize) -> u64 {
-    record
-        .chars_after
-        .get(k.min(PER_PAPER_STAGES - 1))
-        .copied()
-        .unwrap_or(0)
+    record.chars_after.get(k.min(PER_PAPER_STAGES - 1)).copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -308,13 +293,7 @@ mod tests {
     use rstest::rstest;
 
     fn record(dropped: Option<DropReason>, chars_after: Vec<u64>) -> PaperRecord {
-        PaperRecord {
-            id: "x".into(),
-            bytes_in: 1,
-            dropped,
-            chars_after,
-            doc: None,
-        }
+        PaperRecord { id: "x".into(), bytes_in: 1, dropped, chars_after, doc: None }
     }
 
     #[rstest]
@@ -345,19 +324,17 @@ mod tests {
             words: 1,
             chars: 1,
             md5: super::super::dedup::document_md5("t"),
+            degraded: false,
         };
         let mut exact = ExactDedup::default();
         let kept = |on: bool, exact: &mut ExactDedup| {
             let mut r = record(None, vec![0; 6]);
             r.doc = Some(doc.clone());
             let got = apply_dedup(&mut r, on, exact, None).unwrap();
-            (got.is_some(), r.dropped)
+            (matches!(got, Dedup::Kept(_)), r.dropped)
         };
         assert_eq!(kept(true, &mut exact), (true, None));
-        assert_eq!(
-            kept(true, &mut exact),
-            (false, Some(DropReason::ExactDuplicate))
-        );
+        assert_eq!(kept(true, &mut exact), (false, Some(DropReason::ExactDuplicate)));
         assert_eq!(kept(false, &mut exact), (true, None));
     }
 }

@@ -31,9 +31,7 @@ pub fn category_matches_exact(categories: &str, wanted: &[String]) -> bool {
 /// One space-separated category starts with a listed name (`math` takes
 /// `math.LO` and `math-ph`, not `physics.optics`).
 pub fn category_matches_prefix(categories: &str, wanted: &[String]) -> bool {
-    categories
-        .split_whitespace()
-        .any(|c| wanted.iter().any(|w| c.starts_with(w.as_str())))
+    categories.split_whitespace().any(|c| wanted.iter().any(|w| c.starts_with(w.as_str())))
 }
 
 pub fn category_matches(categories: &str, wanted: &[String], mode: CategoryMatch) -> bool {
@@ -144,11 +142,7 @@ mod tests {
     use rstest::rstest;
 
     fn released() -> Vec<String> {
-        [
-            "math", "cs", "hep-th", "hep-ph", "quant-ph", "stat.ML", "stat.TH",
-        ]
-        .map(String::from)
-        .to_vec()
+        ["math", "cs", "hep-th", "hep-ph", "quant-ph", "stat.ML", "stat.TH"].map(String::from).to_vec()
     }
 
     #[rstest]
@@ -210,11 +204,7 @@ mod tests {
     #[case(Some("http://creativecommons.org/licenses/by/4.0/"), Some(vec!["http://creativecommons.org/licenses/by/4.0/"]), true)]
     #[case(Some("http://arxiv.org/licenses/nonexclusive-distrib/1.0/"), Some(vec!["http://creativecommons.org/licenses/by/4.0/"]), false)]
     #[case(None, Some(vec!["http://creativecommons.org/licenses/by/4.0/"]), false)]
-    fn licences(
-        #[case] license: Option<&str>,
-        #[case] allow: Option<Vec<&str>>,
-        #[case] pass: bool,
-    ) {
+    fn licences(#[case] license: Option<&str>, #[case] allow: Option<Vec<&str>>, #[case] pass: bool) {
         let allow: Option<Vec<String>> = allow.map(|v| v.into_iter().map(String::from).collect());
         assert_eq!(license_allowed(license, allow.as_deref()), pass);
     }
@@ -224,10 +214,7 @@ mod tests {
             categories: released(),
             category_match: CategoryMatch::Substring,
             min_abstract_words: 3,
-            first_version_years: YearRange {
-                from: Some(1995),
-                to: None,
-            },
+            first_version_years: YearRange { from: Some(1995), to: None },
             drop_withdrawn: true,
             licenses: Some(vec!["cc-by".into()]),
         }

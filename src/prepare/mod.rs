@@ -7,11 +7,6 @@
 //! rules (dedup, split) and writes the outputs, [`bench`] measures it all. Settings of the described
 //! pipeline (issue 4) are called through [`issue4`].
 
-pub mod latex;
-pub mod ledger;
-pub mod neardup;
-pub mod normalize;
-pub mod quality;
 pub mod bench;
 pub mod clean;
 pub mod dedup;
@@ -19,10 +14,14 @@ pub mod driver;
 pub mod encoding;
 pub mod extract;
 pub mod finish;
-pub mod issue4;
+pub mod latex;
+pub mod ledger;
 pub mod metadata_filter;
+pub mod neardup;
+pub mod normalize;
 pub mod output;
 pub mod paper;
+pub mod quality;
 pub mod validate;
 pub use bench::{bench, BenchReport};
 pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};

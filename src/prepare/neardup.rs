@@ -20,60 +20,96 @@ pub enum NearDedupError {
          (got permutations {permutations}, bands {bands}); fix `data.dedup.near` in the spec"
     )]
     Bands { permutations: u32, bands: u32 },
-    #[error(
-        "near-dedup needs shingle_words >= 1; fix `data.dedup.near.shingle_words` in the spec"
-    )]
+    #[error("near-dedup needs shingle_words >= 1; fix `data.dedup.near.shingle_words` in the spec")]
     Shingle,
     #[error("near-dedup threshold must lie in (0, 1], got {0}; fix `data.dedup.near.threshold` in the spec")]
     Threshold(f64),
 }
 
+/// Seed of the MinHash permutations: fixed, so dedup decisions are the same on every run.
+pub const NEAR_DEDUP_SEED: u64 = 0x2602_1728;
+
+/// An LSH index over kept documents, fed in input order: each document is
+/// either a near-duplicate of one already kept or is kept and indexed. The
+/// prepare stage streams documents through it; memory is one signature
+/// (`permutations` × 8 bytes) per kept document.
+pub struct NearDupIndex {
+    threshold: f64,
+    shingle_words: usize,
+    rows: usize,
+    salts: Vec<u64>,
+    kept: Vec<Vec<u64>>,
+    buckets: HashMap<(usize, u64), Vec<usize>>,
+}
+
+impl NearDupIndex {
+    pub fn new(cfg: &NearDedup, seed: u64) -> Result<Self, NearDedupError> {
+        validate(cfg)?;
+        Ok(NearDupIndex {
+            threshold: cfg.threshold,
+            shingle_words: cfg.shingle_words as usize,
+            rows: (cfg.permutations / cfg.bands) as usize,
+            salts: (0..cfg.permutations as u64).map(|i| mix(seed ^ mix(i + 1))).collect(),
+            kept: Vec::new(),
+            buckets: HashMap::new(),
+        })
+    }
+
+    /// The MinHash signature of `doc` under this index's permutations (`None` without words).
+    pub fn signature(&self, doc: &str) -> Option<Vec<u64>> {
+        signature(doc, self.shingle_words, &self.salts)
+    }
+
+    /// `Some(k)` when `doc` near-duplicates the `k`-th kept document (estimated
+    /// Jaccard ≥ threshold); else keeps and indexes it and returns `None`.
+    pub fn check(&mut self, doc: &str) -> Option<usize> {
+        let signature = self.signature(doc)?;
+        self.check_signature(signature)
+    }
+
+    fn check_signature(&mut self, signature: Vec<u64>) -> Option<usize> {
+        let keys: Vec<(usize, u64)> = signature
+            .chunks_exact(self.rows)
+            .enumerate()
+            .map(|(band, chunk)| (band, band_hash(chunk)))
+            .collect();
+        let candidates: BTreeSet<usize> =
+            keys.iter().filter_map(|key| self.buckets.get(key)).flatten().copied().collect();
+        let matched = candidates
+            .into_iter()
+            .find(|&earlier| estimated_jaccard(&signature, &self.kept[earlier]) >= self.threshold);
+        if matched.is_none() {
+            let index = self.kept.len();
+            for key in keys {
+                self.buckets.entry(key).or_default().push(index);
+            }
+            self.kept.push(signature);
+        }
+        matched
+    }
+}
+
 /// For each document, `Some(i)` when it near-duplicates the earlier kept
-/// document `i` (estimated Jaccard ≥ `cfg.threshold`), else `None`.
-/// Documents are compared to kept documents only, so every match points at
-/// a document that stays. Deterministic for a given input and `seed`.
+/// document `i` (an index into `docs`), else `None`. Documents are compared
+/// to kept documents only, so every match points at a document that stays.
+/// Deterministic for a given input and `seed`; signatures are computed in parallel.
 pub fn near_duplicates(
     docs: &[&str],
     cfg: &NearDedup,
     seed: u64,
 ) -> Result<Vec<Option<usize>>, NearDedupError> {
-    validate(cfg)?;
-    let salts: Vec<u64> = (0..cfg.permutations as u64)
-        .map(|i| mix(seed ^ mix(i + 1)))
-        .collect();
-    let signatures: Vec<Option<Vec<u64>>> = docs
-        .par_iter()
-        .map(|doc| signature(doc, cfg.shingle_words as usize, &salts))
-        .collect();
-    let rows = (cfg.permutations / cfg.bands) as usize;
-    let mut buckets: HashMap<(usize, u64), Vec<usize>> = HashMap::new();
+    let mut index = NearDupIndex::new(cfg, seed)?;
+    let signatures: Vec<Option<Vec<u64>>> = docs.par_iter().map(|doc| index.signature(doc)).collect();
+    let mut kept_positions = Vec::new();
     let mut matches = Vec::with_capacity(docs.len());
-    for (index, sig) in signatures.iter().enumerate() {
-        let Some(sig) = sig else {
-            matches.push(None);
-            continue;
-        };
-        let keys: Vec<(usize, u64)> = sig
-            .chunks_exact(rows)
-            .enumerate()
-            .map(|(band, chunk)| (band, band_hash(chunk)))
-            .collect();
-        let candidates: BTreeSet<usize> = keys
-            .iter()
-            .filter_map(|key| buckets.get(key))
-            .flatten()
-            .copied()
-            .collect();
-        let matched = candidates.into_iter().find(|&earlier| {
-            signatures[earlier]
-                .as_deref()
-                .is_some_and(|other| estimated_jaccard(sig, other) >= cfg.threshold)
-        });
-        if matched.is_none() {
-            for key in keys {
-                buckets.entry(key).or_default().push(index);
+    for (position, signature) in signatures.into_iter().enumerate() {
+        let matched = signature.and_then(|s| match index.check_signature(s) {
+            Some(k) => Some(kept_positions[k]),
+            None => {
+                kept_positions.push(position);
+                None
             }
-        }
+        });
         matches.push(matched);
     }
     Ok(matches)
@@ -81,10 +117,7 @@ pub fn near_duplicates(
 
 fn validate(cfg: &NearDedup) -> Result<(), NearDedupError> {
     if cfg.bands == 0 || cfg.permutations == 0 || cfg.permutations % cfg.bands != 0 {
-        return Err(NearDedupError::Bands {
-            permutations: cfg.permutations,
-            bands: cfg.bands,
-        });
+        return Err(NearDedupError::Bands { permutations: cfg.permutations, bands: cfg.bands });
     }
     if cfg.shingle_words == 0 {
         return Err(NearDedupError::Shingle);
@@ -110,16 +143,7 @@ pub fn shingles(doc: &str, k: usize) -> Option<BTreeSet<u64>> {
 fn signature(doc: &str, k: usize, salts: &[u64]) -> Option<Vec<u64>> {
     let shingles = shingles(doc, k)?;
     Some(
-        salts
-            .iter()
-            .map(|&salt| {
-                shingles
-                    .iter()
-                    .map(|&s| mix(s ^ salt))
-                    .min()
-                    .unwrap_or(u64::MAX)
-            })
-            .collect(),
+        salts.iter().map(|&salt| shingles.iter().map(|&s| mix(s ^ salt)).min().unwrap_or(u64::MAX)).collect(),
     )
 }
 
@@ -164,41 +188,25 @@ mod tests {
     use rstest::rstest;
 
     fn cfg(threshold: f64) -> NearDedup {
-        NearDedup {
-            threshold,
-            shingle_words: 5,
-            permutations: 128,
-            bands: 16,
-        }
+        NearDedup { threshold, shingle_words: 5, permutations: 128, bands: 16 }
     }
 
     /// A deterministic pseudo-text of `n` distinct-ish words.
     fn words(seed: u64, n: usize) -> Vec<String> {
-        (0..n as u64)
-            .map(|i| format!("w{}", mix(seed * 1_000_003 + i) % 5000))
-            .collect()
+        (0..n as u64).map(|i| format!("w{}", mix(seed * 1_000_003 + i) % 5000)).collect()
     }
 
     /// `base` with every `every`-th word replaced.
     fn edited(base: &[String], every: usize) -> String {
         base.iter()
             .enumerate()
-            .map(|(i, w)| {
-                if i % every == every - 1 {
-                    format!("x{i}")
-                } else {
-                    w.clone()
-                }
-            })
+            .map(|(i, w)| if i % every == every - 1 { format!("x{i}") } else { w.clone() })
             .collect::<Vec<_>>()
             .join(" ")
     }
 
     fn exact_jaccard(a: &str, b: &str) -> f64 {
-        let (a, b) = (
-            shingles(a, 5).unwrap_or_default(),
-            shingles(b, 5).unwrap_or_default(),
-        );
+        let (a, b) = (shingles(a, 5).unwrap_or_default(), shingles(b, 5).unwrap_or_default());
         a.intersection(&b).count() as f64 / a.union(&b).count() as f64
     }
 
@@ -210,11 +218,7 @@ mod tests {
     fn finds_near_duplicates_above_threshold(#[case] every: usize, #[case] duplicate: bool) {
         let base = words(1, 500);
         let original = base.join(" ");
-        let copy = if every == 0 {
-            original.clone()
-        } else {
-            edited(&base, every)
-        };
+        let copy = if every == 0 { original.clone() } else { edited(&base, every) };
         let other = words(2, 500).join(" ");
         let found = near_duplicates(&[&original, &other, &copy], &cfg(0.8), 7).unwrap();
         assert_eq!(found, vec![None, None, duplicate.then_some(0)]);
@@ -227,15 +231,8 @@ mod tests {
         for every in [50, 20, 10, 6] {
             let b = edited(&base, every);
             let salts: Vec<u64> = (0..512u64).map(|i| mix(11 ^ mix(i + 1))).collect();
-            let (sa, sb) = (
-                signature(&a, 5, &salts).unwrap(),
-                signature(&b, 5, &salts).unwrap(),
-            );
-            assert_abs_diff_eq!(
-                estimated_jaccard(&sa, &sb),
-                exact_jaccard(&a, &b),
-                epsilon = 0.07
-            );
+            let (sa, sb) = (signature(&a, 5, &salts).unwrap(), signature(&b, 5, &salts).unwrap());
+            assert_abs_diff_eq!(estimated_jaccard(&sa, &sb), exact_jaccard(&a, &b), epsilon = 0.07);
         }
     }
 

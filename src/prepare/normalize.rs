@@ -10,11 +10,7 @@ use crate::spec::data::{Normalization, UnicodeForm, WhitespaceMode};
 
 /// Applies every normalization rule the spec switches on.
 pub fn normalize(text: &str, cfg: &Normalization) -> String {
-    let mut text = if cfg.strip_control {
-        strip_control(text)
-    } else {
-        text.to_string()
-    };
+    let mut text = if cfg.strip_control { strip_control(text) } else { text.to_string() };
     if cfg.accents {
         text = accents_to_characters(&text);
     }
@@ -69,9 +65,18 @@ pub fn unicode_form(text: &str, form: UnicodeForm) -> String {
     }
 }
 
-/// Released: every whitespace run, newlines included, becomes one space.
+/// Released: every whitespace run, newlines included, becomes one space; ends
+/// trimmed. The released cleaner's last pass and `whitespace: collapse-all`.
+/// Same classes as the regex `\s` (Unicode `White_Space`), without its cost.
 pub fn collapse_all(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Whitespace runs inside a paragraph become one space; paragraphs (split at
@@ -295,11 +300,7 @@ mod tests {
     #[case::paragraphs_kept("a  b\nc\n\n\n  d\n", WhitespaceMode::Paragraphs, "a b c\n\nd")]
     #[case::blank_line_with_spaces("a\n   \nb", WhitespaceMode::Paragraphs, "a\n\nb")]
     #[case::leading_blank_lines("\n\n a", WhitespaceMode::Paragraphs, "a")]
-    fn normalizes_whitespace(
-        #[case] text: &str,
-        #[case] mode: WhitespaceMode,
-        #[case] expected: &str,
-    ) {
+    fn normalizes_whitespace(#[case] text: &str, #[case] mode: WhitespaceMode, #[case] expected: &str) {
         let cfg = Normalization {
             unicode: UnicodeForm::None,
             accents: false,

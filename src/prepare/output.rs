@@ -19,20 +19,14 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}; is it writable?", dir.display()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            writer: BufWriter::with_capacity(1 << 20, tmp),
-        })
+        Ok(Self { path: path.to_path_buf(), writer: BufWriter::with_capacity(1 << 20, tmp) })
     }
 
     /// Flushes, syncs and renames the file into place.
@@ -43,9 +37,7 @@ impl AtomicFile {
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
         tmp.persist(&path)
             .with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
         Ok(())
@@ -55,9 +47,7 @@ impl AtomicFile {
     pub fn write_json_line(&mut self, value: &impl Serialize) -> Result<()> {
         serde_json::to_writer(&mut self.writer, value)
             .with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.writer
-            .write_all(b"\n")
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        self.writer.write_all(b"\n").with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
 
@@ -100,10 +90,7 @@ impl LedgerRow {
 }
 
 pub fn stage_name(stage: LedgerStage) -> String {
-    serde_json::to_value(stage)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    serde_json::to_value(stage).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// One `yield.csv` row: the waterfall at one stage.
@@ -123,20 +110,14 @@ pub fn write_csv_rows<T: Serialize>(file: AtomicFile, rows: &[T]) -> Result<()> 
     for row in rows {
         writer.serialize(row)?;
     }
-    let file = writer
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("cannot finish a CSV file: {}", e.error()))?;
+    let file = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot finish a CSV file: {}", e.error()))?;
     file.commit()
 }
 
 /// Opens a part file for reading.
 pub fn open_lines(path: &Path) -> Result<std::io::BufReader<File>> {
-    Ok(std::io::BufReader::new(File::open(path).with_context(
-        || {
-            format!(
-                "cannot open {}; rerun the shard that wrote it",
-                path.display()
-            )
-        },
-    )?))
+    Ok(std::io::BufReader::new(
+        File::open(path)
+            .with_context(|| format!("cannot open {}; rerun the shard that wrote it", path.display()))?,
+    ))
 }

@@ -9,21 +9,20 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use whatlang::Lang;
 
-use super::clean::{collapse_whitespace, strip_control, ReleasedCleaner};
+use super::clean::ReleasedCleaner;
 use super::dedup::document_md5;
-use super::encoding::{decode_tex_members, encoding_label, DecodedMember};
+use super::encoding::{decode_members, encoding_label, DecodedMember};
 use super::extract::{concat_tex, latex_abstract, latex_title};
-use super::issue4;
+use super::latex;
 use super::ledger::{DropReason, LedgerStage};
 use super::metadata_filter::{MetadataFields, MetadataTable};
+use super::normalize::{collapse_all, normalize};
 use super::quality::{
-    assemble_document, has_enough_words, is_expected_language_whole_text, word_count,
+    assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
 };
-use super::validate::{validate_source, SourceKind};
+use super::validate::{is_tex_member, validate_source, SourceKind};
 use crate::corpus::source::{RawContent, RawPaper};
-use crate::spec::data::{
-    CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode, UnicodeForm, WhitespaceMode,
-};
+use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
 
 /// Per-paper stages, in waterfall order (dedup is the finishing pass's).
 pub const PER_PAPER_STAGES: usize = 6;
@@ -52,6 +51,9 @@ pub struct DocumentDraft {
     pub words: u64,
     pub chars: u64,
     pub md5: String,
+    /// Macro expansion hit its cap: the paper is kept, with its text as far as expanded.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// Seconds spent in each per-paper stage.
@@ -150,10 +152,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
         RawContent::TooLarge => return Ok(p.leave(DropReason::TooLarge)),
         RawContent::Unreadable(_) => return Ok(p.leave(DropReason::Corrupt)),
         RawContent::NotRead => {
-            anyhow::bail!(
-                "internal: {} passed the metadata filter but was not read",
-                raw.id
-            )
+            anyhow::bail!("internal: {} passed the metadata filter but was not read", raw.id)
         }
     };
     let source = match validate_source(&bytes, &raw.id, &cfg.validation) {
@@ -163,14 +162,14 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     drop(bytes);
     p.pass(0);
 
-    let decoded = match decode_tex_members(&source.members, cfg.encoding) {
+    let decoded = match decode_members(&source.members, cfg.encoding, extraction_reads(cfg.extraction.mode)) {
         Ok(decoded) => decoded,
         Err(reason) => return Ok(p.leave(reason)),
     };
     drop(source.members);
     p.pass(decoded.iter().map(|m| chars(&m.text)).sum());
 
-    let tex = match extract_text(cfg, &decoded)? {
+    let tex = match extract_text(cfg, &decoded, &raw.id) {
         Ok(tex) => tex,
         Err(reason) => return Ok(p.leave(reason)),
     };
@@ -179,18 +178,12 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     // Without --metadata the released scripts have no title or abstract to
     // prepend; they come from the LaTeX instead (issue 3).
     let (title, abstract_text, categories) = match meta {
-        Some(m) => (
-            collapse_whitespace(&m.title),
-            collapse_whitespace(&m.abstract_text),
-            Some(m.categories.clone()),
-        ),
-        None => (
-            latex_title(&tex).unwrap_or_default(),
-            latex_abstract(&tex).unwrap_or_default(),
-            None,
-        ),
+        Some(m) => (collapse_all(&m.title), collapse_all(&m.abstract_text), Some(m.categories.clone())),
+        None => (latex_title(&tex).unwrap_or_default(), latex_abstract(&tex).unwrap_or_default(), None),
     };
-    let body = clean_and_normalize(ctx, &tex)?;
+    let sty_files: Vec<&str> =
+        decoded.iter().filter(|m| m.name.ends_with(".sty")).map(|m| m.text.as_str()).collect();
+    let (body, degraded) = clean_and_normalize(ctx, &tex, &sty_files);
     drop(tex);
     if body.trim().is_empty() {
         return Ok(p.leave(DropReason::EmptyAfterCleaning));
@@ -202,7 +195,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     if !has_enough_words(words, cfg.filters.min_words) {
         return Ok(p.leave(DropReason::TooFewWords));
     }
-    if !language_passes(ctx, &text)? {
+    if !language_passes(ctx, &text) {
         return Ok(p.leave(DropReason::NotEnglish));
     }
     let text_chars = chars(&text);
@@ -217,61 +210,86 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
         source: source.kind,
         words,
         chars: text_chars,
+        degraded,
     });
     Ok((p.record, p.seconds))
 }
 
-/// Stage 4: the released concatenation, or issue 4's main-file resolution.
-fn extract_text(cfg: &DataConfig, decoded: &[DecodedMember]) -> Result<Result<String, DropReason>> {
-    Ok(match cfg.extraction.mode {
+/// Which members the encoding stage decodes: the released concatenation reads
+/// `.tex` only; resolving also needs arXiv's `00README` markers, local `.sty`
+/// packages (macro definitions) and the `.bbl` it may inline.
+fn extraction_reads(mode: ExtractionMode) -> fn(&str) -> bool {
+    match mode {
+        ExtractionMode::Concat => is_tex_member,
+        ExtractionMode::Resolve => is_resolve_input,
+    }
+}
+
+fn is_resolve_input(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    is_tex_member(file) || file.ends_with(".sty") || file.ends_with(".bbl") || file.starts_with("00README")
+}
+
+/// Stage 4: the released concatenation, or main-file detection with includes resolved.
+fn extract_text(cfg: &DataConfig, decoded: &[DecodedMember], id: &str) -> Result<String, DropReason> {
+    match cfg.extraction.mode {
         ExtractionMode::Concat => {
             concat_tex(decoded, cfg.extraction.max_tex_bytes).ok_or(DropReason::NoUsableTex)
         }
-        ExtractionMode::Resolve => issue4::extraction_resolve(decoded, &cfg.extraction)?,
-    })
+        ExtractionMode::Resolve => {
+            // Same reason as the released concatenation when no source is small enough to read.
+            let max = cfg.extraction.max_tex_bytes;
+            if !decoded.iter().any(|m| is_tex_member(&m.name) && m.raw_len <= max) {
+                return Err(DropReason::NoUsableTex);
+            }
+            let files = decoded.iter().map(|m| (m.name.clone(), m.text.clone())).collect();
+            // arXiv names old-style archives without the slash (`math0601001`).
+            let stem = id.replace('/', "");
+            latex::extract_resolved(&files, &stem, &cfg.extraction).map(|resolved| resolved.text)
+        }
+    }
 }
 
-/// Stage 5: macros, comment/command/environment cleaning, then normalization.
-fn clean_and_normalize(ctx: &PaperContext, tex: &str) -> Result<String> {
+/// Stage 5: comments, preamble, macros, environment and command drops, then
+/// normalization. Returns the text and whether macro expansion hit its cap.
+fn clean_and_normalize(ctx: &PaperContext, tex: &str, sty_files: &[&str]) -> (String, bool) {
     let cleaning = &ctx.cfg.cleaning;
-    let norm = &ctx.cfg.normalization;
-    let expanded;
-    let tex = match cleaning.macros {
-        MacroMode::Keep => tex,
-        MacroMode::Expand => {
-            expanded = issue4::macros_expand(tex, cleaning)?;
-            &expanded
+    let (text, degraded) = match cleaning.comments {
+        CommentMode::Regex => {
+            // The released cleaner removes the preamble itself, so definitions
+            // must be read (and uses expanded) before it runs.
+            let expanded = match cleaning.macros {
+                MacroMode::Keep => None,
+                MacroMode::Expand => {
+                    let (preamble, _) = latex::split_preamble(tex);
+                    let table = latex::harvest_macros(preamble, sty_files);
+                    Some(latex::expand_macros(
+                        tex,
+                        &table,
+                        cleaning.max_macro_expansions,
+                        cleaning.max_macro_growth,
+                    ))
+                }
+            };
+            let degraded = expanded.as_ref().is_some_and(|e| e.degraded);
+            (ctx.cleaner.clean(expanded.as_ref().map_or(tex, |e| e.text.as_str())), degraded)
+        }
+        CommentMode::Tex => {
+            let cleaned = latex::clean_after_comments(&latex::strip_comments(tex), sty_files, cleaning);
+            (cleaned.text, cleaned.degraded)
         }
     };
-    let mut text = match cleaning.comments {
-        CommentMode::Regex => ctx.cleaner.clean(tex),
-        CommentMode::Tex => issue4::comments_tex(tex, cleaning)?,
-    };
-    if norm.accents {
-        text = issue4::accents_to_unicode(&text)?;
-    }
-    if norm.unicode != UnicodeForm::None {
-        text = issue4::unicode_normalize(&text, norm.unicode)?;
-    }
-    text = match norm.whitespace {
-        // Idempotent after the released cleaner, which ends with this pass.
-        WhitespaceMode::CollapseAll => collapse_whitespace(&text),
-        WhitespaceMode::Paragraphs => issue4::whitespace_paragraphs(&text)?,
-    };
-    if norm.strip_control {
-        text = strip_control(&text);
-    }
-    Ok(text)
+    (normalize(&text, &ctx.cfg.normalization), degraded)
 }
 
 /// Stage 6's language rule.
-fn language_passes(ctx: &PaperContext, document: &str) -> Result<bool> {
+fn language_passes(ctx: &PaperContext, document: &str) -> bool {
     let check = &ctx.cfg.filters.language;
-    Ok(match check.mode {
+    match check.mode {
         LanguageMode::Off => true,
-        LanguageMode::WholeText => {
-            is_expected_language_whole_text(document, ctx.language, check.min_confidence)
+        LanguageMode::WholeText => is_expected_language(document, ctx.language, check.min_confidence),
+        LanguageMode::ProseOnly => {
+            is_expected_language(&mask_for_language(document), ctx.language, check.min_confidence)
         }
-        LanguageMode::ProseOnly => issue4::language_prose_only(document, check)?,
-    })
+    }
 }

@@ -98,17 +98,8 @@ pub fn looks_like_tar(bytes: &[u8]) -> bool {
         .ok()
         .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
         .and_then(|s| u32::from_str_radix(s, 8).ok());
-    let computed: u32 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
+    let computed: u32 =
+        header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 }).sum();
     header[0] != 0 && stored == Some(computed)
 }
 
@@ -116,9 +107,7 @@ fn looks_like_html(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(512)];
     let text = String::from_utf8_lossy(head).to_lowercase();
     let text = text.trim_start_matches('\u{feff}').trim_start();
-    ["<!doctype html", "<html", "<head"]
-        .iter()
-        .any(|tag| text.starts_with(tag))
+    ["<!doctype html", "<html", "<head"].iter().any(|tag| text.starts_with(tag))
 }
 
 /// Text: no NUL and at most 1% control bytes other than tab, newlines, form
@@ -128,10 +117,8 @@ pub fn looks_like_text(bytes: &[u8]) -> bool {
     if head.contains(&0) {
         return false;
     }
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
-        .count();
+    let control =
+        head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).count();
     control * 100 <= head.len()
 }
 
@@ -141,9 +128,7 @@ pub fn looks_like_text(bytes: &[u8]) -> bool {
 pub fn gunzip_capped(bytes: &[u8], cap: u64) -> Result<Vec<u8>, DropReason> {
     let mut out = Vec::new();
     let mut decoder = MultiGzDecoder::new(bytes).take(cap.saturating_add(1));
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|_| DropReason::Corrupt)?;
+    decoder.read_to_end(&mut out).map_err(|_| DropReason::Corrupt)?;
     if out.len() as u64 > cap {
         return Err(DropReason::TooLarge);
     }
@@ -198,9 +183,7 @@ impl<R: Read> Read for CappedReader<R> {
             self.hit.set(true);
             return Err(std::io::Error::other("decompressed size cap reached"));
         }
-        let max = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
         self.left -= n as u64;
         Ok(n)
@@ -211,11 +194,7 @@ impl<R: Read> Read for CappedReader<R> {
 /// safety rules and caps; only the kept members are ever held in memory.
 pub fn read_tar_members(tar: impl Read, v: &Validation) -> Result<Vec<Member>, DropReason> {
     let hit = Rc::new(Cell::new(false));
-    let capped = CappedReader {
-        inner: tar,
-        left: v.max_paper_bytes,
-        hit: Rc::clone(&hit),
-    };
+    let capped = CappedReader { inner: tar, left: v.max_paper_bytes, hit: Rc::clone(&hit) };
     let scanned = scan_tar_members(capped, v);
     if hit.get() {
         return Err(DropReason::TooLarge);
@@ -252,9 +231,7 @@ fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, Dr
             continue;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|_| DropReason::Corrupt)?;
+        entry.read_to_end(&mut bytes).map_err(|_| DropReason::Corrupt)?;
         if bytes.len() as u64 != size {
             return Err(DropReason::Corrupt);
         }
@@ -262,8 +239,7 @@ fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, Dr
     }
     // The rest of the stream (end blocks, padding) still has to decompress
     // cleanly: a gzip CRC error there is a corrupt paper.
-    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
-        .map_err(|_| DropReason::Corrupt)?;
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|_| DropReason::Corrupt)?;
     if unsafe_member {
         return Err(DropReason::UnsafeMember);
     }
@@ -279,10 +255,7 @@ fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, Dr
 /// The first `n` decompressed bytes, enough to tell a tar from anything else.
 fn gunzip_prefix(bytes: &[u8], n: u64) -> Result<Vec<u8>, DropReason> {
     let mut head = Vec::new();
-    MultiGzDecoder::new(bytes)
-        .take(n)
-        .read_to_end(&mut head)
-        .map_err(|_| DropReason::Corrupt)?;
+    MultiGzDecoder::new(bytes).take(n).read_to_end(&mut head).map_err(|_| DropReason::Corrupt)?;
     Ok(head)
 }
 
@@ -290,10 +263,7 @@ fn gunzip_prefix(bytes: &[u8], n: u64) -> Result<Vec<u8>, DropReason> {
 pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSource, DropReason> {
     match sniff(raw) {
         Sniffed::Empty => Err(DropReason::Empty),
-        Sniffed::Tar => Ok(ValidSource {
-            kind: SourceKind::Tar,
-            members: read_tar_members(raw, v)?,
-        }),
+        Sniffed::Tar => Ok(ValidSource { kind: SourceKind::Tar, members: read_tar_members(raw, v)? }),
         Sniffed::Gzip if looks_like_tar(&gunzip_prefix(raw, 512)?) => Ok(ValidSource {
             kind: SourceKind::TarGz,
             members: read_tar_members(MultiGzDecoder::new(raw), v)?,
@@ -316,11 +286,7 @@ fn judge_content(
     match sniff(&content) {
         Sniffed::Empty => Err(DropReason::Empty),
         Sniffed::Tar => Ok(ValidSource {
-            kind: if gzipped {
-                SourceKind::TarGz
-            } else {
-                SourceKind::Tar
-            },
+            kind: if gzipped { SourceKind::TarGz } else { SourceKind::Tar },
             members: read_tar_members(&content[..], v)?,
         }),
         Sniffed::Pdf => Err(DropReason::PdfOnly),
@@ -347,15 +313,8 @@ fn single_file_source(
         return Err(DropReason::TooLarge);
     }
     Ok(ValidSource {
-        kind: if gzipped {
-            SourceKind::TexGz
-        } else {
-            SourceKind::Tex
-        },
-        members: vec![Member {
-            name: format!("{}.tex", id.replace('/', "")),
-            bytes: content,
-        }],
+        kind: if gzipped { SourceKind::TexGz } else { SourceKind::Tex },
+        members: vec![Member { name: format!("{}.tex", id.replace('/', "")), bytes: content }],
     })
 }
 
@@ -463,24 +422,15 @@ mod tests {
     #[case::too_many_members(&[file("a.tex", TEX), file("b", b""), file("c", b""), file("d", b""), file("e", b"")], DropReason::TooLarge)]
     #[case::unsafe_outranks_too_many(&[file("../b.tex", b""), file("a.tex", TEX), file("b", b""), file("c", b""), file("d", b"")], DropReason::UnsafeMember)]
     #[case::macos_tex_junk_is_not_tex(&[file("._ms.tex", TEX), file(".DS_Store", b"x")], DropReason::NoTex)]
-    fn archive_safety_and_caps(
-        #[case] members: &[(&str, tar::EntryType, &[u8])],
-        #[case] want: DropReason,
-    ) {
-        assert_eq!(
-            outcome(&gz(&tar_of(members)), ValidationMode::TarOnly),
-            Err(want)
-        );
+    fn archive_safety_and_caps(#[case] members: &[(&str, tar::EntryType, &[u8])], #[case] want: DropReason) {
+        assert_eq!(outcome(&gz(&tar_of(members)), ValidationMode::TarOnly), Err(want));
     }
 
     #[test]
     fn corrupt_outranks_unsafe() {
         let mut tar = tar_of(&[file("../x.tex", TEX), file("ms.tex", &[b'a'; 1500])]);
         tar.truncate(512 * 3 + 100);
-        assert_eq!(
-            outcome(&gz(&tar), ValidationMode::TarOnly),
-            Err(DropReason::Corrupt)
-        );
+        assert_eq!(outcome(&gz(&tar), ValidationMode::TarOnly), Err(DropReason::Corrupt));
     }
 
     #[test]
@@ -499,23 +449,14 @@ mod tests {
         let mut raw = gz(&tar_of(&[file("ms.tex", TEX)]));
         let crc = raw.len() - 8;
         raw[crc] ^= 0xff;
-        assert_eq!(
-            outcome(&raw, ValidationMode::TarOnly),
-            Err(DropReason::Corrupt)
-        );
+        assert_eq!(outcome(&raw, ValidationMode::TarOnly), Err(DropReason::Corrupt));
     }
 
     #[test]
     fn a_tar_bomb_stops_at_the_paper_cap() {
         let bomb = vec![0u8; 8 << 20];
-        let members = [
-            file("ms.tex", TEX),
-            ("zeros.bin", tar::EntryType::Regular, &bomb[..]),
-        ];
-        assert_eq!(
-            outcome(&gz(&tar_of(&members)), ValidationMode::TarOnly),
-            Err(DropReason::TooLarge)
-        );
+        let members = [file("ms.tex", TEX), ("zeros.bin", tar::EntryType::Regular, &bomb[..])];
+        assert_eq!(outcome(&gz(&tar_of(&members)), ValidationMode::TarOnly), Err(DropReason::TooLarge));
     }
 
     #[test]

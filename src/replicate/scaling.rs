@@ -8,7 +8,7 @@
 //! interval (resampling points with replacement) is what says how much to
 //! trust α.
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 

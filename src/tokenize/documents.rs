@@ -30,15 +30,11 @@ pub struct Document {
 /// shards must hold exactly what prepare kept.
 pub fn for_each_document(path: &Path, mut visit: impl FnMut(Document) -> Result<()>) -> Result<()> {
     let file = File::open(path).with_context(|| {
-        format!(
-            "cannot open documents file {} (run the prepare stage first)",
-            path.display()
-        )
+        format!("cannot open documents file {} (run the prepare stage first)", path.display())
     })?;
     let reader = BufReader::with_capacity(1 << 20, file);
     for (index, line) in reader.lines().enumerate() {
-        let line =
-            line.with_context(|| format!("cannot read {} at line {}", path.display(), index + 1))?;
+        let line = line.with_context(|| format!("cannot read {} at line {}", path.display(), index + 1))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -70,14 +66,11 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>> {
 
 /// SHA-256 of a file's bytes, hex, streamed.
 pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut file =
-        File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
+    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }

@@ -83,10 +83,7 @@ fn dollar_math(text: &str, at: usize) -> Option<MathSpan> {
 fn delimited(text: &str, at: usize, open: &str, close: &str) -> Option<MathSpan> {
     let body = at + open.len();
     let end = find_closing(text, body, close)?;
-    Some(MathSpan {
-        outer: at..end + close.len(),
-        inner: body..end,
-    })
+    Some(MathSpan { outer: at..end + close.len(), inner: body..end })
 }
 
 /// Start of the first unescaped `close` at or after `from`. Inline `$` math
@@ -120,10 +117,7 @@ mod tests {
     use rstest::rstest;
 
     fn outer(text: &str) -> Vec<&str> {
-        math_spans(text)
-            .into_iter()
-            .map(|s| &text[s.outer])
-            .collect()
+        math_spans(text).into_iter().map(|s| &text[s.outer]).collect()
     }
 
     #[rstest]

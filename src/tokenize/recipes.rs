@@ -24,10 +24,9 @@ pub const RELEASED_UNK: &str = "[UNK]";
 /// Plain added tokens of the released script (PAPER.md): digits, operators, a
 /// few Greek letters and LaTeX commands, matched before pre-tokenization.
 pub const RELEASED_ADDED_TOKENS: [&str; 42] = [
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "=", "*", "/", "^", "_", "(", ")",
-    "{", "}", "[", "]", "<", ">", "\\alpha", "\\beta", "\\gamma", "\\theta", "\\pi", "\\phi",
-    "\\psi", "\\frac", "\\sqrt", "\\int", "\\sum", "\\infty", "\\text", "\\begin", "\\end", "\\(",
-    "\\)",
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "-", "=", "*", "/", "^", "_", "(", ")", "{", "}",
+    "[", "]", "<", ">", "\\alpha", "\\beta", "\\gamma", "\\theta", "\\pi", "\\phi", "\\psi", "\\frac",
+    "\\sqrt", "\\int", "\\sum", "\\infty", "\\text", "\\begin", "\\end", "\\(", "\\)",
 ];
 
 /// The end-of-document tokens the shards look for, ours first.
@@ -84,9 +83,7 @@ pub fn pre_tokenizer(recipe: Recipe) -> Result<PreTokenizerWrapper> {
             ByteLevel::new(false, false, false).into(),
         ])
         .into(),
-        Recipe::Released => {
-            Sequence::new(vec![Whitespace {}.into(), Digits::new(true).into()]).into()
-        }
+        Recipe::Released => Sequence::new(vec![Whitespace {}.into(), Digits::new(true).into()]).into(),
     })
 }
 
@@ -130,10 +127,7 @@ pub fn special_tokens(recipe: Recipe) -> Vec<AddedToken> {
 
 fn added_tokens(recipe: Recipe) -> Vec<AddedToken> {
     match recipe {
-        Recipe::Released => RELEASED_ADDED_TOKENS
-            .iter()
-            .map(|t| AddedToken::from(*t, false))
-            .collect(),
+        Recipe::Released => RELEASED_ADDED_TOKENS.iter().map(|t| AddedToken::from(*t, false)).collect(),
         _ => Vec::new(),
     }
 }
@@ -145,9 +139,7 @@ pub fn empty_model(recipe: Recipe) -> Result<BPE> {
         Recipe::Released => builder.unk_token(RELEASED_UNK.to_string()),
         _ => builder,
     };
-    builder
-        .build()
-        .map_err(|e| anyhow!("cannot build an empty BPE model: {e}"))
+    builder.build().map_err(|e| anyhow!("cannot build an empty BPE model: {e}"))
 }
 
 /// The id of the end-of-document token, ours or the released one.
@@ -175,21 +167,13 @@ pub fn recipe_with_merges(recipe: Recipe, merges: &[(&str, &str)]) -> Result<Tok
             symbols.push(merged);
         }
     }
-    let vocab: tokenizers::models::bpe::Vocab = symbols
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| (s, i as u32))
-        .collect();
-    let merges = merges
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let vocab: tokenizers::models::bpe::Vocab =
+        symbols.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect();
+    let merges = merges.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     let mut builder = BPE::builder().vocab_and_merges(vocab, merges);
     if !is_byte_level(recipe) {
         builder = builder.unk_token(RELEASED_UNK.to_string());
     }
-    let model = builder
-        .build()
-        .map_err(|e| anyhow!("hand-written BPE is inconsistent: {e}"))?;
+    let model = builder.build().map_err(|e| anyhow!("hand-written BPE is inconsistent: {e}"))?;
     recipe_tokenizer(recipe, model)
 }

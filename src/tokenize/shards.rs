@@ -111,18 +111,14 @@ pub struct Packing {
 /// keeps `u16` whatever the vocabulary and wraps ids at `u16_limit`.
 pub fn packing_for(vocab_size: u32, dtype: ShardDtype, u16_limit: u32) -> Result<Packing> {
     match dtype {
-        ShardDtype::Auto => Ok(Packing {
-            token_bytes: if vocab_size <= U16_VOCAB_LIMIT { 2 } else { 4 },
-            legacy_wrap: None,
-        }),
+        ShardDtype::Auto => {
+            Ok(Packing { token_bytes: if vocab_size <= U16_VOCAB_LIMIT { 2 } else { 4 }, legacy_wrap: None })
+        }
         ShardDtype::LegacyU16 => {
             if u16_limit == 0 || u16_limit > U16_VOCAB_LIMIT {
                 bail!("vocab.u16_limit must be in 1..=65536, got {u16_limit}; fix the profile");
             }
-            Ok(Packing {
-                token_bytes: 2,
-                legacy_wrap: Some(u16_limit),
-            })
+            Ok(Packing { token_bytes: 2, legacy_wrap: Some(u16_limit) })
         }
     }
 }
@@ -156,10 +152,7 @@ impl Packing {
 /// Loads a saved tokenizer with its hash, or says which file is wrong.
 pub fn load_tokenizer(path: &Path) -> Result<(Tokenizer, String)> {
     let bytes = std::fs::read(path).with_context(|| {
-        format!(
-            "cannot read tokenizer {} (run `replicate tokenizer train` first)",
-            path.display()
-        )
+        format!("cannot read tokenizer {} (run `replicate tokenizer train` first)", path.display())
     })?;
     let tokenizer = Tokenizer::from_bytes(&bytes)
         .map_err(|e| anyhow!("{} is not a tokenizers JSON file: {e}", path.display()))?;
@@ -169,13 +162,9 @@ pub fn load_tokenizer(path: &Path) -> Result<(Tokenizer, String)> {
 /// Encodes texts in parallel without offsets: the one encode path of the
 /// shards and of the tokenize benchmark.
 pub fn encode_texts(tokenizer: &Tokenizer, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-    let encodings = tokenizer
-        .encode_batch_fast(texts.to_vec(), false)
-        .map_err(|e| anyhow!("encoding failed: {e}"))?;
-    Ok(encodings
-        .into_iter()
-        .map(|e| e.get_ids().to_vec())
-        .collect())
+    let encodings =
+        tokenizer.encode_batch_fast(texts.to_vec(), false).map_err(|e| anyhow!("encoding failed: {e}"))?;
+    Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
 }
 
 /// Tokenizes `docs` with `tokenizer` into `out/train.bin`, `out/validation.bin`
@@ -222,22 +211,20 @@ pub fn write_shards(
     let mut validation = ShardWriter::create(out, VALIDATION_SHARD)?;
     let mut batch: Vec<Document> = Vec::new();
     let mut batch_bytes = 0usize;
-    let flush = |batch: &mut Vec<Document>,
-                 train: &mut ShardWriter,
-                 validation: &mut ShardWriter|
-     -> Result<()> {
-        let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
-        let ids = encode_texts(&tok, &texts)?;
-        for (doc, ids) in batch.iter().zip(ids) {
-            let writer = match doc.split {
-                Split::Train => &mut *train,
-                Split::Validation => &mut *validation,
-            };
-            writer.push_document(&ids, eos, doc.text.len() as u64, packing)?;
-        }
-        batch.clear();
-        Ok(())
-    };
+    let flush =
+        |batch: &mut Vec<Document>, train: &mut ShardWriter, validation: &mut ShardWriter| -> Result<()> {
+            let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
+            let ids = encode_texts(&tok, &texts)?;
+            for (doc, ids) in batch.iter().zip(ids) {
+                let writer = match doc.split {
+                    Split::Train => &mut *train,
+                    Split::Validation => &mut *validation,
+                };
+                writer.push_document(&ids, eos, doc.text.len() as u64, packing)?;
+            }
+            batch.clear();
+            Ok(())
+        };
     for_each_document(docs, |doc| {
         batch_bytes += doc.text.len();
         batch.push(doc);
@@ -279,8 +266,8 @@ pub fn compress_shard(src: &Path, dst: &Path) -> Result<u64> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut encoder = zstd::stream::Encoder::new(BufWriter::new(tmp.as_file()), ZSTD_LEVEL)
-        .context("cannot start zstd")?;
+    let mut encoder =
+        zstd::stream::Encoder::new(BufWriter::new(tmp.as_file()), ZSTD_LEVEL).context("cannot start zstd")?;
     std::io::copy(&mut std::io::BufReader::new(input), &mut encoder)
         .with_context(|| format!("cannot compress {}", src.display()))?;
     encoder
@@ -289,8 +276,7 @@ pub fn compress_shard(src: &Path, dst: &Path) -> Result<u64> {
         .with_context(|| format!("cannot write {}", dst.display()))?;
     tmp.as_file().sync_all()?;
     let size = tmp.as_file().metadata()?.len();
-    tmp.persist(dst)
-        .with_context(|| format!("cannot move the finished file onto {}", dst.display()))?;
+    tmp.persist(dst).with_context(|| format!("cannot move the finished file onto {}", dst.display()))?;
     Ok(size)
 }
 
@@ -325,51 +311,27 @@ impl ShardWriter {
         })
     }
 
-    fn push_document(
-        &mut self,
-        ids: &[u32],
-        eos: u32,
-        text_bytes: u64,
-        packing: Packing,
-    ) -> Result<()> {
+    fn push_document(&mut self, ids: &[u32], eos: u32, text_bytes: u64, packing: Packing) -> Result<()> {
         self.buf.clear();
-        self.wrapped_tokens +=
-            packing.pack(ids, &mut self.buf) + packing.pack(&[eos], &mut self.buf);
-        self.file
-            .write_all(&self.buf)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.wrapped_tokens += packing.pack(ids, &mut self.buf) + packing.pack(&[eos], &mut self.buf);
+        self.file.write_all(&self.buf).with_context(|| format!("cannot write {}", self.path.display()))?;
         self.tokens += ids.len() as u64 + 1;
         self.documents += 1;
         self.source_bytes += text_bytes;
         Ok(())
     }
 
-    fn finish(
-        self,
-        header: &impl Fn(u64, u64, u64) -> ShardHeader,
-        split: &str,
-    ) -> Result<ShardInfo> {
+    fn finish(self, header: &impl Fn(u64, u64, u64) -> ShardHeader, split: &str) -> Result<ShardInfo> {
         let head = header(self.tokens, self.documents, self.source_bytes);
-        let mut tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| anyhow!("cannot write shard: {}", e.error()))?;
+        let mut tmp = self.file.into_inner().map_err(|e| anyhow!("cannot write shard: {}", e.error()))?;
         tmp.seek(SeekFrom::Start(0))?;
         tmp.write_all(&encode_header(&head)?)?;
         tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).with_context(|| {
-            format!(
-                "cannot move the finished shard onto {}",
-                self.path.display()
-            )
-        })?;
+        tmp.persist(&self.path)
+            .with_context(|| format!("cannot move the finished shard onto {}", self.path.display()))?;
         Ok(ShardInfo {
             split: split.to_string(),
-            file: self
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            file: self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             tokens: self.tokens,
             documents: self.documents,
             source_bytes: self.source_bytes,
@@ -503,16 +465,12 @@ impl ShardReader {
     /// Opens `path`; with `expected_tokenizer_hash`, a shard written by another
     /// tokenizer is an error (the model would read ids of a different vocabulary).
     pub fn open(path: &Path, expected_tokenizer_hash: Option<&str>) -> Result<ShardReader> {
-        let file = File::open(path).with_context(|| {
-            format!(
-                "cannot open shard {} (run `replicate tokenize`)",
-                path.display()
-            )
-        })?;
+        let file = File::open(path)
+            .with_context(|| format!("cannot open shard {} (run `replicate tokenize`)", path.display()))?;
         // SAFETY: shards are written once to a temporary file and renamed into
         // place; nothing writes to a shard after that, so the mapping is stable.
-        let mmap = unsafe { Mmap::map(&file) }
-            .with_context(|| format!("cannot memory-map {}", path.display()))?;
+        let mmap =
+            unsafe { Mmap::map(&file) }.with_context(|| format!("cannot memory-map {}", path.display()))?;
         let backing = if mmap.starts_with(&ZSTD_MAGIC) {
             Backing::Decompressed(
                 zstd::stream::decode_all(&mmap[..])
@@ -558,8 +516,8 @@ impl ShardReader {
             return None;
         }
         let width = self.header.token_bytes as usize;
-        let body = &self.backing.bytes()
-            [HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
+        let body =
+            &self.backing.bytes()[HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
         Some(unpack(body, width))
     }
 
@@ -587,12 +545,8 @@ impl ShardStream {
     /// Opens `train.bin.zst` (or any zstd shard) and checks its header as
     /// [`ShardReader::open`] does.
     pub fn open(path: &Path, expected_tokenizer_hash: Option<&str>) -> Result<ShardStream> {
-        let file = File::open(path).with_context(|| {
-            format!(
-                "cannot open shard {} (run `replicate tokenize`)",
-                path.display()
-            )
-        })?;
+        let file = File::open(path)
+            .with_context(|| format!("cannot open shard {} (run `replicate tokenize`)", path.display()))?;
         let mut decoder = zstd::stream::read::Decoder::new(file)
             .with_context(|| format!("cannot start zstd on {}", path.display()))?;
         let mut head = [0u8; HEADER_BYTES];
@@ -600,12 +554,7 @@ impl ShardStream {
             .with_context(|| format!("{} is not a zstd-compressed token shard", path.display()))?;
         let header = decode_header(&head, path)?;
         check_tokenizer(&header, expected_tokenizer_hash, path)?;
-        Ok(ShardStream {
-            remaining: header.token_count,
-            header,
-            decoder,
-            buf: Vec::new(),
-        })
+        Ok(ShardStream { remaining: header.token_count, header, decoder, buf: Vec::new() })
     }
 
     pub fn header(&self) -> &ShardHeader {
@@ -633,14 +582,8 @@ impl ShardStream {
 /// Stored little-endian integers back to ids.
 fn unpack(body: &[u8], width: usize) -> Vec<u32> {
     match width {
-        2 => body
-            .chunks_exact(2)
-            .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
-            .collect(),
-        _ => body
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
+        2 => body.chunks_exact(2).map(|c| u32::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
+        _ => body.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
     }
 }
 
@@ -682,15 +625,9 @@ mod tests {
         let mut symbols: Vec<String> = alphabet.into_iter().map(String::from).collect();
         let fillers = size as usize - 3 - symbols.len();
         symbols.extend((0..fillers).map(|i| format!("<unused{i}>")));
-        let vocab: tokenizers::models::bpe::Vocab = symbols
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| (s, i as u32))
-            .collect();
-        let model = BPE::builder()
-            .vocab_and_merges(vocab, vec![])
-            .build()
-            .unwrap();
+        let vocab: tokenizers::models::bpe::Vocab =
+            symbols.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect();
+        let model = BPE::builder().vocab_and_merges(vocab, vec![]).build().unwrap();
         let tok = recipe_tokenizer(Recipe::LatexAware, model).unwrap();
         assert_eq!(tok.get_vocab_size(true), size as usize);
         tok
@@ -718,8 +655,7 @@ mod tests {
         let summary = write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
         assert_eq!(summary.token_bytes, token_bytes);
         assert_eq!(summary.vocab_size, vocab);
-        let train =
-            ShardReader::open(&out.join(TRAIN_SHARD), Some(&summary.tokenizer_sha256)).unwrap();
+        let train = ShardReader::open(&out.join(TRAIN_SHARD), Some(&summary.tokenizer_sha256)).unwrap();
         let want = expected_ids(&tok, &["Let $\\alpha_{i}^{2}$ be 10.", "x^{10} é"]);
         assert_eq!(train.tokens(0..train.len()), want);
         assert_eq!(train.header().document_count, 2);
@@ -728,17 +664,10 @@ mod tests {
             ("Let $\\alpha_{i}^{2}$ be 10.".len() + "x^{10} é".len()) as u64
         );
         let expected_len = HEADER_BYTES as u64 + want.len() as u64 * u64::from(token_bytes);
-        assert_eq!(
-            std::fs::metadata(out.join(TRAIN_SHARD)).unwrap().len(),
-            expected_len
-        );
+        assert_eq!(std::fs::metadata(out.join(TRAIN_SHARD)).unwrap().len(), expected_len);
         let validation = ShardReader::open(&out.join(VALIDATION_SHARD), None).unwrap();
-        assert_eq!(
-            validation.tokens(0..validation.len()),
-            expected_ids(&tok, &["\\frac{a}{b} holds."])
-        );
-        let zst =
-            ShardReader::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
+        assert_eq!(validation.tokens(0..validation.len()), expected_ids(&tok, &["\\frac{a}{b} holds."]));
+        let zst = ShardReader::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
         assert_eq!(zst.tokens(0..zst.len()), want);
         assert_eq!(zst.header(), train.header());
         let mut stream =
@@ -815,39 +744,24 @@ mod tests {
         write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
         let shard = out.join(TRAIN_SHARD);
         let other = "0".repeat(64);
-        let err = ShardReader::open(&shard, Some(&other))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            err.contains("written by tokenizer") && err.contains("train.bin"),
-            "{err}"
-        );
+        let err = ShardReader::open(&shard, Some(&other)).err().unwrap().to_string();
+        assert!(err.contains("written by tokenizer") && err.contains("train.bin"), "{err}");
 
         let bytes = std::fs::read(&shard).unwrap();
         let truncated = dir.path().join("truncated.bin");
         std::fs::write(&truncated, &bytes[..bytes.len() - 1]).unwrap();
-        let err = ShardReader::open(&truncated, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ShardReader::open(&truncated, None).err().unwrap().to_string();
         assert!(err.contains("truncated"), "{err}");
 
         let not_shard = dir.path().join("documents.jsonl");
-        let err = ShardReader::open(&not_shard, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ShardReader::open(&not_shard, None).err().unwrap().to_string();
         assert!(err.contains("not a token shard"), "{err}");
 
         let mut future = bytes.clone();
         future[8] = 9;
         let future_path = dir.path().join("future.bin");
         std::fs::write(&future_path, future).unwrap();
-        let err = ShardReader::open(&future_path, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ShardReader::open(&future_path, None).err().unwrap().to_string();
         assert!(err.contains("shard format 9"), "{err}");
     }
 
@@ -857,22 +771,8 @@ mod tests {
         let tok = recipe_with_merges(Recipe::Gpt2Bytelevel, &[("a", "l")]).unwrap();
         let tok_path = save(&tok, dir.path());
         let docs = write_docs(dir.path());
-        write_shards(
-            &tok_path,
-            &docs,
-            ShardDtype::Auto,
-            65_536,
-            &dir.path().join("one"),
-        )
-        .unwrap();
-        write_shards(
-            &tok_path,
-            &docs,
-            ShardDtype::Auto,
-            65_536,
-            &dir.path().join("two"),
-        )
-        .unwrap();
+        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &dir.path().join("one")).unwrap();
+        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &dir.path().join("two")).unwrap();
         for name in [TRAIN_SHARD, VALIDATION_SHARD, TRAIN_SHARD_ZST, SUMMARY_FILE] {
             assert_eq!(
                 std::fs::read(dir.path().join("one").join(name)).unwrap(),
@@ -892,10 +792,7 @@ mod tests {
         write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
         let reader = ShardReader::open(&out.join(VALIDATION_SHARD), None).unwrap();
         assert_eq!(reader.get(0..reader.len() + 1), None);
-        assert_eq!(
-            reader.get(1..reader.len()).map(|v| v.len()),
-            Some(reader.len() - 1)
-        );
+        assert_eq!(reader.get(1..reader.len()).map(|v| v.len()), Some(reader.len() - 1));
     }
 
     #[test]
@@ -910,21 +807,12 @@ mod tests {
         let bare = Tokenizer::new(BPE::default());
         let bare_path = save(&bare, dir.path());
         let err = write_shards(&bare_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap_err();
-        assert!(
-            err.to_string().contains("no end-of-document token"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("no end-of-document token"), "{err}");
 
         let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
         let tok_path = save(&tok, dir.path());
-        let err = write_shards(
-            &tok_path,
-            &dir.path().join("none.jsonl"),
-            ShardDtype::Auto,
-            65_536,
-            &out,
-        )
-        .unwrap_err();
+        let err = write_shards(&tok_path, &dir.path().join("none.jsonl"), ShardDtype::Auto, 65_536, &out)
+            .unwrap_err();
         assert!(err.to_string().contains("prepare stage"), "{err:#}");
     }
 
@@ -937,10 +825,7 @@ mod tests {
         let out = dir.path().join("shards");
         write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
         let zst = out.join(TRAIN_SHARD_ZST);
-        let err = ShardStream::open(&zst, Some(&"0".repeat(64)))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ShardStream::open(&zst, Some(&"0".repeat(64))).err().unwrap().to_string();
         assert!(err.contains("written by tokenizer"), "{err}");
 
         // Cut the raw shard, compress it: the header promises more tokens than follow.

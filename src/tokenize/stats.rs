@@ -185,8 +185,7 @@ struct StatsAcc {
 fn command_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+|\\[^A-Za-z\s]")
-            .expect("constant regex")
+        Regex::new(r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+|\\[^A-Za-z\s]").expect("constant regex")
     })
 }
 
@@ -196,10 +195,7 @@ pub fn command_spans(text: &str) -> Vec<Range<usize>> {
 }
 
 /// Symbols (one character each) and digit runs outside the commands.
-fn symbols_and_digit_runs(
-    text: &str,
-    commands: &[Range<usize>],
-) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+fn symbols_and_digit_runs(text: &str, commands: &[Range<usize>]) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
     let mut symbols = Vec::new();
     let mut digit_runs: Vec<Range<usize>> = Vec::new();
     let mut next_command = commands.iter().peekable();
@@ -226,15 +222,9 @@ fn symbols_and_digit_runs(
 /// The tokens touching `span` (in order) and whether they all lie inside it.
 fn tokens_touching(tokens: &[Token], span: &Range<usize>) -> (Vec<u32>, bool) {
     let first = tokens.partition_point(|t| t.end <= span.start);
-    let touching: Vec<&Token> = tokens[first..]
-        .iter()
-        .take_while(|t| t.start < span.end)
-        .filter(|t| t.end > span.start)
-        .collect();
-    let inside = !touching.is_empty()
-        && touching
-            .iter()
-            .all(|t| t.start >= span.start && t.end <= span.end);
+    let touching: Vec<&Token> =
+        tokens[first..].iter().take_while(|t| t.start < span.end).filter(|t| t.end > span.start).collect();
+    let inside = !touching.is_empty() && touching.iter().all(|t| t.start >= span.start && t.end <= span.end);
     (touching.iter().map(|t| t.id).collect(), inside)
 }
 
@@ -271,10 +261,7 @@ fn unknown_ids(tokenizer: &Tokenizer) -> HashSet<u32> {
 
 fn is_byte_fallback(token: &str) -> bool {
     let b = token.as_bytes();
-    b.len() == 6
-        && b.starts_with(b"<0x")
-        && b[5] == b'>'
-        && b[3..5].iter().all(u8::is_ascii_hexdigit)
+    b.len() == 6 && b.starts_with(b"<0x") && b[5] == b'>' && b[3..5].iter().all(u8::is_ascii_hexdigit)
 }
 
 impl StatsAcc {
@@ -292,9 +279,8 @@ impl StatsAcc {
     }
 
     fn add_texts(&mut self, tokenizer: &Tokenizer, texts: &[&str]) -> Result<()> {
-        let encodings = tokenizer
-            .encode_batch(texts.to_vec(), false)
-            .map_err(|e| anyhow!("encoding failed: {e}"))?;
+        let encodings =
+            tokenizer.encode_batch(texts.to_vec(), false).map_err(|e| anyhow!("encoding failed: {e}"))?;
         for (text, encoding) in texts.iter().zip(&encodings) {
             let tokens: Vec<Token> = encoding
                 .get_ids()
@@ -302,9 +288,8 @@ impl StatsAcc {
                 .zip(encoding.get_offsets())
                 .map(|(&id, &(start, end))| Token { id, start, end })
                 .collect();
-            let decoded = tokenizer
-                .decode(encoding.get_ids(), false)
-                .map_err(|e| anyhow!("decoding failed: {e}"))?;
+            let decoded =
+                tokenizer.decode(encoding.get_ids(), false).map_err(|e| anyhow!("decoding failed: {e}"))?;
             let spans = math_spans(text);
             self.add_document(text, &tokens, &spans, decoded == *text);
             self.add_math_roundtrips(tokenizer, text, &spans)?;
@@ -357,13 +342,7 @@ impl StatsAcc {
         }
     }
 
-    fn add_command(
-        &mut self,
-        text: &str,
-        tokens: &[Token],
-        span: &Range<usize>,
-        spans: &[MathSpan],
-    ) {
+    fn add_command(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[MathSpan]) {
         let (ids, inside) = tokens_touching(tokens, span);
         let name = &text[span.clone()];
         for scope in scopes_of(spans, span.start) {
@@ -371,11 +350,7 @@ impl StatsAcc {
             acc.commands += 1;
             acc.commands_intact += u64::from(inside);
             acc.command_tokens += ids.len() as u64;
-            *acc.command_forms
-                .entry(name.to_string())
-                .or_default()
-                .entry(ids.clone())
-                .or_default() += 1;
+            *acc.command_forms.entry(name.to_string()).or_default().entry(ids.clone()).or_default() += 1;
         }
         let entry = self.per_command.entry(name.to_string()).or_default();
         entry.0 += 1;
@@ -383,42 +358,25 @@ impl StatsAcc {
         entry.2 += u64::from(inside);
     }
 
-    fn add_symbol(
-        &mut self,
-        text: &str,
-        tokens: &[Token],
-        span: &Range<usize>,
-        spans: &[MathSpan],
-    ) {
+    fn add_symbol(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[MathSpan]) {
         let (ids, _) = tokens_touching(tokens, span);
         let symbol = &text[span.clone()];
         for scope in scopes_of(spans, span.start) {
             let acc = self.scope(scope);
             acc.symbols += 1;
             acc.symbol_tokens += ids.len() as u64;
-            *acc.symbol_forms
-                .entry(symbol.to_string())
-                .or_default()
-                .entry(ids.clone())
-                .or_default() += 1;
+            *acc.symbol_forms.entry(symbol.to_string()).or_default().entry(ids.clone()).or_default() += 1;
         }
     }
 
     /// Math round-trip: each math span encoded and decoded alone.
-    fn add_math_roundtrips(
-        &mut self,
-        tokenizer: &Tokenizer,
-        text: &str,
-        spans: &[MathSpan],
-    ) -> Result<()> {
+    fn add_math_roundtrips(&mut self, tokenizer: &Tokenizer, text: &str, spans: &[MathSpan]) -> Result<()> {
         for span in spans {
             let source = &text[span.outer.clone()];
-            let encoding = tokenizer
-                .encode_fast(source, false)
-                .map_err(|e| anyhow!("encoding failed: {e}"))?;
-            let decoded = tokenizer
-                .decode(encoding.get_ids(), false)
-                .map_err(|e| anyhow!("decoding failed: {e}"))?;
+            let encoding =
+                tokenizer.encode_fast(source, false).map_err(|e| anyhow!("encoding failed: {e}"))?;
+            let decoded =
+                tokenizer.decode(encoding.get_ids(), false).map_err(|e| anyhow!("decoding failed: {e}"))?;
             let acc = self.scope(Scope::Math);
             acc.roundtrip_units += 1;
             acc.roundtrip_exact += u64::from(decoded == source);
@@ -428,10 +386,7 @@ impl StatsAcc {
 
     fn finish(self, tokenizer: &Tokenizer) -> SymbolStats {
         let scope = |s: Scope| {
-            self.scopes
-                .get(&s)
-                .map(|a| a.finish(s))
-                .unwrap_or_else(|| ScopeAcc::default().finish(s))
+            self.scopes.get(&s).map(|a| a.finish(s)).unwrap_or_else(|| ScopeAcc::default().finish(s))
         };
         let (whole, math, prose) = (scope(Scope::Whole), scope(Scope::Math), scope(Scope::Prose));
         let whole_forms = self.scopes.get(&Scope::Whole);
@@ -449,11 +404,7 @@ impl StatsAcc {
                     .unwrap_or(0.0),
             })
             .collect();
-        top.sort_by(|a, b| {
-            b.occurrences
-                .cmp(&a.occurrences)
-                .then(a.command.cmp(&b.command))
-        });
+        top.sort_by(|a, b| b.occurrences.cmp(&a.occurrences).then(a.command.cmp(&b.command)));
         top.truncate(TOP_COMMANDS);
         let metrics = registry_metrics(&whole, &math, &prose);
         SymbolStats {
@@ -470,11 +421,7 @@ impl StatsAcc {
 }
 
 /// The metrics under their names in `src/metrics.rs`; an undefined one is left out.
-fn registry_metrics(
-    whole: &ScopeStats,
-    math: &ScopeStats,
-    prose: &ScopeStats,
-) -> BTreeMap<String, f64> {
+fn registry_metrics(whole: &ScopeStats, math: &ScopeStats, prose: &ScopeStats) -> BTreeMap<String, f64> {
     [
         ("roundtrip_exact", whole.roundtrip_exact),
         ("command_integrity", whole.command_integrity),
@@ -500,9 +447,7 @@ fn most_frequent(forms: &BTreeMap<Vec<u32>, u64>) -> u64 {
 
 /// Occurrences in each type's most frequent form, summed over types.
 fn consistent_occurrences(forms: &Forms) -> (u64, u64) {
-    forms.values().fold((0, 0), |(same, all), f| {
-        (same + most_frequent(f), all + f.values().sum::<u64>())
-    })
+    forms.values().fold((0, 0), |(same, all), f| (same + most_frequent(f), all + f.values().sum::<u64>()))
 }
 
 impl ScopeAcc {
@@ -591,46 +536,14 @@ mod tests {
     #[rstest]
     #[case::alpha_gpt2(Recipe::Gpt2Bytelevel, ALPHA, 9, Some(0.0), Some(2.0), Some(6.0 / 9.0), Some(1.0))]
     #[case::alpha_digits(Recipe::Gpt2BytelevelDigits, ALPHA, 9, Some(0.0), Some(2.0), Some(6.0 / 9.0), Some(1.0))]
-    #[case::alpha_latex(
-        Recipe::LatexAware,
-        ALPHA,
-        11,
-        Some(1.0),
-        Some(1.0),
-        Some(1.0),
-        Some(1.0)
-    )]
-    #[case::alpha_released(
-        Recipe::Released,
-        ALPHA,
-        11,
-        Some(1.0),
-        Some(1.0),
-        Some(1.0),
-        Some(1.0)
-    )]
+    #[case::alpha_latex(Recipe::LatexAware, ALPHA, 11, Some(1.0), Some(1.0), Some(1.0), Some(1.0))]
+    #[case::alpha_released(Recipe::Released, ALPHA, 11, Some(1.0), Some(1.0), Some(1.0), Some(1.0))]
     #[case::frac_gpt2(Recipe::Gpt2Bytelevel, FRAC, 7, Some(1.0), Some(2.0), Some(0.6), None)]
-    #[case::frac_digits(
-        Recipe::Gpt2BytelevelDigits,
-        FRAC,
-        7,
-        Some(1.0),
-        Some(2.0),
-        Some(0.6),
-        None
-    )]
+    #[case::frac_digits(Recipe::Gpt2BytelevelDigits, FRAC, 7, Some(1.0), Some(2.0), Some(0.6), None)]
     #[case::frac_latex(Recipe::LatexAware, FRAC, 7, Some(1.0), Some(1.0), Some(1.0), None)]
     #[case::frac_released(Recipe::Released, FRAC, 7, Some(1.0), Some(1.0), Some(1.0), None)]
     #[case::power_gpt2(Recipe::Gpt2Bytelevel, POWER, 5, None, None, Some(1.0), Some(1.0))]
-    #[case::power_digits(
-        Recipe::Gpt2BytelevelDigits,
-        POWER,
-        6,
-        None,
-        None,
-        Some(1.0),
-        Some(2.0)
-    )]
+    #[case::power_digits(Recipe::Gpt2BytelevelDigits, POWER, 6, None, None, Some(1.0), Some(2.0))]
     #[case::power_latex(Recipe::LatexAware, POWER, 6, None, None, Some(1.0), Some(2.0))]
     #[case::power_released(Recipe::Released, POWER, 6, None, None, Some(1.0), Some(2.0))]
     #[case::align_gpt2(Recipe::Gpt2Bytelevel, ALIGN, 31, Some(2.0 / 3.0), Some(8.0), Some(7.0 / 9.0), None)]
@@ -649,28 +562,12 @@ mod tests {
         let s = measure_one(recipe, text);
         assert_eq!(s.whole.tokens, tokens, "tokens");
         assert_opt(s.whole.command_integrity, integrity, "command_integrity");
-        assert_opt(
-            s.whole.tokens_per_command,
-            per_command,
-            "tokens_per_command",
-        );
-        assert_opt(
-            s.whole.context_consistency,
-            consistency,
-            "context_consistency",
-        );
-        assert_opt(
-            s.whole.tokens_per_digit_run,
-            per_digit_run,
-            "tokens_per_digit_run",
-        );
+        assert_opt(s.whole.tokens_per_command, per_command, "tokens_per_command");
+        assert_opt(s.whole.context_consistency, consistency, "context_consistency");
+        assert_opt(s.whole.tokens_per_digit_run, per_digit_run, "tokens_per_digit_run");
         let exact = if recipe == Recipe::Released { 0.0 } else { 1.0 };
         assert_opt(s.whole.roundtrip_exact, Some(exact), "roundtrip_exact");
-        assert_opt(
-            s.whole.bytes_per_token,
-            Some(text.len() as f64 / tokens as f64),
-            "bytes_per_token",
-        );
+        assert_opt(s.whole.bytes_per_token, Some(text.len() as f64 / tokens as f64), "bytes_per_token");
     }
 
     #[rstest]
@@ -713,8 +610,7 @@ mod tests {
         let s = measure_one(Recipe::LatexAware, r"see $\alpha$ now");
         assert_eq!(s.metrics.len(), 8);
         for name in s.metrics.keys() {
-            let info = crate::metrics::find(name)
-                .unwrap_or_else(|| panic!("{name} not in src/metrics.rs"));
+            let info = crate::metrics::find(name).unwrap_or_else(|| panic!("{name} not in src/metrics.rs"));
             assert_eq!(info.producer, crate::metrics::Producer::Tokenizer);
         }
     }
@@ -722,11 +618,7 @@ mod tests {
     #[test]
     fn top_commands_rank_by_frequency() {
         let s = measure_one(Recipe::Gpt2Bytelevel, r"$\alpha$ $\alpha$ \frac{a}{b}");
-        let names: Vec<_> = s
-            .top_commands
-            .iter()
-            .map(|c| (c.command.as_str(), c.occurrences))
-            .collect();
+        let names: Vec<_> = s.top_commands.iter().map(|c| (c.command.as_str(), c.occurrences)).collect();
         assert_eq!(names, vec![(r"\alpha", 2), (r"\frac", 1)]);
         // `$\` + `alpha` both times: 2 tokens, straddled, but always the same form.
         assert_relative_eq!(s.top_commands[0].tokens_per_occurrence, 2.0);

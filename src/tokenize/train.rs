@@ -49,28 +49,16 @@ pub struct TokenizerRecord {
 /// `out/tokenizer.json` and `out/tokenizer.record.json`.
 pub fn train_tokenizer(cfg: &TokenizerConfig, docs: &Path, out: &Path) -> Result<TokenizerRecord> {
     let requested_vocab = cfg.vocab.size().ok_or_else(|| {
-        anyhow!(
-            "tokenizer vocab `{:?}` is not resolved to a size: load the spec with a profile",
-            cfg.vocab
-        )
+        anyhow!("tokenizer vocab `{:?}` is not resolved to a size: load the spec with a profile", cfg.vocab)
     })?;
     let started = Instant::now();
     let sample = training_sample(docs, cfg.train_sample_bytes)?;
     if sample.texts.is_empty() {
-        bail!(
-            "{} has no train-split document to train a tokenizer on",
-            docs.display()
-        );
+        bail!("{} has no train-split document to train a tokenizer on", docs.display());
     }
-    let tokenizer = train_on_texts(
-        cfg.recipe,
-        requested_vocab,
-        cfg.min_frequency,
-        &sample.texts,
-    )?;
-    let json = tokenizer
-        .to_string(false)
-        .map_err(|e| anyhow!("cannot serialize the trained tokenizer: {e}"))?;
+    let tokenizer = train_on_texts(cfg.recipe, requested_vocab, cfg.min_frequency, &sample.texts)?;
+    let json =
+        tokenizer.to_string(false).map_err(|e| anyhow!("cannot serialize the trained tokenizer: {e}"))?;
     let training_seconds = started.elapsed().as_secs_f64();
     write_atomic(&out.join(TOKENIZER_FILE), json.as_bytes())?;
     let record = TokenizerRecord {
@@ -119,9 +107,7 @@ pub fn train_on_texts(
         builder = builder.initial_alphabet(ByteLevel::alphabet().into_iter().collect());
     }
     let mut trainer: TrainerWrapper = builder.build().into();
-    tokenizer
-        .train(&mut trainer, texts.iter())
-        .map_err(|e| anyhow!("BPE training failed: {e}"))?;
+    tokenizer.train(&mut trainer, texts.iter()).map_err(|e| anyhow!("BPE training failed: {e}"))?;
     Ok(tokenizer)
 }
 
@@ -144,11 +130,7 @@ fn training_sample(docs: &Path, cap_bytes: u64) -> Result<TrainingSample> {
         corpus_documents += 1;
         corpus_text_bytes += doc.text.len() as u64;
         if doc.split == Split::Train {
-            ranked.push((
-                Sha256::digest(doc.id.as_bytes()).into(),
-                index,
-                doc.text.len() as u64,
-            ));
+            ranked.push((Sha256::digest(doc.id.as_bytes()).into(), index, doc.text.len() as u64));
         }
         index += 1;
         Ok(())
@@ -173,11 +155,7 @@ fn training_sample(docs: &Path, cap_bytes: u64) -> Result<TrainingSample> {
         Ok(())
     })
     .with_context(|| format!("{} changed while it was being sampled", docs.display()))?;
-    Ok(TrainingSample {
-        texts,
-        corpus_documents,
-        corpus_text_bytes,
-    })
+    Ok(TrainingSample { texts, corpus_documents, corpus_text_bytes })
 }
 
 /// Peak resident set size (VmHWM of /proc/self/status). It is the process's
@@ -203,8 +181,7 @@ mod tests {
                 "Paper {i}: let $\\alpha_{{{i}}}^{{2}} + \\beta$ and \\frac{{a}}{{b}} in \\begin{{align}}x^{{10}}\\end{{align}}."
             );
             lines.push_str(
-                &serde_json::json!({"id": format!("p{i}"), "text": text, "split": split})
-                    .to_string(),
+                &serde_json::json!({"id": format!("p{i}"), "text": text, "split": split}).to_string(),
             );
             lines.push('\n');
         }
@@ -231,10 +208,8 @@ mod tests {
     fn training_is_deterministic_and_recorded(#[case] recipe: Recipe) {
         let dir = tempfile::tempdir().unwrap();
         let docs = corpus(dir.path());
-        let one =
-            train_tokenizer(&config(recipe, 1 << 20), &docs, &dir.path().join("one")).unwrap();
-        let two =
-            train_tokenizer(&config(recipe, 1 << 20), &docs, &dir.path().join("two")).unwrap();
+        let one = train_tokenizer(&config(recipe, 1 << 20), &docs, &dir.path().join("one")).unwrap();
+        let two = train_tokenizer(&config(recipe, 1 << 20), &docs, &dir.path().join("two")).unwrap();
         let a = std::fs::read(dir.path().join("one").join(TOKENIZER_FILE)).unwrap();
         let b = std::fs::read(dir.path().join("two").join(TOKENIZER_FILE)).unwrap();
         assert_eq!(a, b);
@@ -244,15 +219,10 @@ mod tests {
         // Byte-level recipes start from 256 bytes + 3 special tokens; the released
         // one from the sample's characters. The small corpus runs out of merges.
         let floor = if recipe == Recipe::Released { 60 } else { 259 };
-        assert!(
-            one.vocab_size > floor && one.vocab_size <= 300 + 42,
-            "{}",
-            one.vocab_size
-        );
-        let record: TokenizerRecord = serde_json::from_slice(
-            &std::fs::read(dir.path().join("one").join(RECORD_FILE)).unwrap(),
-        )
-        .unwrap();
+        assert!(one.vocab_size > floor && one.vocab_size <= 300 + 42, "{}", one.vocab_size);
+        let record: TokenizerRecord =
+            serde_json::from_slice(&std::fs::read(dir.path().join("one").join(RECORD_FILE)).unwrap())
+                .unwrap();
         assert_eq!(record.recipe, recipe);
         assert!(record.peak_memory_bytes.unwrap_or(1) > 0);
         // The trained tokenizer loads back and encodes.
@@ -265,17 +235,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let docs = corpus(dir.path());
         let record = train_tokenizer(&config(Recipe::LatexAware, 1000), &docs, dir.path()).unwrap();
-        assert!(
-            record.sample_text_bytes <= 1000,
-            "{}",
-            record.sample_text_bytes
-        );
+        assert!(record.sample_text_bytes <= 1000, "{}", record.sample_text_bytes);
         assert!(record.sample_documents > 0 && record.sample_documents < 36);
         let sample = training_sample(&docs, 1000).unwrap();
-        assert!(sample
-            .texts
-            .iter()
-            .all(|t| !t.starts_with("Paper 9:") && !t.starts_with("Paper 19:")));
+        assert!(sample.texts.iter().all(|t| !t.starts_with("Paper 9:") && !t.starts_with("Paper 19:")));
     }
 
     #[test]
@@ -284,9 +247,7 @@ mod tests {
         let docs = corpus(dir.path());
         let mut cfg = config(Recipe::LatexAware, 1 << 20);
         cfg.vocab = VocabRef::Named(VocabName::Standard);
-        let err = train_tokenizer(&cfg, &docs, dir.path())
-            .unwrap_err()
-            .to_string();
+        let err = train_tokenizer(&cfg, &docs, dir.path()).unwrap_err().to_string();
         assert!(err.contains("profile"), "{err}");
     }
 }

@@ -16,9 +16,7 @@ fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .ok()?;
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).ok()?;
     Some(out)
 }
 
@@ -29,13 +27,8 @@ fn is_tar(bytes: &[u8]) -> bool {
 /// The body of a LaTeX file: after `\begin{document}` when there is one
 /// (the preamble is macro definitions, not text a model learns from).
 fn body(tex: &str) -> &str {
-    let start = tex
-        .find("\\begin{document}")
-        .map_or(0, |i| i + "\\begin{document}".len());
-    let end = tex
-        .rfind("\\end{document}")
-        .filter(|&e| e >= start)
-        .unwrap_or(tex.len());
+    let start = tex.find("\\begin{document}").map_or(0, |i| i + "\\begin{document}".len());
+    let end = tex.rfind("\\end{document}").filter(|&e| e >= start).unwrap_or(tex.len());
     &tex[start..end]
 }
 
@@ -51,12 +44,7 @@ pub fn sample_papers(tar_path: &Path) -> Vec<(String, String)> {
         let Some(inner) = gunzip(&bytes) else {
             continue;
         };
-        let id = name
-            .rsplit('/')
-            .next()
-            .unwrap_or(&name)
-            .trim_end_matches(".gz")
-            .to_string();
+        let id = name.rsplit('/').next().unwrap_or(&name).trim_end_matches(".gz").to_string();
         let mut text = String::new();
         if is_tar(&inner) {
             let mut paper = tar::Archive::new(&inner[..]);

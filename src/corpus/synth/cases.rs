@@ -160,10 +160,7 @@ impl Case {
     }
 
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     }
 
     /// The ledger outcome under a run's behaviour: `None` when kept.
@@ -174,8 +171,8 @@ impl Case {
     pub fn expected_drop(self, run: &Behaviour) -> Option<DropReason> {
         use Case::*;
         match self {
-            Ordinary | OldStyleId | MultiFile | Macros | VerbatimPercent | EscapedPercent
-            | HiddenText | Latin1 | MacosDotfiles => None,
+            Ordinary | OldStyleId | MultiFile | Macros | VerbatimPercent | EscapedPercent | HiddenText
+            | Latin1 | MacosDotfiles => None,
             // Released validation opens the file as a tar and nothing else.
             SingleFileGzip | PlainTexNamedGz => {
                 (run.validation == ValidationMode::TarOnly).then_some(DropReason::NotATar)
@@ -191,9 +188,7 @@ impl Case {
             HugeTex => Some(DropReason::NoUsableTex),
             ExactDuplicate => Some(DropReason::ExactDuplicate),
             NearDuplicate => run.near_dedup.then_some(DropReason::NearDuplicate),
-            FormulaHeavy => {
-                (run.language == LanguageMode::WholeText).then_some(DropReason::NotEnglish)
-            }
+            FormulaHeavy => (run.language == LanguageMode::WholeText).then_some(DropReason::NotEnglish),
             NonEnglish => (run.language != LanguageMode::Off).then_some(DropReason::NotEnglish),
             TooShort => Some(DropReason::TooFewWords),
             // `physics.optics` starts with no listed name, so prefix drops it too.
@@ -201,9 +196,7 @@ impl Case {
                 (run.category_match != CategoryMatch::Substring).then_some(DropReason::Category)
             }
             // `math-ph` starts with "math", so only exact matching drops it.
-            CategoryMathPh => {
-                (run.category_match == CategoryMatch::Exact).then_some(DropReason::Category)
-            }
+            CategoryMathPh => (run.category_match == CategoryMatch::Exact).then_some(DropReason::Category),
             Withdrawn => Some(DropReason::Withdrawn),
             Pre1995 => Some(DropReason::FirstVersionYear),
             AbstractTooShort | AbstractNull => Some(DropReason::AbstractTooShort),
@@ -240,14 +233,8 @@ const RELEASED: Behaviour = Behaviour {
     language: LanguageMode::WholeText,
     near_dedup: false,
 };
-const SNIFF: Behaviour = Behaviour {
-    validation: ValidationMode::Sniff,
-    ..RELEASED
-};
-const PROSE_ONLY: Behaviour = Behaviour {
-    language: LanguageMode::ProseOnly,
-    ..SNIFF
-};
+const SNIFF: Behaviour = Behaviour { validation: ValidationMode::Sniff, ..RELEASED };
+const PROSE_ONLY: Behaviour = Behaviour { language: LanguageMode::ProseOnly, ..SNIFF };
 
 /// The Y runs and their deciding switches, as `runs/Y01.yaml`…`Y06.yaml` set them.
 pub const Y_RUNS: [(&str, Behaviour); 6] = [
@@ -256,14 +243,7 @@ pub const Y_RUNS: [(&str, Behaviour); 6] = [
     ("Y03", SNIFF),
     ("Y04", SNIFF),
     ("Y05", PROSE_ONLY),
-    (
-        "Y06",
-        Behaviour {
-            category_match: CategoryMatch::Exact,
-            near_dedup: true,
-            ..PROSE_ONLY
-        },
-    ),
+    ("Y06", Behaviour { category_match: CategoryMatch::Exact, near_dedup: true, ..PROSE_ONLY }),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,11 +269,7 @@ impl GroundTruthRow {
         GroundTruthRow {
             id: id.to_string(),
             spec: spec.to_string(),
-            status: if drop.is_some() {
-                Status::Dropped
-            } else {
-                Status::Kept
-            },
+            status: if drop.is_some() { Status::Dropped } else { Status::Kept },
             stage: drop.map_or(LedgerStage::End, DropReason::stage),
             reason: drop,
         }
@@ -314,10 +290,7 @@ mod tests {
         // 32 is the number of variants of `Case`.
         assert_eq!(seen.len(), 32);
         assert_eq!(seen.len(), Case::ALL.len() - 1);
-        assert!(
-            Case::ALL.len() <= 40,
-            "the smoke profile's 40 papers must cover every case"
-        );
+        assert!(Case::ALL.len() <= 40, "the smoke profile's 40 papers must cover every case");
     }
 
     #[test]
@@ -357,11 +330,7 @@ mod tests {
     #[case::null_abstract(Case::AbstractNull, "Y01", Some(DropReason::AbstractTooShort))]
     #[case::latin1_y01(Case::Latin1, "Y01", None)]
     #[case::multi_file_y01(Case::MultiFile, "Y01", None)]
-    fn outcome_per_run(
-        #[case] case: Case,
-        #[case] run: &str,
-        #[case] expected: Option<DropReason>,
-    ) {
+    fn outcome_per_run(#[case] case: Case, #[case] run: &str, #[case] expected: Option<DropReason>) {
         let (_, behaviour) = Y_RUNS.iter().find(|(id, _)| *id == run).expect("a Y run");
         assert_eq!(case.expected_drop(behaviour), expected);
     }
@@ -370,19 +339,13 @@ mod tests {
     #[case::prefix_drops_physics(Case::CategoryPhysics, true)]
     #[case::prefix_keeps_math_ph(Case::CategoryMathPh, false)]
     fn prefix_matching(#[case] case: Case, #[case] dropped: bool) {
-        let run = Behaviour {
-            category_match: CategoryMatch::Prefix,
-            ..SNIFF
-        };
+        let run = Behaviour { category_match: CategoryMatch::Prefix, ..SNIFF };
         assert_eq!(case.expected_drop(&run).is_some(), dropped);
     }
 
     #[test]
     fn language_off_keeps_non_english() {
-        let run = Behaviour {
-            language: LanguageMode::Off,
-            ..SNIFF
-        };
+        let run = Behaviour { language: LanguageMode::Off, ..SNIFF };
         assert_eq!(Case::NonEnglish.expected_drop(&run), None);
         assert_eq!(Case::FormulaHeavy.expected_drop(&run), None);
     }

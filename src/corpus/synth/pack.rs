@@ -22,25 +22,16 @@ pub struct Member {
 
 impl Member {
     pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        Member {
-            path: path.into(),
-            bytes: bytes.into(),
-        }
+        Member { path: path.into(), bytes: bytes.into() }
     }
 }
 
 /// Gzip with a fixed header (mtime 0, no name, OS byte 255 "unknown").
 pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Vec::new(), Compression::default());
-    encoder
-        .write_all(bytes)
-        .context("gzip of a synthetic member")?;
-    encoder
-        .finish()
-        .context("finishing a synthetic gzip stream")
+    let mut encoder =
+        GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::default());
+    encoder.write_all(bytes).context("gzip of a synthetic member")?;
+    encoder.finish().context("finishing a synthetic gzip stream")
 }
 
 /// A ustar header with the project's fixed metadata.
@@ -120,21 +111,13 @@ mod tests {
     fn raw_names_keep_parent_components() {
         let bytes = tar(&[Member::new("../evil.tex", b"x".to_vec())], false).expect("tar");
         let mut archive = tar::Archive::new(bytes.as_slice());
-        let entry = archive
-            .entries()
-            .expect("entries")
-            .next()
-            .expect("one entry")
-            .expect("entry");
+        let entry = archive.entries().expect("entries").next().expect("one entry").expect("entry");
         assert_eq!(entry.path_bytes().as_ref(), b"../evil.tex");
     }
 
     #[test]
     fn tar_round_trips_with_fixed_metadata() {
-        let members = [
-            Member::new("2401/a.gz", b"aaa".to_vec()),
-            Member::new("2401/b.gz", b"bb".to_vec()),
-        ];
+        let members = [Member::new("2401/a.gz", b"aaa".to_vec()), Member::new("2401/b.gz", b"bb".to_vec())];
         let bytes = tar(&members, true).expect("tar");
         let mut archive = tar::Archive::new(bytes.as_slice());
         let mut seen = Vec::new();
@@ -144,10 +127,7 @@ mod tests {
             assert_eq!(entry.header().uid().expect("uid"), 0);
             let mut body = Vec::new();
             entry.read_to_end(&mut body).expect("read");
-            seen.push((
-                String::from_utf8_lossy(&entry.path_bytes()).into_owned(),
-                body,
-            ));
+            seen.push((String::from_utf8_lossy(&entry.path_bytes()).into_owned(), body));
         }
         assert_eq!(seen[0].0, "2401/");
         assert_eq!(seen[1], ("2401/a.gz".to_string(), b"aaa".to_vec()));

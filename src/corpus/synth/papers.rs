@@ -99,12 +99,7 @@ pub struct PaperFactory {
 
 impl PaperFactory {
     pub fn new(seed: u64) -> Self {
-        PaperFactory {
-            seed,
-            last_ordinary: None,
-            old_style_count: 0,
-            pre_1995_count: 0,
-        }
+        PaperFactory { seed, last_ordinary: None, old_style_count: 0, pre_1995_count: 0 }
     }
 
     /// The paper at `index` (0-based) of the input order.
@@ -138,9 +133,7 @@ impl PaperFactory {
     }
 
     fn source(&self) -> Result<&Paper> {
-        self.last_ordinary
-            .as_ref()
-            .context("a duplicate case needs an earlier ordinary paper (schedule bug)")
+        self.last_ordinary.as_ref().context("a duplicate case needs an earlier ordinary paper (schedule bug)")
     }
 
     /// The same bytes and metadata under a new id: a paper submitted twice.
@@ -156,10 +149,8 @@ impl PaperFactory {
     /// A resubmission with a few words changed: same metadata, new id.
     fn near_duplicate(&self, id: &str) -> Result<Paper> {
         let source = self.source()?;
-        let tex = source
-            .main_tex
-            .as_deref()
-            .context("the near-duplicate source has no LaTeX (schedule bug)")?;
+        let tex =
+            source.main_tex.as_deref().context("the near-duplicate source has no LaTeX (schedule bug)")?;
         let changed = change_a_few_words(tex, 3);
         anyhow::ensure!(changed != tex, "near-duplicate identical to its source");
         let mut paper = source.clone();
@@ -239,18 +230,11 @@ impl Draft {
         }
         out.push_str("\\newtheorem{theorem}{Theorem}\n\\newtheorem{lemma}[theorem]{Lemma}\n\n");
         out.push_str(&format!("\\title{{{}}}\n", self.title));
-        let names: Vec<String> = self
-            .authors
-            .iter()
-            .map(|(first, last)| format!("{first} {last}"))
-            .collect();
+        let names: Vec<String> = self.authors.iter().map(|(first, last)| format!("{first} {last}")).collect();
         out.push_str(&format!("\\author{{{}}}\n", names.join(" \\and ")));
         out.push_str("\\begin{document}\n\\maketitle\n");
         if self.abstract_in_body {
-            out.push_str(&format!(
-                "\\begin{{abstract}}\n{}\n\\end{{abstract}}\n",
-                self.abstract_text
-            ));
+            out.push_str(&format!("\\begin{{abstract}}\n{}\n\\end{{abstract}}\n", self.abstract_text));
         }
         out.push('\n');
         out.push_str(&self.body.join("\n\n"));
@@ -270,11 +254,7 @@ fn english_sections(w: &mut Writer, count: usize, first_label: usize) -> Vec<Str
     let mut blocks = Vec::new();
     for s in 0..count {
         let label = first_label + s;
-        let title = if s == 0 && first_label == 1 {
-            "Introduction"
-        } else {
-            w.section_title()
-        };
+        let title = if s == 0 && first_label == 1 { "Introduction" } else { w.section_title() };
         blocks.push(format!("\\section{{{title}}}\\label{{sec:{label}}}"));
         let paragraphs = w.dice.between(2, 3);
         for p in 0..paragraphs {
@@ -292,10 +272,7 @@ fn english_sections(w: &mut Writer, count: usize, first_label: usize) -> Vec<Str
         }
         if w.dice.chance(25) {
             // Authors leave notes to themselves; every comment mode removes these.
-            blocks.push(format!(
-                "% TODO: tighten the constant in ({label}.{p})",
-                p = s + 1
-            ));
+            blocks.push(format!("% TODO: tighten the constant in ({label}.{p})", p = s + 1));
         }
     }
     blocks
@@ -340,13 +317,7 @@ fn fresh_paper(dice: &mut Dice, case: Case, id: &str, index: u32) -> Result<Pape
             let draft = full_draft(dice, field);
             let tex = draft.render();
             let bytes = tar_gz(&[Member::new("main.tex", tex.clone().into_bytes())])?;
-            Parts {
-                draft,
-                field,
-                bytes,
-                markers: Vec::new(),
-                main_tex: Some(tex),
-            }
+            Parts { draft, field, bytes, markers: Vec::new(), main_tex: Some(tex) }
         }
         Case::MultiFile => multi_file(dice, field, id)?,
         Case::Macros => packed(macros(dice, field), field)?,
@@ -402,8 +373,7 @@ fn fresh_paper(dice: &mut Dice, case: Case, id: &str, index: u32) -> Result<Pape
                 Member::new("main.tex", draft.render().into_bytes()),
                 Member::new(
                     "../evil.tex",
-                    b"\\input{/etc/passwd}\nThis file tries to escape the extraction directory.\n"
-                        .to_vec(),
+                    b"\\input{/etc/passwd}\nThis file tries to escape the extraction directory.\n".to_vec(),
                 ),
             ])?;
             simple(draft, field, bytes)
@@ -414,10 +384,8 @@ fn fresh_paper(dice: &mut Dice, case: Case, id: &str, index: u32) -> Result<Pape
         }
         Case::FiguresOnly => {
             let draft = english_draft(dice, field, 1);
-            let bytes = tar_gz(&[
-                Member::new("fig1.png", png()),
-                Member::new("fig2.eps", eps().into_bytes()),
-            ])?;
+            let bytes =
+                tar_gz(&[Member::new("fig1.png", png()), Member::new("fig2.eps", eps().into_bytes())])?;
             simple(draft, field, bytes)
         }
         Case::HugeTex => {
@@ -430,11 +398,7 @@ fn fresh_paper(dice: &mut Dice, case: Case, id: &str, index: u32) -> Result<Pape
             simple(draft, field, bytes)
         }
         Case::NonEnglish => {
-            let language = if (index / Case::BLOCK) % 2 == 0 {
-                Language::French
-            } else {
-                Language::German
-            };
+            let language = if (index / Case::BLOCK) % 2 == 0 { Language::French } else { Language::German };
             packed(foreign(dice, Field::Math, language), Field::Math)?
         }
         Case::TooShort => packed(too_short(dice), field)?,
@@ -472,13 +436,7 @@ fn full_draft(dice: &mut Dice, field: Field) -> Draft {
 }
 
 fn simple(draft: Draft, field: Field, bytes: Vec<u8>) -> Parts {
-    Parts {
-        draft,
-        field,
-        bytes,
-        markers: Vec::new(),
-        main_tex: None,
-    }
+    Parts { draft, field, bytes, markers: Vec::new(), main_tex: None }
 }
 
 /// A one-file paper as `main.tex` in a gzipped tar.
@@ -488,12 +446,7 @@ fn packed(draft: Draft, field: Field) -> Result<Parts> {
 }
 
 fn marker(id: &str, file: &str, kind: MarkerKind, sentence: String) -> Marker {
-    Marker {
-        id: id.to_string(),
-        file: file.to_string(),
-        kind,
-        sentence,
-    }
+    Marker { id: id.to_string(), file: file.to_string(), kind, sentence }
 }
 
 /// `main.tex` includes `sections/intro` (spelled with or without `.tex`, or as
@@ -513,9 +466,8 @@ fn multi_file(dice: &mut Dice, field: Field, id: &str) -> Result<Parts> {
     } else {
         "\\input{sections/proofs/lemma}"
     };
-    let file_sentence = |path: &str| {
-        format!("The material in the file {path} of paper {id} is collected in this paragraph.")
-    };
+    let file_sentence =
+        |path: &str| format!("The material in the file {path} of paper {id} is collected in this paragraph.");
     let intro = format!(
         "\\section{{Background}}\\label{{sec:8}}\n{} {}\n",
         file_sentence("sections/intro.tex"),
@@ -534,43 +486,23 @@ fn multi_file(dice: &mut Dice, field: Field, id: &str) -> Result<Parts> {
         file_sentence("sections/proofs/lemma.tex"),
         w.paragraph(2, 3)
     );
-    let old = format!(
-        "\\section{{Earlier draft}}\n{} {}\n",
-        file_sentence("sections/old.tex"),
-        w.paragraph(2, 3)
-    );
+    let old =
+        format!("\\section{{Earlier draft}}\n{} {}\n", file_sentence("sections/old.tex"), w.paragraph(2, 3));
     let conclusion = w.paragraph(2, 4);
     draft.body.push(intro_include.to_string());
     draft.body.push(format!("% {}", "\\input{sections/old}"));
     draft.body.push("\\include{sections/method}".to_string());
-    draft
-        .body
-        .push(format!("\\section{{Conclusion}}\n{conclusion}"));
+    draft.body.push(format!("\\section{{Conclusion}}\n{conclusion}"));
     let markers = vec![
-        marker(
-            id,
-            "sections/intro.tex",
-            MarkerKind::IncludedFile,
-            file_sentence("sections/intro.tex"),
-        ),
-        marker(
-            id,
-            "sections/method.tex",
-            MarkerKind::IncludedFile,
-            file_sentence("sections/method.tex"),
-        ),
+        marker(id, "sections/intro.tex", MarkerKind::IncludedFile, file_sentence("sections/intro.tex")),
+        marker(id, "sections/method.tex", MarkerKind::IncludedFile, file_sentence("sections/method.tex")),
         marker(
             id,
             "sections/proofs/lemma.tex",
             MarkerKind::IncludedFile,
             file_sentence("sections/proofs/lemma.tex"),
         ),
-        marker(
-            id,
-            "sections/old.tex",
-            MarkerKind::CommentedInclude,
-            file_sentence("sections/old.tex"),
-        ),
+        marker(id, "sections/old.tex", MarkerKind::CommentedInclude, file_sentence("sections/old.tex")),
     ];
     let bytes = tar_gz(&[
         Member::new("main.tex", draft.render().into_bytes()),
@@ -579,23 +511,11 @@ fn multi_file(dice: &mut Dice, field: Field, id: &str) -> Result<Parts> {
         Member::new("sections/proofs/lemma.tex", lemma.into_bytes()),
         Member::new("sections/old.tex", old.into_bytes()),
     ])?;
-    Ok(Parts {
-        draft,
-        field,
-        bytes,
-        markers,
-        main_tex: None,
-    })
+    Ok(Parts { draft, field, bytes, markers, main_tex: None })
 }
 
-const METHOD_NAMES: &[&str] = &[
-    "FlowSketch",
-    "GraphMender",
-    "SpecTrace",
-    "LatticeNet",
-    "QuickHull",
-    "DeepRidge",
-];
+const METHOD_NAMES: &[&str] =
+    &["FlowSketch", "GraphMender", "SpecTrace", "LatticeNet", "QuickHull", "DeepRidge"];
 
 /// Definitions with arguments, an optional default, `\def`, `\let` and
 /// `\DeclareMathOperator`, used in math and (the prose macro) in text.
@@ -679,14 +599,11 @@ fn hidden_text(dice: &mut Dice, field: Field, id: &str) -> Result<Parts> {
     let mut draft = full_draft(dice, field);
     draft.preamble.push("\\usepackage{comment}".to_string());
     let mut w = Writer::new(dice, field, Language::English);
-    let iffalse = format!(
-        "This draft remark of paper {id} sat inside an iffalse block and was never typeset."
-    );
-    let comment_env = format!(
-        "This draft remark of paper {id} sat inside a comment environment and was never typeset."
-    );
-    let line =
-        format!("This draft remark of paper {id} sat behind a percent sign and was never typeset.");
+    let iffalse =
+        format!("This draft remark of paper {id} sat inside an iffalse block and was never typeset.");
+    let comment_env =
+        format!("This draft remark of paper {id} sat inside a comment environment and was never typeset.");
+    let line = format!("This draft remark of paper {id} sat behind a percent sign and was never typeset.");
     let block = format!(
         "\\iffalse\n{}\n\\iffalse nested \\fi\n{iffalse}\n\\fi\n\\begin{{comment}}\n{comment_env} {}\n\\end{{comment}}\n% {line}\n{}",
         w.paragraph(1, 2),
@@ -700,13 +617,7 @@ fn hidden_text(dice: &mut Dice, field: Field, id: &str) -> Result<Parts> {
         marker(id, "main.tex", MarkerKind::LineComment, line),
     ];
     let bytes = tar_gz(&[Member::new("main.tex", draft.render().into_bytes())])?;
-    Ok(Parts {
-        draft,
-        field,
-        bytes,
-        markers,
-        main_tex: None,
-    })
+    Ok(Parts { draft, field, bytes, markers, main_tex: None })
 }
 
 const ACCENTED_AUTHORS: &[(&str, &str)] = &[
@@ -722,13 +633,9 @@ const ACCENTED_AUTHORS: &[(&str, &str)] = &[
 /// author list and in the text, `\usepackage[latin1]{inputenc}`.
 fn latin1(dice: &mut Dice, field: Field) -> Result<Parts> {
     let mut draft = full_draft(dice, field);
-    draft
-        .preamble
-        .push("\\usepackage[latin1]{inputenc}".to_string());
+    draft.preamble.push("\\usepackage[latin1]{inputenc}".to_string());
     let (first, last) = ACCENTED_AUTHORS[dice.below(ACCENTED_AUTHORS.len())];
-    draft
-        .authors
-        .insert(0, (first.to_string(), last.to_string()));
+    draft.authors.insert(0, (first.to_string(), last.to_string()));
     let mut w = Writer::new(dice, field, Language::English);
     let history = format!(
         "The estimate goes back to Poincaré and Hölder, and the sharp constant was found by Fréchet; \
@@ -754,13 +661,7 @@ fn to_latin1(text: &str) -> Result<Vec<u8>> {
 const SECTIONS: usize = 4;
 const ALIGNS_PER_SECTION: usize = 8;
 
-const FORMULA_SECTIONS: &[&str] = &[
-    "Identities",
-    "Estimates",
-    "Computations",
-    "Proofs",
-    "Bounds",
-];
+const FORMULA_SECTIONS: &[&str] = &["Identities", "Estimates", "Computations", "Proofs", "Bounds"];
 
 /// The short sentences formula-heavy papers use between displays.
 const FORMULA_GLUE: &[&str] = &[
@@ -780,13 +681,7 @@ const FORMULA_GLUE: &[&str] = &[
 fn formula_heavy(dice: &mut Dice) -> Draft {
     let title = format!(
         "Explicit identities for ${}$-valued kernels of order ${}$",
-        dice.pick(&[
-            "\\mathfrak{g}",
-            "\\mathfrak{sl}_{2}",
-            "\\mathbb{C}^{n}",
-            "L^{p}",
-            "\\mathcal{H}"
-        ]),
+        dice.pick(&["\\mathfrak{g}", "\\mathfrak{sl}_{2}", "\\mathbb{C}^{n}", "L^{p}", "\\mathcal{H}"]),
         dice.between(2, 12)
     );
     let abstract_text = format!(
@@ -795,17 +690,11 @@ fn formula_heavy(dice: &mut Dice) -> Draft {
         prose::inline_math(dice),
         prose::inline_math(dice),
         prose::inline_math(dice),
-        (0..6)
-            .map(|_| format!("${}$", prose::display_expression(dice)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        (0..6).map(|_| format!("${}$", prose::display_expression(dice))).collect::<Vec<_>>().join(", ")
     );
     let mut body = Vec::new();
     for s in 1..=SECTIONS {
-        body.push(format!(
-            "\\section{{{}}}\\label{{sec:{s}}}",
-            dice.pick(FORMULA_SECTIONS)
-        ));
+        body.push(format!("\\section{{{}}}\\label{{sec:{s}}}", dice.pick(FORMULA_SECTIONS)));
         if s == 1 {
             body.push(dice.pick(FORMULA_GLUE).to_string());
         }
@@ -832,11 +721,7 @@ fn foreign(dice: &mut Dice, field: Field, language: Language) -> Draft {
     let (title, headings) = match language {
         Language::French => (
             "Sur le comportement asymptotique des solutions".to_string(),
-            [
-                "Introduction",
-                "Notations et rappels",
-                "Démonstration du théorème principal",
-            ],
+            ["Introduction", "Notations et rappels", "Démonstration du théorème principal"],
         ),
         _ => (
             "Über das asymptotische Verhalten der Lösungen".to_string(),
@@ -870,17 +755,8 @@ fn foreign(dice: &mut Dice, field: Field, language: Language) -> Draft {
 /// clears the 20-word metadata rule.
 fn too_short(dice: &mut Dice) -> Draft {
     let adjective = prose::ADJECTIVES[dice.below(prose::ADJECTIVES.len())];
-    let noun = dice.pick(&[
-        "operator", "graph", "model", "estimate", "lattice", "kernel",
-    ]);
-    let quantity = dice.pick(&[
-        "regularity",
-        "latency",
-        "accuracy",
-        "regret",
-        "throughput",
-        "entropy",
-    ]);
+    let noun = dice.pick(&["operator", "graph", "model", "estimate", "lattice", "kernel"]);
+    let quantity = dice.pick(&["regularity", "latency", "accuracy", "regret", "throughput", "entropy"]);
     let mut title = format!("A correction on {adjective} {noun}s");
     capitalise(&mut title);
     let abstract_text = format!(
@@ -1016,11 +892,7 @@ fn oversized_package() -> Result<Vec<u8>> {
         .write(Vec::new(), flate2::Compression::default());
     let mut builder = tar::Builder::new(encoder);
     for (path, len, reader) in [
-        (
-            "main.tex",
-            main.len() as u64,
-            Box::new(std::io::Cursor::new(main.into_bytes())) as Box<dyn Read>,
-        ),
+        ("main.tex", main.len() as u64, Box::new(std::io::Cursor::new(main.into_bytes())) as Box<dyn Read>),
         (
             "anc/mesh.tex",
             OVERSIZED_MEMBER_BYTES,
@@ -1082,23 +954,13 @@ const LICENSES: &[Option<&str>] = &[
 
 /// The OAI record of a fresh paper; `None` for the missing-metadata case.
 /// Each metadata case breaks exactly one rule of the filter.
-fn metadata_record(
-    dice: &mut Dice,
-    case: Case,
-    id: &str,
-    index: u32,
-    parts: &Parts,
-) -> Option<Record> {
+fn metadata_record(dice: &mut Dice, case: Case, id: &str, index: u32, parts: &Parts) -> Option<Record> {
     let draft = &parts.draft;
     let mut categories = parts.field.categories(dice);
     let mut abstract_text = Some(draft.abstract_text.clone());
     let mut comments = match dice.below(3) {
         0 => None,
-        1 => Some(format!(
-            "{} pages, {} figures",
-            dice.between(8, 40),
-            dice.between(0, 9)
-        )),
+        1 => Some(format!("{} pages, {} figures", dice.between(8, 40), dice.between(0, 9))),
         _ => Some(format!("{} pages", dice.between(5, 60))),
     };
     let day = index % 28 + 1;
@@ -1109,43 +971,28 @@ fn metadata_record(
         Case::CategoryMathPh => categories = "math-ph".to_string(),
         Case::Withdrawn => {
             comments = Some(format!(
-            "This paper has been withdrawn by the author due to a crucial error in equation ({})",
-            dice.between(2, 9)
-        ))
+                "This paper has been withdrawn by the author due to a crucial error in equation ({})",
+                dice.between(2, 9)
+            ))
         }
         Case::Pre1995 => first = (1993, 11, day),
         Case::OldStyleId => first = (2006, 1, day),
         Case::AbstractTooShort => {
-            abstract_text = Some(
-                "We study a question raised by the referee and give a short answer.".to_string(),
-            )
+            abstract_text =
+                Some("We study a question raised by the referee and give a short answer.".to_string())
         }
         Case::AbstractNull => abstract_text = None,
         _ => {}
     }
     let (y, m, d) = first;
-    let mut versions = vec![Version {
-        version: "v1".to_string(),
-        created: rfc2822(y, m, d, dice),
-    }];
+    let mut versions = vec![Version { version: "v1".to_string(), created: rfc2822(y, m, d, dice) }];
     let mut last = first;
     if dice.chance(30) {
         // A revision a month later.
-        last = if m == 12 {
-            (y + 1, 1, d)
-        } else {
-            (y, m + 1, d)
-        };
-        versions.push(Version {
-            version: "v2".to_string(),
-            created: rfc2822(last.0, last.1, last.2, dice),
-        });
+        last = if m == 12 { (y + 1, 1, d) } else { (y, m + 1, d) };
+        versions.push(Version { version: "v2".to_string(), created: rfc2822(last.0, last.1, last.2, dice) });
     }
-    let names: Vec<String> = draft
-        .authors
-        .iter()
-        .map(|(first, last)| format!("{first} {last}"))
-        .collect();
+    let names: Vec<String> = draft.authors.iter().map(|(first, last)| format!("{first} {last}")).collect();
     Some(Record {
         id: id.to_string(),
         submitter: draft.authors.first().map(|(f, l)| format!("{f} {l}")),
@@ -1153,13 +1000,9 @@ fn metadata_record(
         title: wrap_title(&draft.title),
         comments,
         journal_ref: None,
-        doi: dice.chance(20).then(|| {
-            format!(
-                "10.1103/PhysRevD.{}.{:06}",
-                dice.between(60, 110),
-                dice.between(1, 999_999)
-            )
-        }),
+        doi: dice
+            .chance(20)
+            .then(|| format!("10.1103/PhysRevD.{}.{:06}", dice.between(60, 110), dice.between(1, 999_999))),
         report_no: None,
         categories,
         license: LICENSES[dice.below(LICENSES.len())].map(str::to_string),
@@ -1240,9 +1083,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// `Mon, 2 Apr 2007 19:18:42 GMT`, with the weekday the date really has.
 fn rfc2822(year: u32, month: u32, day: u32, dice: &mut Dice) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{}, {day} {} {year} {:02}:{:02}:{:02} GMT",
         DAYS[weekday(year, month, day)],
@@ -1300,24 +1142,16 @@ mod tests {
 
     #[test]
     fn near_duplicate_changes_exactly_a_few_words() {
-        let tex =
-            "\\begin{document} a stable flow and a compact set and a sparse graph and a smooth map";
+        let tex = "\\begin{document} a stable flow and a compact set and a sparse graph and a smooth map";
         let changed = change_a_few_words(tex, 3);
-        let differing = tex
-            .split(' ')
-            .zip(changed.split(' '))
-            .filter(|(a, b)| a != b)
-            .count();
+        let differing = tex.split(' ').zip(changed.split(' ')).filter(|(a, b)| a != b).count();
         assert_eq!(differing, 3);
         assert!(changed.ends_with("smooth map"));
     }
 
     #[test]
     fn latin1_rejects_characters_out_of_range() {
-        assert_eq!(
-            to_latin1("Poincaré").expect("latin-1"),
-            b"Poincar\xe9".to_vec()
-        );
+        assert_eq!(to_latin1("Poincaré").expect("latin-1"), b"Poincar\xe9".to_vec());
         assert!(to_latin1("Erdős").is_err());
     }
 

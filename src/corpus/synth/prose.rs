@@ -75,14 +75,9 @@ impl Field {
                 "cs.LO cs.PL",
                 "cs.IT math.IT",
             ],
-            Field::Physics => &[
-                "hep-th",
-                "hep-th gr-qc",
-                "hep-ph",
-                "quant-ph",
-                "quant-ph cond-mat.str-el",
-                "hep-ph hep-ex",
-            ],
+            Field::Physics => {
+                &["hep-th", "hep-th gr-qc", "hep-ph", "quant-ph", "quant-ph cond-mat.str-el", "hep-ph hep-ex"]
+            }
         };
         dice.pick(options).to_string()
     }
@@ -510,12 +505,7 @@ pub struct Writer<'d> {
 
 impl<'d> Writer<'d> {
     pub fn new(dice: &'d mut Dice, field: Field, language: Language) -> Self {
-        Writer {
-            dice,
-            field,
-            language,
-            citations: 0,
-        }
+        Writer { dice, field, language, citations: 0 }
     }
 
     /// One sentence with every slot filled.
@@ -533,10 +523,7 @@ impl<'d> Writer<'d> {
     /// authors type paragraphs (and the way `%` comments then eat the rest).
     pub fn paragraph(&mut self, lo: usize, hi: usize) -> String {
         let n = self.dice.between(lo, hi);
-        (0..n)
-            .map(|_| self.sentence())
-            .collect::<Vec<_>>()
-            .join(" ")
+        (0..n).map(|_| self.sentence()).collect::<Vec<_>>().join(" ")
     }
 
     fn fill(&mut self, template: &str) -> String {
@@ -630,8 +617,7 @@ fn strip_refs(sentence: &str) -> String {
             s.replace_range(start..end, "[1]");
         }
     }
-    s.replace("Section~[1]", "the last section")
-        .replace("Table~[1]", "the table")
+    s.replace("Section~[1]", "the last section").replace("Table~[1]", "the table")
 }
 
 pub fn capitalise(s: &mut String) {
@@ -641,9 +627,7 @@ pub fn capitalise(s: &mut String) {
     }
 }
 
-const LETTERS: &[&str] = &[
-    "x", "y", "z", "u", "v", "w", "f", "g", "h", "t", "s", "n", "m", "k",
-];
+const LETTERS: &[&str] = &["x", "y", "z", "u", "v", "w", "f", "g", "h", "t", "s", "n", "m", "k"];
 const GREEK: &[&str] = &[
     "\\alpha",
     "\\beta",
@@ -684,10 +668,7 @@ fn symbol(dice: &mut Dice) -> String {
 fn indexed(dice: &mut Dice) -> String {
     let base = symbol(dice);
     match dice.below(4) {
-        0 => format!(
-            "{base}_{{{}}}",
-            dice.pick(&["i", "j", "k", "n", "0", "1", "ij"])
-        ),
+        0 => format!("{base}_{{{}}}", dice.pick(&["i", "j", "k", "n", "0", "1", "ij"])),
         1 => format!("{base}^{{{}}}", dice.between(2, 9)),
         _ => base,
     }
@@ -755,21 +736,13 @@ pub fn display_expression(dice: &mut Dice) -> String {
 
 /// A numbered equation environment.
 pub fn equation(dice: &mut Dice, label: usize) -> String {
-    format!(
-        "\\begin{{equation}}\\label{{eq:{label}}}\n  {}\n\\end{{equation}}",
-        display_expression(dice)
-    )
+    format!("\\begin{{equation}}\\label{{eq:{label}}}\n  {}\n\\end{{equation}}", display_expression(dice))
 }
 
 /// An `align` block of several dense lines, the backbone of formula-heavy papers.
 pub fn align_block(dice: &mut Dice, lines: usize) -> String {
     let body = (0..lines)
-        .map(|_| {
-            format!(
-                "  {} \\\\",
-                display_expression(dice).replacen(" = ", " &= ", 1)
-            )
-        })
+        .map(|_| format!("  {} \\\\", display_expression(dice).replacen(" = ", " &= ", 1)))
         .collect::<Vec<_>>()
         .join("\n");
     format!("\\begin{{align}}\n{body}\n\\end{{align}}")
@@ -799,8 +772,8 @@ pub fn bibitem(dice: &mut Dice, key: usize) -> String {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Anna", "Boris", "Chen", "Daniela", "Emeka", "Fatima", "Giulia", "Hiro", "Ingrid", "Jonas",
-    "Kavya", "Lars", "Maria", "Nikolai", "Olga", "Pedro", "Qiang", "Rosa", "Samir", "Tomasz",
+    "Anna", "Boris", "Chen", "Daniela", "Emeka", "Fatima", "Giulia", "Hiro", "Ingrid", "Jonas", "Kavya",
+    "Lars", "Maria", "Nikolai", "Olga", "Pedro", "Qiang", "Rosa", "Samir", "Tomasz",
 ];
 const LAST_NAMES: &[&str] = &[
     "Schmidt",
@@ -827,14 +800,7 @@ const LAST_NAMES: &[&str] = &[
 
 /// `n` author names as (first, last).
 pub fn authors(dice: &mut Dice, n: usize) -> Vec<(String, String)> {
-    (0..n)
-        .map(|_| {
-            (
-                dice.pick(FIRST_NAMES).to_string(),
-                dice.pick(LAST_NAMES).to_string(),
-            )
-        })
-        .collect()
+    (0..n).map(|_| (dice.pick(FIRST_NAMES).to_string(), dice.pick(LAST_NAMES).to_string())).collect()
 }
 
 #[cfg(test)]
@@ -862,9 +828,7 @@ mod tests {
                 let sentence = writer.sentence();
                 // `\mathbb{N}` in math is not a slot.
                 let s: String = sentence.split('$').step_by(2).collect();
-                for slot in [
-                    "{N}", "{A}", "{V}", "{Q}", "{C}", "{M}", "{P}", "{K}", "{S}", "{R}",
-                ] {
+                for slot in ["{N}", "{A}", "{V}", "{Q}", "{C}", "{M}", "{P}", "{K}", "{S}", "{R}"] {
                     assert!(!s.contains(slot), "{slot} left in {s:?}");
                 }
             }
@@ -876,9 +840,6 @@ mod tests {
         let mut dice = Dice::for_paper(2, 0);
         let mut writer = Writer::new(&mut dice, Field::ComputerScience, Language::English);
         let text = writer.abstract_text(30);
-        assert!(
-            !text.contains("\\cite") && !text.contains("\\ref"),
-            "{text}"
-        );
+        assert!(!text.contains("\\cite") && !text.contains("\\ref"), "{text}");
     }
 }

@@ -46,11 +46,7 @@ fn read_papers(summary: &SynthSummary) -> Vec<ReadPaper> {
             let member = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let mut body = Vec::new();
             entry.read_to_end(&mut body).expect("member");
-            out.push(ReadPaper {
-                index: out.len() as u32,
-                member,
-                bytes: body,
-            });
+            out.push(ReadPaper { index: out.len() as u32, member, bytes: body });
         }
     }
     out
@@ -90,23 +86,13 @@ fn is_tar(bytes: &[u8]) -> bool {
 
 /// The LaTeX of a paper's main file, decoding Latin-1 where UTF-8 fails.
 fn main_tex(bytes: &[u8]) -> Option<String> {
-    let inner = if is_gzip(bytes) {
-        gunzip(bytes).ok()?
-    } else {
-        bytes.to_vec()
-    };
+    let inner = if is_gzip(bytes) { gunzip(bytes).ok()? } else { bytes.to_vec() };
     let tex = if is_tar(&inner) {
-        tar_members(&inner, 6_000_000)
-            .into_iter()
-            .find(|(path, _, _)| path == "main.tex")?
-            .2
+        tar_members(&inner, 6_000_000).into_iter().find(|(path, _, _)| path == "main.tex")?.2
     } else {
         inner
     };
-    Some(
-        String::from_utf8(tex.clone())
-            .unwrap_or_else(|_| tex.iter().map(|&b| char::from(b)).collect()),
-    )
+    Some(String::from_utf8(tex.clone()).unwrap_or_else(|_| tex.iter().map(|&b| char::from(b)).collect()))
 }
 
 fn records(summary: &SynthSummary) -> HashMap<String, Record> {
@@ -122,29 +108,17 @@ fn records(summary: &SynthSummary) -> HashMap<String, Record> {
 
 fn ids(summary: &SynthSummary) -> Vec<String> {
     let rows = read_ground_truth(&summary.ground_truth).expect("ground truth");
-    rows.iter()
-        .filter(|r| r.spec == "Y01")
-        .map(|r| r.id.clone())
-        .collect()
+    rows.iter().filter(|r| r.spec == "Y01").map(|r| r.id.clone()).collect()
 }
 
 /// What the released cleaner leaves of a body, closely enough for the
 /// language and length claims: comments, preamble and `\end{document}`
 /// gone, whitespace collapsed. Math and commands stay.
 fn released_body(tex: &str) -> String {
-    let start = tex
-        .find("\\begin{document}")
-        .map_or(0, |i| i + "\\begin{document}".len());
+    let start = tex.find("\\begin{document}").map_or(0, |i| i + "\\begin{document}".len());
     let body = tex[start..].replace("\\end{document}", "");
-    let no_comments: Vec<&str> = body
-        .lines()
-        .map(|l| l.split('%').next().unwrap_or(""))
-        .collect();
-    no_comments
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let no_comments: Vec<&str> = body.lines().map(|l| l.split('%').next().unwrap_or("")).collect();
+    no_comments.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Math, environments' names and commands masked: what a prose-only check sees.
@@ -155,9 +129,7 @@ fn prose_only(text: &str) -> String {
         let open = format!("\\begin{{{env}}}");
         let close = format!("\\end{{{env}}}");
         while let Some(s) = text.find(&open) {
-            let e = text[s..]
-                .find(&close)
-                .map_or(text.len(), |e| s + e + close.len());
+            let e = text[s..].find(&close).map_or(text.len(), |e| s + e + close.len());
             text.replace_range(s..e, " ");
         }
     }
@@ -171,14 +143,8 @@ fn prose_only(text: &str) -> String {
             masked.push(c);
         }
     }
-    let no_commands = regex::Regex::new(r"\\[A-Za-z]+\*?")
-        .expect("regex")
-        .replace_all(&masked, " ");
-    no_commands
-        .replace(['{', '}', '[', ']', '~'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let no_commands = regex::Regex::new(r"\\[A-Za-z]+\*?").expect("regex").replace_all(&masked, " ");
+    no_commands.replace(['{', '}', '[', ']', '~'], " ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn document(record: &Record, body: &str) -> String {
@@ -203,9 +169,7 @@ fn says_english(text: &str, min_confidence: f64) -> (bool, String) {
 
 fn spec(id: &str, profile: &str) -> crate::spec::Spec {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    crate::spec::load_one(&runs, id, profile)
-        .unwrap_or_else(|e| panic!("loading {id} at {profile}: {e}"))
-        .0
+    crate::spec::load_one(&runs, id, profile).unwrap_or_else(|e| panic!("loading {id} at {profile}: {e}")).0
 }
 
 fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -233,21 +197,13 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     generate(40, 11, a.path()).expect("first run");
     generate(40, 11, b.path()).expect("second run");
     generate(40, 12, c.path()).expect("other seed");
-    let (fa, fb, fc) = (
-        files_under(a.path()),
-        files_under(b.path()),
-        files_under(c.path()),
-    );
+    let (fa, fb, fc) = (files_under(a.path()), files_under(b.path()), files_under(c.path()));
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (path, bytes) in &fa {
         if path.ends_with(SUMMARY_FILE) {
             continue; // holds the output directory's path
         }
-        assert!(
-            bytes == &fb[path],
-            "{} differs between two runs",
-            path.display()
-        );
+        assert!(bytes == &fb[path], "{} differs between two runs", path.display());
     }
     let tar = Path::new(SRC_DIR).join("arXiv_src_2401_001.tar");
     assert_ne!(fa[&tar], fc[&tar], "another seed must give other papers");
@@ -259,16 +215,10 @@ fn forty_papers_cover_every_case() {
     assert_eq!(summary.cases.len(), 32, "{:?}", summary.cases);
     assert_eq!(summary.cases.values().sum::<u32>(), 40);
     for case in Case::ALL {
-        assert!(
-            summary.cases.get(&case.name()).copied().unwrap_or(0) >= 1,
-            "{case:?} missing"
-        );
+        assert!(summary.cases.get(&case.name()).copied().unwrap_or(0) >= 1, "{case:?} missing");
     }
     assert_eq!(summary.tars.len(), 1);
-    assert!(
-        corpus(160).tars.len() > 1,
-        "more than ~50 papers spread over several tars"
-    );
+    assert!(corpus(160).tars.len() > 1, "more than ~50 papers spread over several tars");
 }
 
 #[test]
@@ -294,41 +244,22 @@ fn manifest_md5_sums_and_items_are_right() {
     let mut total_items = 0;
     for (k, (block, tar_path)) in blocks.iter().zip(&summary.tars).enumerate() {
         let bytes = std::fs::read(tar_path).expect("tar");
-        let name = tar_path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let name = tar_path.file_name().expect("name").to_string_lossy().into_owned();
         assert_eq!(field(block, "filename"), format!("src/{name}"));
         assert_eq!(field(block, "md5sum"), hex::encode(Md5::digest(&bytes)));
         assert_eq!(field(block, "size"), bytes.len().to_string());
         assert_eq!(field(block, "seq_num"), (k + 1).to_string());
         let members = tar_members(&bytes, u64::MAX);
-        let files: Vec<_> = members
-            .iter()
-            .filter(|(p, _, _)| !p.ends_with('/'))
-            .collect();
+        let files: Vec<_> = members.iter().filter(|(p, _, _)| !p.ends_with('/')).collect();
         let mut content = Md5::new();
         for (_, _, body) in &members {
             content.update(body);
         }
-        assert_eq!(
-            field(block, "content_md5sum"),
-            hex::encode(content.finalize())
-        );
+        assert_eq!(field(block, "content_md5sum"), hex::encode(content.finalize()));
         assert_eq!(field(block, "num_items"), files.len().to_string());
-        let stem = |p: &str| {
-            p.rsplit('/')
-                .next()
-                .unwrap_or(p)
-                .rsplit_once('.')
-                .map(|s| s.0.to_string())
-        };
+        let stem = |p: &str| p.rsplit('/').next().unwrap_or(p).rsplit_once('.').map(|s| s.0.to_string());
         assert_eq!(Some(field(block, "first_item")), stem(&files[0].0));
-        assert_eq!(
-            Some(field(block, "last_item")),
-            stem(&files[files.len() - 1].0)
-        );
+        assert_eq!(Some(field(block, "last_item")), stem(&files[files.len() - 1].0));
         total_items += files.len();
     }
     assert_eq!(total_items, 160);
@@ -339,10 +270,7 @@ fn manifest_content_md5_matches_arxiv_definition_on_the_real_sample() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/arxiv-sample");
     let tar_path = sample.join("arXiv_src_2612_001.tar");
     if !tar_path.exists() {
-        eprintln!(
-            "skipping: {} is absent (the real arXiv sample)",
-            sample.display()
-        );
+        eprintln!("skipping: {} is absent (the real arXiv sample)", sample.display());
         return;
     }
     let bytes = std::fs::read(&tar_path).expect("sample tar");
@@ -351,10 +279,7 @@ fn manifest_content_md5_matches_arxiv_definition_on_the_real_sample() {
         content.update(&body);
     }
     let xml = std::fs::read_to_string(sample.join(MANIFEST_FILE)).expect("sample manifest");
-    assert!(xml.contains(&format!(
-        "<content_md5sum>{}</content_md5sum>",
-        hex::encode(content.finalize())
-    )));
+    assert!(xml.contains(&format!("<content_md5sum>{}</content_md5sum>", hex::encode(content.finalize()))));
 }
 
 #[test]
@@ -382,22 +307,14 @@ fn metadata_is_json_lines_with_the_snapshot_fields() {
     if let Ok(real_text) = std::fs::read_to_string(&real) {
         let first: serde_json::Value =
             serde_json::from_str(real_text.lines().next().expect("line")).expect("json");
-        let real_keys: Vec<&str> = first
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let real_keys: Vec<&str> = first.as_object().expect("object").keys().map(String::as_str).collect();
         let mut sorted_expected = expected.clone();
         sorted_expected.sort_unstable();
         let mut sorted_real = real_keys.clone();
         sorted_real.sort_unstable();
         assert_eq!(sorted_expected, sorted_real, "the real snapshot's fields");
     } else {
-        eprintln!(
-            "skipping the comparison with the real snapshot: {} is absent",
-            real.display()
-        );
+        eprintln!("skipping the comparison with the real snapshot: {} is absent", real.display());
     }
     let mut null_abstracts = 0;
     let mut null_comments = 0;
@@ -405,15 +322,9 @@ fn metadata_is_json_lines_with_the_snapshot_fields() {
         // Key order as in the snapshot (serde_json::Value would sort keys).
         let keys: Vec<usize> = expected
             .iter()
-            .map(|k| {
-                line.find(&format!("\"{k}\":"))
-                    .unwrap_or_else(|| panic!("{k} missing in {line}"))
-            })
+            .map(|k| line.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing in {line}")))
             .collect();
-        assert!(
-            keys.windows(2).all(|w| w[0] < w[1]),
-            "field order in {line}"
-        );
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "field order in {line}");
         let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         null_abstracts += usize::from(value["abstract"].is_null());
         null_comments += usize::from(value["comments"].is_null());
@@ -435,32 +346,20 @@ fn ground_truth_has_a_row_per_paper_and_run_in_ledger_spelling() {
     let summary = corpus(40);
     let text = std::fs::read_to_string(&summary.ground_truth).expect("csv");
     assert!(text.starts_with("id,spec,status,stage,reason\n"));
-    assert!(
-        text.contains("\n2401.00001,Y01,kept,end,\n"),
-        "kept rows: stage end, empty reason"
-    );
+    assert!(text.contains("\n2401.00001,Y01,kept,end,\n"), "kept rows: stage end, empty reason");
     assert!(text.contains(",Y01,dropped,validation,not-a-tar\n"));
     assert!(text.contains(",Y06,dropped,dedup,near-duplicate\n"));
-    assert!(
-        text.contains("\nmath/0601001,Y01,kept,end,\n"),
-        "old-style ids keep their slash"
-    );
+    assert!(text.contains("\nmath/0601001,Y01,kept,end,\n"), "old-style ids keep their slash");
     let rows = read_ground_truth(&summary.ground_truth).expect("rows");
     assert_eq!(rows.len(), 40 * 6);
     for row in &rows {
         assert_eq!(
-            row.reason
-                .map(DropReason::stage)
-                .unwrap_or(crate::prepare::ledger::LedgerStage::End),
+            row.reason.map(DropReason::stage).unwrap_or(crate::prepare::ledger::LedgerStage::End),
             row.stage
         );
     }
     assert_eq!(summary.kept.len(), 6);
-    assert!(
-        summary.kept["Y06"] > summary.kept["Y01"],
-        "{:?}",
-        summary.kept
-    );
+    assert!(summary.kept["Y06"] > summary.kept["Y01"], "{:?}", summary.kept);
 }
 
 #[test]
@@ -507,16 +406,11 @@ fn each_member_sniffs_as_its_case_intends() {
             Case::FiguresOnly => {
                 let members = inner_tar();
                 assert!(!members.is_empty());
-                assert!(members
-                    .iter()
-                    .all(|(p, _, _)| p.ends_with(".png") || p.ends_with(".eps")));
+                assert!(members.iter().all(|(p, _, _)| p.ends_with(".png") || p.ends_with(".eps")));
             }
             Case::HugeTex => {
                 let members = inner_tar();
-                let tex: Vec<_> = members
-                    .iter()
-                    .filter(|(p, _, _)| p.ends_with(".tex"))
-                    .collect();
+                let tex: Vec<_> = members.iter().filter(|(p, _, _)| p.ends_with(".tex")).collect();
                 assert_eq!(tex.len(), 1);
                 assert!(tex[0].1 > max_tex && tex[0].1 < max_member);
                 assert!(b.len() < 1_000_000, "compressible: the tar stays small");
@@ -530,27 +424,18 @@ fn each_member_sniffs_as_its_case_intends() {
             }
             Case::Latin1 => {
                 let tex = &inner_tar()[0].2;
-                assert!(
-                    std::str::from_utf8(tex).is_err(),
-                    "Latin-1 bytes are not UTF-8"
-                );
+                assert!(std::str::from_utf8(tex).is_err(), "Latin-1 bytes are not UTF-8");
                 assert!(tex.windows(8).any(|w| w == b"Poincar\xe9"));
             }
             Case::MultiFile => {
                 let paths: Vec<String> = inner_tar().into_iter().map(|(p, _, _)| p).collect();
-                assert!(
-                    paths.contains(&"sections/proofs/lemma.tex".to_string()),
-                    "{paths:?}"
-                );
+                assert!(paths.contains(&"sections/proofs/lemma.tex".to_string()), "{paths:?}");
             }
             Case::OldStyleId | Case::Pre1995 => {
                 assert!(!paper.member.contains("2401."), "{}", paper.member);
                 assert!(inner_tar().iter().any(|(p, _, _)| p == "main.tex"));
             }
-            _ => assert!(
-                inner_tar().iter().any(|(p, _, _)| p == "main.tex"),
-                "{case:?}"
-            ),
+            _ => assert!(inner_tar().iter().any(|(p, _, _)| p == "main.tex"), "{case:?}"),
         }
     }
     assert!(ids_seen.contains("0601/math0601001.gz"));
@@ -562,22 +447,10 @@ fn caps_of_the_size_cases_follow_every_y_spec() {
     for (id, _) in Y_RUNS {
         for profile in ["smoke", "ci", "gpu", "paper"] {
             let data = spec(id, profile).data;
-            assert!(
-                OVERSIZED_MEMBER_BYTES > data.validation.max_member_bytes,
-                "{id} {profile}"
-            );
-            assert!(
-                OVERSIZED_MEMBER_BYTES < data.validation.max_paper_bytes,
-                "{id} {profile}"
-            );
-            assert!(
-                HUGE_TEX_BYTES as u64 > data.extraction.max_tex_bytes,
-                "{id} {profile}"
-            );
-            assert!(
-                (HUGE_TEX_BYTES as u64) < data.validation.max_member_bytes,
-                "{id} {profile}"
-            );
+            assert!(OVERSIZED_MEMBER_BYTES > data.validation.max_member_bytes, "{id} {profile}");
+            assert!(OVERSIZED_MEMBER_BYTES < data.validation.max_paper_bytes, "{id} {profile}");
+            assert!(HUGE_TEX_BYTES as u64 > data.extraction.max_tex_bytes, "{id} {profile}");
+            assert!((HUGE_TEX_BYTES as u64) < data.validation.max_member_bytes, "{id} {profile}");
         }
     }
 }
@@ -586,8 +459,7 @@ fn caps_of_the_size_cases_follow_every_y_spec() {
 fn markers_sit_in_the_files_they_name() {
     let summary = corpus(40);
     let markers = read_markers(&summary.markers).expect("markers");
-    let papers: HashMap<String, ReadPaper> =
-        ids(summary).into_iter().zip(read_papers(summary)).collect();
+    let papers: HashMap<String, ReadPaper> = ids(summary).into_iter().zip(read_papers(summary)).collect();
     let kinds: BTreeSet<String> = markers.iter().map(|m| format!("{:?}", m.kind)).collect();
     assert_eq!(kinds.len(), 5, "{kinds:?}");
     for m in &markers {
@@ -596,13 +468,7 @@ fn markers_sit_in_the_files_they_name() {
         for (path, _, body) in &members {
             let text = String::from_utf8_lossy(body);
             let here = text.contains(&m.sentence);
-            assert_eq!(
-                here,
-                *path == m.file,
-                "{} in {path} ({:?})",
-                m.sentence,
-                m.kind
-            );
+            assert_eq!(here, *path == m.file, "{} in {path} ({:?})", m.sentence, m.kind);
         }
     }
 }
@@ -623,10 +489,7 @@ fn whatlang_agrees_with_the_language_design() {
         let Some(tex) = main_tex(&paper.bytes) else {
             continue;
         };
-        if matches!(
-            case,
-            Case::HugeTex | Case::OversizedMember | Case::PathTraversal | Case::TooShort
-        ) {
+        if matches!(case, Case::HugeTex | Case::OversizedMember | Case::PathTraversal | Case::TooShort) {
             continue;
         }
         let whole = document(record, &released_body(&tex));
@@ -635,14 +498,8 @@ fn whatlang_agrees_with_the_language_design() {
         let (prose_en, prose_said) = says_english(&prose, min_confidence);
         match case {
             Case::FormulaHeavy => {
-                assert!(
-                    !whole_en,
-                    "{id}: whole text must not pass as English, got {whole_said}"
-                );
-                assert!(
-                    prose_en,
-                    "{id}: masked prose must be English, got {prose_said}:\n{prose}"
-                );
+                assert!(!whole_en, "{id}: whole text must not pass as English, got {whole_said}");
+                assert!(prose_en, "{id}: masked prose must be English, got {prose_said}:\n{prose}");
                 // Margins: a detector tweak or a slightly different cleaner
                 // must not flip the outcome.
                 let whole_conf = whatlang::detect(&whole)
@@ -665,10 +522,7 @@ fn whatlang_agrees_with_the_language_design() {
             }
         }
     }
-    assert!(
-        checked["formula-heavy"] >= 4 && checked["non-english"] >= 3,
-        "{checked:?}"
-    );
+    assert!(checked["formula-heavy"] >= 4 && checked["non-english"] >= 3, "{checked:?}");
 }
 
 fn shingles(text: &str, k: usize) -> BTreeSet<Vec<&str>> {
@@ -690,8 +544,7 @@ fn similarity_and_length_follow_the_design() {
     let kept_in_y06_or_near: BTreeSet<&str> = truth
         .iter()
         .filter(|r| {
-            r.spec == "Y06"
-                && (r.status == Status::Kept || r.reason == Some(DropReason::NearDuplicate))
+            r.spec == "Y06" && (r.status == Status::Kept || r.reason == Some(DropReason::NearDuplicate))
         })
         .map(|r| r.id.as_str())
         .collect();
@@ -715,10 +568,7 @@ fn similarity_and_length_follow_the_design() {
             docs.push((id, case, doc));
         }
     }
-    let sets: Vec<_> = docs
-        .iter()
-        .map(|(_, _, d)| shingles(d, near.shingle_words as usize))
-        .collect();
+    let sets: Vec<_> = docs.iter().map(|(_, _, d)| shingles(d, near.shingle_words as usize)).collect();
     let mut near_pairs = 0;
     for i in 0..docs.len() {
         for j in i + 1..docs.len() {
@@ -726,21 +576,10 @@ fn similarity_and_length_follow_the_design() {
             let union = (sets[i].len() + sets[j].len()) as f64 - inter;
             let similarity = inter / union;
             if docs[j].1 == Case::NearDuplicate && similarity >= near.threshold {
-                assert!(
-                    similarity >= near.threshold + 0.1,
-                    "{} ~ {}: {similarity}",
-                    docs[i].0,
-                    docs[j].0
-                );
+                assert!(similarity >= near.threshold + 0.1, "{} ~ {}: {similarity}", docs[i].0, docs[j].0);
                 near_pairs += 1;
             } else {
-                assert!(
-                    similarity < 0.5,
-                    "{} ~ {} ({:?}): {similarity}",
-                    docs[i].0,
-                    docs[j].0,
-                    docs[j].1
-                );
+                assert!(similarity < 0.5, "{} ~ {} ({:?}): {similarity}", docs[i].0, docs[j].0, docs[j].1);
             }
         }
     }

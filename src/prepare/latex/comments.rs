@@ -105,9 +105,7 @@ impl SpanList {
             return;
         }
         match self.0.last_mut() {
-            Some(last) if last.kind == kind && last.range.end == range.start => {
-                last.range.end = range.end
-            }
+            Some(last) if last.kind == kind && last.range.end == range.start => last.range.end = range.end,
             _ => self.0.push(Span { kind, range }),
         }
     }
@@ -159,24 +157,15 @@ fn verbatim_command_end(text: &str, name: &str, after: usize) -> Option<usize> {
                 return group_end(text, at);
             }
             // A non-ASCII delimiter is not something LaTeX accepts either.
-            if !delimiter.is_ascii()
-                || delimiter.is_ascii_alphabetic()
-                || delimiter.is_ascii_whitespace()
-            {
+            if !delimiter.is_ascii() || delimiter.is_ascii_alphabetic() || delimiter.is_ascii_whitespace() {
                 return None;
             }
-            let line_end = text[at + 1..]
-                .find('\n')
-                .map_or(bytes.len(), |i| at + 1 + i);
-            text[at + 1..line_end]
-                .find(delimiter as char)
-                .map(|i| at + 1 + i + 1)
+            let line_end = text[at + 1..].find('\n').map_or(bytes.len(), |i| at + 1 + i);
+            text[at + 1..line_end].find(delimiter as char).map(|i| at + 1 + i + 1)
         }
         "url" | "href" => {
             let open = skip_blanks(text, after);
-            (bytes.get(open) == Some(&b'{'))
-                .then(|| group_end(text, open))
-                .flatten()
+            (bytes.get(open) == Some(&b'{')).then(|| group_end(text, open)).flatten()
         }
         _ => None,
     }
@@ -223,8 +212,7 @@ fn false_conditional_end(text: &str, name: &str, after: usize) -> Option<(usize,
     match conditional_branch_end(text, after, true)? {
         (end, BranchEnd::Fi) => Some((end, None)),
         (end, BranchEnd::Else) => {
-            let fi = conditional_branch_end(text, end, false)
-                .and_then(|(fi_end, _)| fi_start(text, fi_end));
+            let fi = conditional_branch_end(text, end, false).and_then(|(fi_end, _)| fi_start(text, fi_end));
             Some((end, fi))
         }
     }
@@ -239,11 +227,7 @@ enum BranchEnd {
 /// Scans a conditional branch from `from` to the `\fi` (or, with
 /// `stop_at_else`, an `\else`) of nesting depth one; returns the byte past it.
 /// An unterminated `\iffalse` skips to the end of the file, as TeX does.
-fn conditional_branch_end(
-    text: &str,
-    from: usize,
-    stop_at_else: bool,
-) -> Option<(usize, BranchEnd)> {
+fn conditional_branch_end(text: &str, from: usize, stop_at_else: bool) -> Option<(usize, BranchEnd)> {
     let bytes = text.as_bytes();
     let mut depth = 1usize;
     let mut at = from;
@@ -303,10 +287,7 @@ mod tests {
     #[case::escaped_percent("50\\% of data % note\nnext", "50\\% of data next")]
     #[case::line_break_then_comment("row \\\\% note\nnext", "row \\\\next")]
     #[case::percent_in_url("\\url{http://x.org/a%20b} ok", "\\url{http://x.org/a%20b} ok")]
-    #[case::percent_in_href(
-        "\\href{http://x.org/%7Eme}{home} % c\n",
-        "\\href{http://x.org/%7Eme}{home} "
-    )]
+    #[case::percent_in_href("\\href{http://x.org/%7Eme}{home} % c\n", "\\href{http://x.org/%7Eme}{home} ")]
     #[case::percent_in_verb("\\verb|a%b| c % d\n", "\\verb|a%b| c ")]
     #[case::percent_in_verb_other_delimiter("\\verb+%+ x", "\\verb+%+ x")]
     #[case::percent_in_verbatim(

@@ -51,10 +51,7 @@ pub fn find_includes(text: &str) -> Vec<IncludeRef> {
             let cs = control_seq(text, start, false);
             match include_at(text, cs.name, cs.end) {
                 Some((target, end)) => {
-                    found.push(IncludeRef {
-                        range: start..end,
-                        target,
-                    });
+                    found.push(IncludeRef { range: start..end, target });
                     at = end;
                     resume = end;
                 }
@@ -92,8 +89,7 @@ fn include_at(text: &str, name: &str, after: usize) -> Option<(IncludeTarget, us
             }
             Some((IncludeTarget::File(file), end))
         }
-        "import" | "subimport" | "inputfrom" | "subinputfrom" | "includefrom"
-        | "subincludefrom" => {
+        "import" | "subimport" | "inputfrom" | "subinputfrom" | "includefrom" | "subincludefrom" => {
             let mut at = after;
             if text.as_bytes().get(at) == Some(&b'*') {
                 at += 1;
@@ -161,11 +157,7 @@ pub fn parent_dir(path: &str) -> &str {
 
 /// Finds `name` in the archive, trying each base directory in order; a name
 /// without `.tex` is tried with it first, as TeX does.
-pub fn locate<'f>(
-    files: &'f BTreeMap<String, String>,
-    bases: &[&str],
-    name: &str,
-) -> Option<&'f str> {
+pub fn locate<'f>(files: &'f BTreeMap<String, String>, bases: &[&str], name: &str) -> Option<&'f str> {
     let with_tex = (!name.to_ascii_lowercase().ends_with(".tex")).then(|| format!("{name}.tex"));
     for base in bases {
         for candidate in with_tex.iter().map(String::as_str).chain([name]) {

@@ -61,12 +61,7 @@ impl MacroTable {
             // `\let\a\b` copies `\b`'s meaning now; later changes to `\b` do not follow.
             DefinedAs::LetTo(target) => match self.macros.get(&target) {
                 Some(existing) => existing.clone(),
-                None => Macro {
-                    params: 0,
-                    default: None,
-                    body: format!("\\{target}"),
-                    frozen: true,
-                },
+                None => Macro { params: 0, default: None, body: format!("\\{target}"), frozen: true },
             },
             // Something we cannot model (delimited parameters, TeX
             // programming): forget any earlier meaning rather than expand a stale one.
@@ -148,9 +143,7 @@ pub fn split_preamble(text: &str) -> (&str, &str) {
         return ("", text);
     };
     let body_start = begin + BEGIN.len();
-    let body_end = text[body_start..]
-        .find(END)
-        .map_or(text.len(), |i| body_start + i);
+    let body_end = text[body_start..].find(END).map_or(text.len(), |i| body_start + i);
     (&text[..begin], &text[body_start..body_end])
 }
 
@@ -194,18 +187,10 @@ pub struct Expanded {
 /// Stops expanding (and marks the result degraded) after `max_expansions`
 /// expansions or once the text would exceed `max_growth` × its source length,
 /// so a self-recursive `\def\x{\x}` or `\def\x{x\x}` costs bounded time and memory.
-pub fn expand_macros(
-    body: &str,
-    table: &MacroTable,
-    max_expansions: u32,
-    max_growth: f64,
-) -> Expanded {
+pub fn expand_macros(body: &str, table: &MacroTable, max_expansions: u32, max_growth: f64) -> Expanded {
     let mut expander = Expander {
         table: table.clone(),
-        frames: vec![Frame {
-            text: body.to_string(),
-            at: 0,
-        }],
+        frames: vec![Frame { text: body.to_string(), at: 0 }],
         out: String::with_capacity(body.len()),
         expansions: 0,
         max_expansions,
@@ -213,11 +198,7 @@ pub fn expand_macros(
         degraded: false,
     };
     expander.run();
-    Expanded {
-        text: expander.out,
-        expansions: expander.expansions,
-        degraded: expander.degraded,
-    }
+    Expanded { text: expander.out, expansions: expander.expansions, degraded: expander.degraded }
 }
 
 /// Bodies shorter than this are capped as if this long: a one-line body
@@ -329,10 +310,7 @@ impl Expander {
                     return;
                 }
                 self.advance(len);
-                self.frames.push(Frame {
-                    text: replacement,
-                    at: 0,
-                });
+                self.frames.push(Frame { text: replacement, at: 0 });
             }
             Step::Emit(replacement, len) => {
                 self.expansions += 1;
@@ -354,8 +332,7 @@ impl Expander {
     }
 
     fn over_budget(&self, extra: usize) -> bool {
-        self.expansions > self.max_expansions
-            || self.out.len() + self.pending_len() + extra > self.max_len
+        self.expansions > self.max_expansions || self.out.len() + self.pending_len() + extra > self.max_len
     }
 
     /// A replacement ends in a macro whose arguments follow the call
@@ -526,11 +503,7 @@ fn parse_definition(text: &str, at: usize, at_letter: bool) -> Option<(Definitio
     let mut after = cs.end;
     if matches!(
         cs.name,
-        "newcommand"
-            | "renewcommand"
-            | "providecommand"
-            | "DeclareRobustCommand"
-            | "DeclareMathOperator"
+        "newcommand" | "renewcommand" | "providecommand" | "DeclareRobustCommand" | "DeclareMathOperator"
     ) && text.as_bytes().get(after) == Some(&b'*')
     {
         after += 1;
@@ -559,10 +532,7 @@ fn parse_definition(text: &str, at: usize, at_letter: bool) -> Option<(Definitio
             let (operator, end) = group_content(text, skip_blanks(text, at))?;
             let star = if starred { "*" } else { "" };
             let body = format!("\\operatorname{star}{{{operator}}}");
-            (
-                macro_definition(name, DefinitionKind::New, 0, None, body),
-                end,
-            )
+            (macro_definition(name, DefinitionKind::New, 0, None, body), end)
         }
         "let" => parse_let(text, after, at_letter)?,
         _ => return None,
@@ -583,11 +553,7 @@ fn parse_newcommand(
     let open = skip_blanks(text, at);
     if text.as_bytes().get(open) == Some(&b'[') {
         let end = optional_end(text, open)?;
-        params = text[open + 1..end - 1]
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n <= 9)?;
+        params = text[open + 1..end - 1].trim().parse::<usize>().ok().filter(|&n| n <= 9)?;
         at = end;
         let open = skip_blanks(text, at);
         if text.as_bytes().get(open) == Some(&b'[') {
@@ -597,10 +563,7 @@ fn parse_newcommand(
         }
     }
     let (body, end) = group_content(text, skip_blanks(text, at))?;
-    Some((
-        macro_definition(name, kind, params, default, body.to_string()),
-        end,
-    ))
+    Some((macro_definition(name, kind, params, default, body.to_string()), end))
 }
 
 /// `\def\name#1#2{body}`. Delimited parameters (`\def\x#1.{…}`) need TeX's
@@ -617,14 +580,8 @@ fn parse_def(text: &str, after: usize, at_letter: bool) -> Option<(Definition, u
     let (body, end) = group_content(text, open)?;
     let params = simple_parameter_count(parameter_text);
     let definition = match params {
-        Some(params) => {
-            macro_definition(name, DefinitionKind::Renew, params, None, body.to_string())
-        }
-        None => Definition {
-            name,
-            kind: DefinitionKind::Renew,
-            value: DefinedAs::Opaque,
-        },
+        Some(params) => macro_definition(name, DefinitionKind::Renew, params, None, body.to_string()),
+        None => Definition { name, kind: DefinitionKind::Renew, value: DefinedAs::Opaque },
     };
     Some((definition, end))
 }
@@ -655,22 +612,10 @@ fn parse_let(text: &str, after: usize, at_letter: bool) -> Option<(Definition, u
         _ => {
             let c = text[target..].chars().next()?;
             let body = c.to_string();
-            (
-                DefinedAs::Macro(Macro {
-                    params: 0,
-                    default: None,
-                    body,
-                    frozen: false,
-                }),
-                target + c.len_utf8(),
-            )
+            (DefinedAs::Macro(Macro { params: 0, default: None, body, frozen: false }), target + c.len_utf8())
         }
     };
-    let definition = Definition {
-        name: cs.name.to_string(),
-        kind: DefinitionKind::Renew,
-        value: value.0,
-    };
+    let definition = Definition { name: cs.name.to_string(), kind: DefinitionKind::Renew, value: value.0 };
     Some((definition, value.1))
 }
 
@@ -709,12 +654,7 @@ fn macro_definition(
     let value = if is_programming(&body) {
         DefinedAs::Opaque
     } else {
-        DefinedAs::Macro(Macro {
-            params,
-            default,
-            body,
-            frozen: false,
-        })
+        DefinedAs::Macro(Macro { params, default, body, frozen: false })
     };
     Definition { name, kind, value }
 }
@@ -781,18 +721,10 @@ mod tests {
     #[case::no_args(r"\newcommand{\R}{\mathbb{R}}", r"$x\in\R$", r"$x\in\mathbb{R}$")]
     #[case::unbraced_name(r"\newcommand\eps{\varepsilon}", r"$\eps$", r"$\varepsilon$")]
     #[case::starred(r"\newcommand*{\N}{\mathbb{N}}", r"$\N$", r"$\mathbb{N}$")]
-    #[case::two_args(
-        r"\newcommand{\ip}[2]{\langle #1,#2\rangle}",
-        r"\ip{x}{y}",
-        r"\langle x,y\rangle"
-    )]
+    #[case::two_args(r"\newcommand{\ip}[2]{\langle #1,#2\rangle}", r"\ip{x}{y}", r"\langle x,y\rangle")]
     #[case::unbraced_arg(r"\newcommand{\norm}[1]{\|#1\|}", r"\norm x", r"\|x\|")]
     #[case::control_sequence_arg(r"\newcommand{\norm}[1]{\|#1\|}", r"\norm\phi", r"\|\phi\|")]
-    #[case::nested_braces_arg(
-        r"\newcommand{\abs}[1]{|#1|}",
-        r"\abs{\frac{a}{b}}",
-        r"|\frac{a}{b}|"
-    )]
+    #[case::nested_braces_arg(r"\newcommand{\abs}[1]{|#1|}", r"\abs{\frac{a}{b}}", r"|\frac{a}{b}|")]
     #[case::default_used(r"\newcommand{\e}[2][1]{e_{#1}^{#2}}", r"\e{n}", r"e_{1}^{n}")]
     #[case::default_overridden(r"\newcommand{\e}[2][1]{e_{#1}^{#2}}", r"\e[k]{n}", r"e_{k}^{n}")]
     #[case::renew_overrides(r"\newcommand\x{a}\renewcommand\x{b}", r"\x", "b")]
@@ -800,11 +732,7 @@ mod tests {
     #[case::provide_defines_new(r"\providecommand\x{b}", r"\x", "b")]
     #[case::def_simple(r"\def\v#1{\mathbf{#1}}", r"\v{u}", r"\mathbf{u}")]
     #[case::def_two_params(r"\def\pair#1#2{(#1,#2)}", r"\pair ab", "(a,b)")]
-    #[case::edef_not_expanded(
-        r"\edef\sagan{\arabic{affil}}\stepcounter{affil}",
-        r"\sagan",
-        r"\sagan"
-    )]
+    #[case::edef_not_expanded(r"\edef\sagan{\arabic{affil}}\stepcounter{affil}", r"\sagan", r"\sagan")]
     #[case::counter_step_not_expanded(r"\newcommand\fn{\stepcounter{n}\arabic{n}}", r"\fn", r"\fn")]
     #[case::def_delimited_not_expanded(r"\def\x#1.{[#1]}", r"\x a.", r"\x a.")]
     #[case::math_operator(r"\DeclareMathOperator{\tr}{tr}", r"$\tr A$", r"$\operatorname{tr} A$")]
@@ -825,11 +753,7 @@ mod tests {
         r"\cite{k}",
         r"\cite{k}"
     )]
-    #[case::nested_expansion(
-        r"\newcommand\R{\mathbb{R}}\newcommand\Rn{\R^n}",
-        r"\Rn",
-        r"\mathbb{R}^n"
-    )]
+    #[case::nested_expansion(r"\newcommand\R{\mathbb{R}}\newcommand\Rn{\R^n}", r"\Rn", r"\mathbb{R}^n")]
     #[case::replacement_takes_following_args(
         r"\newcommand\vect[1]{\mathbf{#1}}\newcommand\bv{\vect}",
         r"\bv{x}",
@@ -847,11 +771,7 @@ mod tests {
     )]
     #[case::hash_escape(r"\newcommand\h{a##b}", r"\h", "a#b")]
     #[case::control_word_arg_then_letter(r"\newcommand\f[1]{#1x}", r"$\f\alpha$", r"$\alpha x$")]
-    #[case::control_word_before_letter_arg(
-        r"\newcommand\f[1]{\alpha#1}",
-        r"$\f{x}$",
-        r"$\alpha x$"
-    )]
+    #[case::control_word_before_letter_arg(r"\newcommand\f[1]{\alpha#1}", r"$\f{x}$", r"$\alpha x$")]
     fn expands_macros(#[case] preamble: &str, #[case] body: &str, #[case] expected: &str) {
         let expanded = expand_document(preamble, body);
         assert_eq!(expanded.text, expected);
@@ -884,10 +804,7 @@ mod tests {
         let sty = "\\makeatletter\n\\def\\my@internal{z}\n\\newcommand{\\R}{\\mathbb{R}} % reals\n\\newcommand{\\C}{\\mathbb{C}}";
         let table = harvest_macros(r"\renewcommand{\C}{\mathcal{C}}", &[sty]);
         assert_eq!(table.get("R").map(|m| m.body.as_str()), Some(r"\mathbb{R}"));
-        assert_eq!(
-            table.get("C").map(|m| m.body.as_str()),
-            Some(r"\mathcal{C}")
-        );
+        assert_eq!(table.get("C").map(|m| m.body.as_str()), Some(r"\mathcal{C}"));
         assert_eq!(table.get("my@internal").map(|m| m.body.as_str()), Some("z"));
     }
 

@@ -46,8 +46,7 @@ pub fn is_tex_path(path: &str) -> bool {
     if name.starts_with("._") {
         return false;
     }
-    name.rsplit_once('.')
-        .is_some_and(|(_, ext)| TEX_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+    name.rsplit_once('.').is_some_and(|(_, ext)| TEX_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
 /// Picks the main file among `files` (archive path → text).
@@ -61,9 +60,7 @@ pub fn detect_main_file(
     }
     let candidates: Vec<&str> = files
         .iter()
-        .filter(|(path, text)| {
-            is_tex_path(path) && text.len() as u64 <= max_tex_bytes && is_document(text)
-        })
+        .filter(|(path, text)| is_tex_path(path) && text.len() as u64 <= max_tex_bytes && is_document(text))
         .map(|(path, _)| path.as_str())
         .collect();
     match candidates.as_slice() {
@@ -79,11 +76,7 @@ fn choose_among(
     archive_stem: &str,
 ) -> Option<(String, MainFileRule)> {
     let included = included_paths(files);
-    let roots: Vec<&str> = candidates
-        .iter()
-        .copied()
-        .filter(|c| !included.contains(*c))
-        .collect();
+    let roots: Vec<&str> = candidates.iter().copied().filter(|c| !included.contains(*c)).collect();
     if let [only] = roots.as_slice() {
         return Some((only.to_string(), MainFileRule::NotIncluded));
     }
@@ -93,10 +86,7 @@ fn choose_among(
         .iter()
         .copied()
         .chain([stem_name.as_str()])
-        .find_map(|name| {
-            pool.iter()
-                .find(|path| path.rsplit('/').next() == Some(name))
-        });
+        .find_map(|name| pool.iter().find(|path| path.rsplit('/').next() == Some(name)));
     if let Some(path) = conventional {
         return Some((path.to_string(), MainFileRule::ConventionalName));
     }
@@ -213,10 +203,7 @@ mod tests {
     const DOC: &str = "\\documentclass{article}\n\\begin{document}\nText.\n\\end{document}\n";
 
     fn archive(files: &[(&str, &str)]) -> BTreeMap<String, String> {
-        files
-            .iter()
-            .map(|(p, t)| (p.to_string(), t.to_string()))
-            .collect()
+        files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
     }
 
     #[rstest]
@@ -252,10 +239,7 @@ mod tests {
     #[case::old_documentstyle(&[("p.tex", "\\documentstyle[12pt]{article}\\begin{document}x")], Some(("p.tex", MainFileRule::SoleCandidate)))]
     #[case::apple_double_ignored(&[("._p.tex", DOC), ("p.tex", DOC)], Some(("p.tex", MainFileRule::SoleCandidate)))]
     #[case::none(&[("intro.tex", "Hello"), ("macros.sty", "\\def\\x{}")], None)]
-    fn detects_the_main_file(
-        #[case] files: &[(&str, &str)],
-        #[case] expected: Option<(&str, MainFileRule)>,
-    ) {
+    fn detects_the_main_file(#[case] files: &[(&str, &str)], #[case] expected: Option<(&str, MainFileRule)>) {
         let found = detect_main_file(&archive(files), "2101.00001", 5_000_000);
         assert_eq!(found.as_ref().map(|(p, r)| (p.as_str(), *r)), expected);
     }

@@ -103,24 +103,13 @@ pub fn clean_after_comments(text: &str, sty_files: &[&str], cfg: &Cleaning) -> C
         MacroMode::Keep => (body.to_string(), 0, 0, false),
         MacroMode::Expand => {
             let table = harvest_macros(preamble, sty_files);
-            let expanded =
-                expand_macros(body, &table, cfg.max_macro_expansions, cfg.max_macro_growth);
-            (
-                expanded.text,
-                table.len(),
-                expanded.expansions,
-                expanded.degraded,
-            )
+            let expanded = expand_macros(body, &table, cfg.max_macro_expansions, cfg.max_macro_growth);
+            (expanded.text, table.len(), expanded.expansions, expanded.degraded)
         }
     };
     let body = drop_environments(&body, &cfg.drop_environments);
     let text = drop_commands(&body, &cfg.drop_commands);
-    Cleaned {
-        text,
-        macros_harvested,
-        expansions,
-        degraded,
-    }
+    Cleaned { text, macros_harvested, expansions, degraded }
 }
 
 /// The archive's local packages (`macros.sty`), whose definitions the
@@ -159,16 +148,12 @@ fn normalized_paths(files: &BTreeMap<String, String>) -> Cow<'_, BTreeMap<String
 /// BibTeX writes `<jobname>.bbl` next to the main file; arXiv requires it
 /// to be uploaded, since arXiv does not run BibTeX.
 fn bibliography_path(files: &BTreeMap<String, String>, main_file: &str) -> Option<String> {
-    let stem = main_file
-        .rsplit_once('.')
-        .map_or(main_file, |(stem, _)| stem);
+    let stem = main_file.rsplit_once('.').map_or(main_file, |(stem, _)| stem);
     let own = format!("{stem}.bbl");
     if files.contains_key(&own) {
         return Some(own);
     }
-    let mut bbls = files
-        .keys()
-        .filter(|p| p.ends_with(".bbl") && !p.contains("._"));
+    let mut bbls = files.keys().filter(|p| p.ends_with(".bbl") && !p.contains("._"));
     match (bbls.next(), bbls.next()) {
         (Some(only), None) => Some(only.clone()),
         _ => None,
@@ -233,11 +218,7 @@ impl<'a> Resolver<'a> {
             IncludeTarget::Bibliography => {
                 let bbl = self.bbl.as_deref().and_then(|p| files.get_key_value(p));
                 let bbl = bbl.map(|(path, _)| path.as_str());
-                (
-                    bbl,
-                    import_dir.to_string(),
-                    bbl.unwrap_or_default().to_string(),
-                )
+                (bbl, import_dir.to_string(), bbl.unwrap_or_default().to_string())
             }
         }
     }
@@ -251,9 +232,7 @@ impl<'a> Resolver<'a> {
         depth: u32,
         out: &mut String,
     ) {
-        if *target == IncludeTarget::Bibliography
-            && (!self.cfg.keep_bibliography || self.bbl.is_none())
-        {
+        if *target == IncludeTarget::Bibliography && (!self.cfg.keep_bibliography || self.bbl.is_none()) {
             // Without a .bbl, or when the spec drops the bibliography, the
             // command stays for the cleaning rules.
             out.push_str(command);
@@ -274,14 +253,9 @@ impl<'a> Resolver<'a> {
             self.report.depth_capped = true;
             return;
         }
-        let oversize = self
-            .files
-            .get(found)
-            .is_some_and(|t| t.len() as u64 > self.cfg.max_tex_bytes);
+        let oversize = self.files.get(found).is_some_and(|t| t.len() as u64 > self.cfg.max_tex_bytes);
         if oversize {
-            self.report
-                .missing
-                .push(format!("{name} (over max_tex_bytes)"));
+            self.report.missing.push(format!("{name} (over max_tex_bytes)"));
             return;
         }
         if !self.report.included.iter().any(|p| p == found) {
@@ -311,10 +285,7 @@ mod tests {
     }
 
     fn archive(files: &[(&str, &str)]) -> BTreeMap<String, String> {
-        files
-            .iter()
-            .map(|(p, t)| (p.to_string(), t.to_string()))
-            .collect()
+        files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
     }
 
     fn main_with(body: &str) -> String {
@@ -324,31 +295,17 @@ mod tests {
     #[test]
     fn nested_includes_in_subdirectories() {
         let files = archive(&[
-            (
-                "./paper/main.tex",
-                &main_with("\\input{sections/intro}\n\\include{sections/method}"),
-            ),
-            (
-                "paper/sections/intro.tex",
-                "INTRO \\input{sections/deep/detail.tex}",
-            ),
+            ("./paper/main.tex", &main_with("\\input{sections/intro}\n\\include{sections/method}")),
+            ("paper/sections/intro.tex", "INTRO \\input{sections/deep/detail.tex}"),
             ("paper/sections/deep/detail.tex", "DETAIL"),
             ("paper/sections/method.tex", "METHOD"),
         ]);
         let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
         assert_eq!(resolved.main_file, "paper/main.tex");
-        assert!(
-            resolved.text.contains("INTRO DETAIL\n\nMETHOD\n"),
-            "{}",
-            resolved.text
-        );
+        assert!(resolved.text.contains("INTRO DETAIL\n\nMETHOD\n"), "{}", resolved.text);
         assert_eq!(
             resolved.included,
-            [
-                "paper/sections/intro.tex",
-                "paper/sections/deep/detail.tex",
-                "paper/sections/method.tex"
-            ]
+            ["paper/sections/intro.tex", "paper/sections/deep/detail.tex", "paper/sections/method.tex"]
         );
         assert!(resolved.missing.is_empty() && resolved.cycles.is_empty());
     }
@@ -363,14 +320,7 @@ mod tests {
         "A"
     )]
     #[case::bare_name("main.tex", "\\input b", "b.tex", "A", "c.tex", "\\input c")]
-    #[case::import(
-        "main.tex",
-        "\\import{chap/}{one}",
-        "chap/one.tex",
-        "\\input{two}",
-        "chap/two.tex",
-        "A"
-    )]
+    #[case::import("main.tex", "\\import{chap/}{one}", "chap/one.tex", "\\input{two}", "chap/two.tex", "A")]
     #[case::subimport(
         "main.tex",
         "\\subimport{chap/}{one}",
@@ -387,11 +337,7 @@ mod tests {
         #[case] second: &str,
         #[case] second_text: &str,
     ) {
-        let files = archive(&[
-            (main, &main_with(body)),
-            (first, first_text),
-            (second, second_text),
-        ]);
+        let files = archive(&[(main, &main_with(body)), (first, first_text), (second, second_text)]);
         let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
         assert!(resolved.text.contains('A'), "{}", resolved.text);
         assert!(!resolved.text.contains("\\input") && !resolved.text.contains("import{"));
@@ -452,10 +398,7 @@ mod tests {
     fn bbl_is_inlined_at_bibliography(#[case] keep: bool, #[case] inlined: bool) {
         let files = archive(&[
             ("ms.tex", &main_with("text \\bibliography{refs}")),
-            (
-                "ms.bbl",
-                "\\begin{thebibliography}{1}\\bibitem{a} A. Author.\\end{thebibliography}",
-            ),
+            ("ms.bbl", "\\begin{thebibliography}{1}\\bibitem{a} A. Author.\\end{thebibliography}"),
         ]);
         let resolved = extract_resolved(&files, "x", &extraction(16, keep)).unwrap();
         assert_eq!(resolved.text.contains("A. Author."), inlined);
@@ -465,18 +408,13 @@ mod tests {
     #[test]
     fn no_main_file_is_a_drop_reason() {
         let files = archive(&[("intro.tex", "just a fragment")]);
-        assert_eq!(
-            extract_resolved(&files, "x", &extraction(16, false)),
-            Err(DropReason::NoMainFile)
-        );
+        assert_eq!(extract_resolved(&files, "x", &extraction(16, false)), Err(DropReason::NoMainFile));
     }
 
     #[test]
     fn included_file_ending_in_a_comment_does_not_swallow_the_line() {
-        let files = archive(&[
-            ("main.tex", &main_with("\\input{a} tail")),
-            ("a.tex", "A % trailing comment"),
-        ]);
+        let files =
+            archive(&[("main.tex", &main_with("\\input{a} tail")), ("a.tex", "A % trailing comment")]);
         let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
         assert!(strip_comments(&resolved.text).contains("tail"));
     }
@@ -494,14 +432,7 @@ mod tests {
         };
         let cleaned = clean_after_comments(text, &[], &cfg);
         assert_eq!(cleaned.text, "\nLet $x\\in\\mathbb{R}$~.\n\n");
-        assert_eq!(
-            (
-                cleaned.macros_harvested,
-                cleaned.expansions,
-                cleaned.degraded
-            ),
-            (1, 1, false)
-        );
+        assert_eq!((cleaned.macros_harvested, cleaned.expansions, cleaned.degraded), (1, 1, false));
     }
 
     /// Arbitrary LaTeX-like input, multi-byte characters next to every
@@ -569,11 +500,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let names = vec![
-            "figure".to_string(),
-            "cite".to_string(),
-            "footnote".to_string(),
-        ];
+        let names = vec!["figure".to_string(), "cite".to_string(), "footnote".to_string()];
         let normalization = crate::spec::data::Normalization {
             unicode: crate::spec::data::UnicodeForm::Nfkc,
             accents: true,
@@ -582,9 +509,7 @@ mod tests {
         };
         for _ in 0..3000 {
             let len = (next() % 40) as usize;
-            let text: String = (0..len)
-                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                .collect();
+            let text: String = (0..len).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect();
             let table = harvest_macros(&text, &[&text]);
             let expanded = expand_macros(&text, &table, 50, 2.0);
             let _ = strip_comments(&text);
@@ -593,10 +518,7 @@ mod tests {
             let _ = crate::prepare::normalize::normalize(&expanded.text, &normalization);
             let _ = crate::prepare::quality::mask_for_language(&text);
             let files = archive(&[
-                (
-                    "main.tex",
-                    &format!("\\documentclass{{article}}\\begin{{document}}{text}"),
-                ),
+                ("main.tex", &format!("\\documentclass{{article}}\\begin{{document}}{text}")),
                 ("x.tex", &text),
             ]);
             let _ = extract_resolved(&files, "x", &extraction(4, true));

@@ -27,15 +27,9 @@ pub fn control_seq(text: &str, at: usize, at_letter: bool) -> ControlSeq<'_> {
     }
     if end == start {
         // A control symbol: one character, which may be multi-byte.
-        end = text[start..]
-            .chars()
-            .next()
-            .map_or(start, |c| start + c.len_utf8());
+        end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
     }
-    ControlSeq {
-        name: &text[start..end],
-        end,
-    }
+    ControlSeq { name: &text[start..end], end }
 }
 
 /// True when `name` is a control word (letters), not a control symbol.
@@ -106,18 +100,14 @@ pub fn environment_name(text: &str, open: usize) -> Option<(&str, usize)> {
     let (name, end) = group_content(text, open)?;
     let name = name.trim();
     let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'-' || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'-' || b == b'_');
     valid.then_some((name, end))
 }
 
 /// Finds `\end{name}` at or after `from`, returning its start and the byte past it.
 pub fn find_end(text: &str, from: usize, name: &str) -> Option<(usize, usize)> {
     let needle = format!("\\end{{{name}}}");
-    text[from..]
-        .find(&needle)
-        .map(|i| (from + i, from + i + needle.len()))
+    text[from..].find(&needle).map(|i| (from + i, from + i + needle.len()))
 }
 
 #[cfg(test)]
