@@ -277,7 +277,8 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         force: execution.force,
         show_progress: !global.quiet,
     };
-    let summary = replicate::run(&options, &Pipeline)?;
+    let pipeline = Pipeline { jobs: global.jobs.unwrap_or(0), progress: !global.quiet };
+    let summary = replicate::run(&options, &pipeline)?;
     print!("{}", summary.render());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

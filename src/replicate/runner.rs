@@ -186,13 +186,13 @@ impl<E: Executor> Job<'_, E> {
         }
         let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
         let profile = self.set.profile.profile.clone();
-        if status == RunStatus::Succeeded {
-            RunValues { id: spec.id.clone(), profile: profile.clone(), values }.write(&values_path(
-                &self.opts.reports_dir,
-                &profile,
-                &spec.id,
-            ))?;
-        }
+        // A failed run still reports what its finished stages measured, so a
+        // claim about data yield does not hang on a training failure.
+        RunValues { id: spec.id.clone(), profile: profile.clone(), values }.write(&values_path(
+            &self.opts.reports_dir,
+            &profile,
+            &spec.id,
+        ))?;
         let record = RunRecord {
             id: spec.id.clone(),
             profile,

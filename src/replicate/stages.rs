@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::plan::StageName;
+use crate::prepare::ledger::DropReason;
+use crate::prepare::{PrepareInput, PrepareOptions};
 use crate::spec::{Profile, Spec};
+use crate::tokenize::train::TOKENIZER_FILE;
 
 /// The files a stage's values are written to, in its output directory.
 pub const VALUES_FILE: &str = "values.json";
@@ -25,12 +28,19 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The bulk tars (`arXiv_src_*.tar`, sorted) and the OAI snapshot of a corpus directory.
+    /// The bulk tars (`arXiv_src_*.tar`, sorted; at the top or under `src/`, as
+    /// `corpus synth` writes them) and the OAI snapshot of a corpus directory.
     pub fn in_corpus_dir(dir: &Path) -> Result<Sources> {
         let mut src = Vec::new();
         let mut metadata = None;
-        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let path = entry?.path();
+        let listing = |d: &Path| -> Result<Vec<PathBuf>> {
+            if !d.is_dir() {
+                return Ok(Vec::new());
+            }
+            let entries = std::fs::read_dir(d).with_context(|| format!("cannot list {}", d.display()))?;
+            entries.map(|e| Ok(e?.path())).collect()
+        };
+        for path in listing(dir)?.into_iter().chain(listing(&dir.join("src"))?) {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if name.starts_with("arXiv_src_") && name.ends_with(".tar") {
                 src.push(path.clone());
@@ -87,7 +97,12 @@ pub fn read_values(dir: &Path) -> Result<BTreeMap<String, f64>> {
 }
 
 /// The stages as they exist in this build.
-pub struct Pipeline;
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    /// Worker threads for data stages (0: all cores).
+    pub jobs: usize,
+    pub progress: bool,
+}
 
 /// The issue that builds each stage, named in the error until it lands.
 fn tracking_issue(stage: StageName) -> u32 {
@@ -99,16 +114,74 @@ fn tracking_issue(stage: StageName) -> u32 {
 }
 
 impl Executor for Pipeline {
-    fn synthesize(&self, _papers: u32, _seed: u64, _out: &Path) -> Result<()> {
-        bail!("the embedded synthetic corpus is not implemented yet (tracked in issue 3); pass --src and --metadata")
+    fn synthesize(&self, papers: u32, seed: u64, out: &Path) -> Result<()> {
+        crate::corpus::synth::generate(papers, seed, out)?;
+        Ok(())
     }
 
-    fn execute(&self, stage: StageName, _ctx: &StageContext<'_>, _out: &Path) -> Result<()> {
-        // Stages are wired in here as their issues land. Until then a stage fails
-        // loudly rather than producing anything that could pass for a result.
-        bail!(
-            "stage `{stage}` is not implemented yet (tracked in issue {}); no output was produced",
-            tracking_issue(stage)
-        )
+    fn execute(&self, stage: StageName, ctx: &StageContext<'_>, out: &Path) -> Result<()> {
+        let values = match stage {
+            StageName::Prepare => self.prepare(ctx, out)?,
+            StageName::Tokenizer => tokenizer(ctx, out)?,
+            StageName::Tokenize => tokenize(ctx, out)?,
+            StageName::Train => bail!(
+                "stage `{stage}` is not implemented yet (tracked in issue {}); no output was produced",
+                tracking_issue(stage)
+            ),
+        };
+        crate::io::write_json_atomic(&out.join(VALUES_FILE), &values)
     }
+}
+
+/// The `documents.jsonl` of a run's prepare stage (the last input of every later stage).
+fn documents(ctx: &StageContext<'_>) -> Result<PathBuf> {
+    let dir =
+        ctx.input_dirs.last().context("internal: a stage after prepare has no prepared corpus as input")?;
+    Ok(dir.join("documents.jsonl"))
+}
+
+impl Pipeline {
+    fn prepare(&self, ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
+        let input = PrepareInput { src: ctx.sources.src.clone(), metadata: ctx.sources.metadata.clone() };
+        let opts = PrepareOptions { shard: None, jobs: self.jobs, progress: self.progress };
+        let summary = crate::prepare::run(&ctx.spec.data, &input, out, &opts)?;
+        let mut values = BTreeMap::from([
+            ("papers_seen".to_string(), summary.papers_seen as f64),
+            ("papers_kept".to_string(), summary.papers_kept as f64),
+            ("chars_kept".to_string(), summary.chars_kept as f64),
+            ("words_kept".to_string(), summary.words_kept as f64),
+        ]);
+        for (reason, papers) in &summary.drops {
+            let stage = serde_json::from_value::<DropReason>(serde_json::Value::String(reason.clone()))
+                .map(|r| serde_json::to_value(r.stage()).ok().and_then(|v| v.as_str().map(str::to_string)))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "unknown".into());
+            values.insert(format!("count.{stage}.{reason}"), *papers as f64);
+        }
+        Ok(values)
+    }
+}
+
+/// Trains the run's tokenizer on its prepared corpus and measures symbol stability on it.
+fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
+    let docs = documents(ctx)?;
+    crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
+    let stats = crate::tokenize::stats(&out.join(TOKENIZER_FILE), &docs)?;
+    stats.save(&out.join("stats.json"))?;
+    Ok(stats.metrics)
+}
+
+/// Packs the prepared corpus into token shards with the run's tokenizer.
+fn tokenize(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
+    let docs = documents(ctx)?;
+    let tokenizer_dir = ctx.input_dirs.first().context("internal: tokenize has no tokenizer input")?;
+    let summary = crate::tokenize::write_shards(
+        &tokenizer_dir.join(TOKENIZER_FILE),
+        &docs,
+        ctx.spec.tokenizer.shard_dtype,
+        ctx.profile.vocab.u16_limit,
+        out,
+    )?;
+    Ok(BTreeMap::from([("tokens_kept".to_string(), summary.tokens() as f64)]))
 }
