@@ -24,6 +24,11 @@ fn main() -> anyhow::Result<()> {
     }
     let (spec, _) = arxiv_to_model::spec::load_one(&root.join("runs"), "Y01", "ci")?;
     let jobs = std::env::var("PREPARE_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);
-    bench(&spec.data, &PrepareInput { src, metadata: None }, &PrepareOptions { jobs, ..Default::default() })?;
+    let report = bench(
+        &spec.data,
+        &PrepareInput { src, metadata: None },
+        &PrepareOptions { jobs, ..Default::default() },
+    )?;
+    print!("{}", arxiv_to_model::prepare::bench::render(&report));
     Ok(())
 }

@@ -4,10 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use arxiv_to_model::prepare::{PrepareInput, PrepareOptions};
 use arxiv_to_model::replicate::stages::{Pipeline, Sources};
 use arxiv_to_model::replicate::{self, golden, RunOptions};
 use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
+use arxiv_to_model::spec::tokenizer::ShardDtype;
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
+use arxiv_to_model::tokenize;
 use clap::{Args, Parser, Subcommand};
 
 /// Replicate "ArXiv-to-Model: A Practical Study of Scientific LM Training"
@@ -17,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 /// `replicate --all` runs every spec in runs/ on the embedded synthetic corpus
 /// (or on real arXiv dumps given with --src/--metadata).
 #[derive(Parser, Debug)]
-#[command(name = "replicate", version, args_conflicts_with_subcommands = true, arg_required_else_help = true)]
+#[command(name = "replicate", version, arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -109,21 +112,42 @@ enum Command {
         #[command(flatten)]
         execution: Execution,
     },
-    /// Data stages: ingest, validate, extract, clean, filter, dedup (issues 3 and 4).
-    #[command(disable_help_flag = true)]
-    Prepare(Reserved),
-    /// Join shard outputs of `prepare --shard i/N` (issue 3).
-    #[command(disable_help_flag = true)]
-    PrepareMerge(Reserved),
-    /// Tokenizer training and symbol-stability statistics (issue 5).
-    #[command(disable_help_flag = true)]
-    Tokenizer(Reserved),
-    /// Write packed token shards (issue 5).
-    #[command(disable_help_flag = true)]
-    Tokenize(Reserved),
+    /// Run a spec's data stages on arXiv sources: ledger.csv, yield.csv, documents.jsonl, summary.json.
+    Prepare(PrepareArgs),
+    /// Join the outputs of `prepare --shard i/N` runs (dedup and the split are redone across shards).
+    PrepareMerge {
+        /// Where the merged outputs go.
+        #[arg(long)]
+        out: PathBuf,
+        /// Every shard's --out directory.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Train a spec's tokenizer, or measure a tokenizer's symbol stability.
+    #[command(subcommand)]
+    Tokenizer(TokenizerCommand),
+    /// Pack documents into token shards (u16 or u32 by vocabulary size).
+    Tokenize {
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// documents.jsonl from `prepare`.
+        #[arg(long)]
+        docs: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Reproduce the released uint16 shards: ids wrap at LIMIT (65536 at paper scale). T06 only.
+        #[arg(long, value_name = "LIMIT")]
+        legacy_u16: Option<u32>,
+    },
     /// Train a model from shards (issue 6).
     #[command(disable_help_flag = true)]
     Train(Reserved),
+    /// The embedded synthetic corpus.
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
+    /// Throughput benchmarks, each against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Compare the latest run outputs with golden/<profile>/; exits non-zero on any mismatch.
     Verify(GoldenArgs),
     /// Rewrite golden/<profile>/ from the latest outputs, printing what changed. Review first.
@@ -133,12 +157,88 @@ enum Command {
         #[arg(long, short, default_value = "ci")]
         profile: String,
     },
-    /// Generate the embedded synthetic corpus (issue 3).
-    #[command(disable_help_flag = true)]
-    Corpus(Reserved),
-    /// Throughput benchmarks (issues 3, 5, 6).
-    #[command(disable_help_flag = true)]
-    Bench(Reserved),
+}
+
+#[derive(Args, Debug)]
+struct PrepareArgs {
+    /// The run whose `data` settings to apply, e.g. Y01.
+    #[arg(long)]
+    spec: String,
+    #[arg(long, short, default_value = "ci")]
+    profile: String,
+    /// Bulk tars, directories of per-paper files, or single per-paper files.
+    #[arg(long, required = true, num_args = 1..)]
+    src: Vec<PathBuf>,
+    /// OAI metadata snapshot (JSON lines, plain or .gz); without it the metadata filter is skipped.
+    #[arg(long)]
+    metadata: Option<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    /// Process the i-th of N deterministic slices by input file (0-based), e.g. `--shard $SLURM_ARRAY_TASK_ID/64`.
+    #[arg(long, value_parser = arxiv_to_model::prepare::parse_shard)]
+    shard: Option<(usize, usize)>,
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenizerCommand {
+    /// Train the tokenizer of a spec on documents.jsonl: tokenizer.json + tokenizer.record.json.
+    Train {
+        #[arg(long)]
+        spec: String,
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+        #[arg(long)]
+        docs: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Symbol-stability metrics of a tokenizer on documents (see paper/metrics.md).
+    Stats {
+        #[arg(long)]
+        tokenizer: PathBuf,
+        #[arg(long)]
+        docs: PathBuf,
+        /// The stats.json to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CorpusCommand {
+    /// Write bulk tars, manifest, OAI metadata and ground truth that exercise every pipeline case.
+    Synth {
+        #[arg(long, default_value_t = 160)]
+        papers: u32,
+        #[arg(long, default_value_t = 2602)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Prepare throughput per stage against a raw decompression pass over the same input.
+    Prepare {
+        #[arg(long, default_value = "Y06")]
+        spec: String,
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+        #[arg(long, required = true, num_args = 1..)]
+        src: Vec<PathBuf>,
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
+    /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
+    Tokenize {
+        #[arg(long)]
+        tokenizer: PathBuf,
+        #[arg(long)]
+        docs: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -185,6 +285,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global()?;
     }
     let global = &cli.global;
+    if cli.all && cli.command.is_some() {
+        anyhow::bail!("--all runs every spec; it does not combine with a subcommand");
+    }
     match cli.command {
         None if cli.all => execute(global, &cli.execution, None),
         None => unreachable!("clap prints help when no arguments are given"),
@@ -192,6 +295,36 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Show { id, profile }) => show(global, &id, &profile),
         Some(Command::CheckSpecs { profile }) => check_specs(global, profile),
         Some(Command::Run { ids, execution }) => execute(global, &execution, Some(ids)),
+        Some(Command::Prepare(args)) => prepare(global, &args),
+        Some(Command::PrepareMerge { out, shards }) => {
+            let summary = arxiv_to_model::prepare::merge(&shards, &out)?;
+            println!(
+                "merged {} shards: {} papers seen, {} kept",
+                shards.len(),
+                summary.papers_seen,
+                summary.papers_kept
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Tokenizer(command)) => tokenizer(global, command),
+        Some(Command::Tokenize { tokenizer, docs, out, legacy_u16 }) => {
+            let dtype = if legacy_u16.is_some() { ShardDtype::LegacyU16 } else { ShardDtype::Auto };
+            let summary =
+                tokenize::write_shards(&tokenizer, &docs, dtype, legacy_u16.unwrap_or(u32::MAX), &out)?;
+            println!(
+                "wrote {} tokens in {} shards to {}",
+                summary.tokens(),
+                summary.shards.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Corpus(CorpusCommand::Synth { papers, seed, out })) => {
+            let summary = arxiv_to_model::corpus::synth::generate(papers, seed, &out)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Bench(command)) => bench(global, command),
         Some(Command::Verify(args)) => verify(global, &args),
         Some(Command::Bless(args)) => bless(global, &args),
         Some(Command::Report { profile }) => report(global, &profile),
@@ -281,6 +414,60 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
     let summary = replicate::run(&options, &pipeline)?;
     print!("{}", summary.render());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {
+    PrepareOptions { shard, jobs: global.jobs.unwrap_or(0), progress: !global.quiet }
+}
+
+fn prepare(global: &Global, args: &PrepareArgs) -> Result<ExitCode> {
+    let (spec, _) = spec::load_one(&global.runs_dir, &args.spec, &args.profile)?;
+    let input = PrepareInput { src: args.src.clone(), metadata: args.metadata.clone() };
+    let summary =
+        arxiv_to_model::prepare::run(&spec.data, &input, &args.out, &prepare_options(global, args.shard))?;
+    println!(
+        "{}: {} papers seen, {} kept ({} train, {} validation); ledger and waterfall in {}",
+        args.spec,
+        summary.papers_seen,
+        summary.papers_kept,
+        summary.train_documents,
+        summary.validation_documents,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tokenizer(global: &Global, command: TokenizerCommand) -> Result<ExitCode> {
+    match command {
+        TokenizerCommand::Train { spec: id, profile, docs, out } => {
+            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
+            let record = tokenize::train_tokenizer(&spec.tokenizer, &docs, &out)?;
+            println!("{}", serde_json::to_string_pretty(&record)?);
+        }
+        TokenizerCommand::Stats { tokenizer, docs, out } => {
+            let stats = tokenize::stats(&tokenizer, &docs)?;
+            stats.save(&out)?;
+            println!("{}", serde_json::to_string_pretty(&stats.metrics)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
+    match command {
+        BenchCommand::Prepare { spec: id, profile, src, metadata } => {
+            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
+            let input = PrepareInput { src, metadata };
+            let report = arxiv_to_model::prepare::bench(&spec.data, &input, &prepare_options(global, None))?;
+            print!("{}", arxiv_to_model::prepare::bench::render(&report));
+        }
+        BenchCommand::Tokenize { tokenizer, docs, repeats } => {
+            let jobs =
+                global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            println!("{}", tokenize::bench(&tokenizer, &docs, jobs, repeats)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn golden_ids(args: &GoldenArgs) -> Vec<&str> {

@@ -52,7 +52,7 @@ fn per_second(amount: f64, seconds: f64) -> f64 {
 }
 
 /// Runs `prepare` into a scratch directory and a raw decompression pass over
-/// the same input with the same worker count, prints the table and returns it.
+/// the same input with the same worker count, returns the report (`render` formats it).
 pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> Result<BenchReport> {
     let scratch = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build()?;
@@ -88,7 +88,6 @@ pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> R
         ratio_to_raw: per_second(total_seconds, raw_seconds),
         peak_rss_kib: peak_rss_kib(),
     };
-    print!("{}", render(&report));
     Ok(report)
 }
 
