@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod prepare;
 pub mod replicate;
 pub mod spec;
+pub mod train;
