@@ -181,7 +181,7 @@ impl fmt::Display for Operand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.reference, self.factor) {
             (None, n) => write!(f, "{n}"),
-            (Some(r), n) if n == 1.0 => write!(f, "{}.{}", r.run, r.metric),
+            (Some(r), 1.0) => write!(f, "{}.{}", r.run, r.metric),
             (Some(r), n) => write!(f, "{n} * {}.{}", r.run, r.metric),
         }
     }

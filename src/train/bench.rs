@@ -43,6 +43,16 @@ pub struct TorchReport {
     pub tokens_per_s: f64,
 }
 
+/// The `ci` profile's final shape and micro-batch (F01 at `ci`: 4 layers,
+/// hidden 128, 4 heads, FFN 344, vocab 2048, context 128, batch 8), read
+/// from the spec files so the bench follows the profile.
+pub fn ci_shape(runs_dir: &std::path::Path) -> Result<(DecoderShape, usize)> {
+    let (spec, _) = crate::spec::load_one(runs_dir, "F01", "ci")
+        .map_err(|e| anyhow::anyhow!("cannot load F01 at the ci profile: {e}"))?;
+    let shape = super::decoder_shape(&spec.model, &spec.train)?;
+    Ok((shape, spec.train.batch_sequences as usize))
+}
+
 /// Times `steps` full training steps (forward, backward, clip, AdamW) of
 /// `shape` at `rows × shape.context` tokens per step after two warmup
 /// steps, on the CPU backend, then the same in PyTorch.

@@ -495,7 +495,7 @@ fn run_on<B: AutodiffBackend>(
         })?;
 
         let at_end = state.step == plan.steps;
-        if state.step % train.eval_every.max(1) as u64 == 0 || at_end {
+        if state.step.is_multiple_of(train.eval_every.max(1) as u64) || at_end {
             val_loss = validate(&model.valid(), &data, train, plan.rows, &device)?;
             log.append(&metrics::MetricsRow {
                 split: "val".into(),
@@ -520,7 +520,9 @@ fn run_on<B: AutodiffBackend>(
                 );
             }
         }
-        if state.step % train.checkpoint_every.max(1) as u64 == 0
+        if state
+            .step
+            .is_multiple_of(train.checkpoint_every.max(1) as u64)
             || at_end
             || state.step == last_step
         {
@@ -892,8 +894,7 @@ mod tests {
             dir.path(),
             &TrainOptions::default(),
         )
-        .err()
-        .expect("lr 1e12 must diverge");
+        .expect_err("lr 1e12 must diverge");
         let msg = format!("{err:#}");
         assert!(msg.contains("training diverged at step"), "{msg}");
         assert!(
