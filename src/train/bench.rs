@@ -19,6 +19,7 @@ use crate::spec::train::AdamW;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
+    pub backend: String,
     pub shape: String,
     pub rows: usize,
     pub context: usize,
@@ -43,12 +44,13 @@ pub struct TorchReport {
     pub tokens_per_s: f64,
 }
 
-/// The `ci` profile's final shape and micro-batch (F01 at `ci`: 4 layers,
-/// hidden 128, 4 heads, FFN 344, vocab 2048, context 128, batch 8), read
-/// from the spec files so the bench follows the profile.
-pub fn ci_shape(runs_dir: &std::path::Path) -> Result<(DecoderShape, usize)> {
-    let (spec, _) = crate::spec::load_one(runs_dir, "F01", "ci")
-        .map_err(|e| anyhow::anyhow!("cannot load F01 at the ci profile: {e}"))?;
+/// F01's shape and per-device micro-batch at `profile`, read from the spec
+/// files so the bench follows them: at `ci` 4 layers, hidden 128, 4 heads,
+/// FFN 344, vocab 2048, context 128, batch 8; at `paper` the 1.36B shape at
+/// context 768, batch 32.
+pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<(DecoderShape, usize)> {
+    let (spec, _) = crate::spec::load_one(runs_dir, "F01", profile)
+        .map_err(|e| anyhow::anyhow!("cannot load F01 at the {profile} profile: {e}"))?;
     let shape = super::decoder_shape(&spec.model, &spec.train)?;
     Ok((shape, spec.train.batch_sequences as usize))
 }
@@ -56,8 +58,21 @@ pub fn ci_shape(runs_dir: &std::path::Path) -> Result<(DecoderShape, usize)> {
 /// Times `steps` full training steps (forward, backward, clip, AdamW) of
 /// `shape` at `rows × shape.context` tokens per step after two warmup
 /// steps, on the CPU backend, then the same in PyTorch.
-pub fn bench(shape: &DecoderShape, rows: usize, steps: usize) -> Result<BenchReport> {
-    let report = bench_on::<backend::TrainBackend>(shape, rows, steps)?;
+/// On `BackendChoice::Cuda` (feature `cuda`) the PyTorch comparison is
+/// skipped and MFU is against the stated GPU peak.
+pub fn bench(
+    shape: &DecoderShape,
+    rows: usize,
+    steps: usize,
+    on: BackendChoice,
+) -> Result<BenchReport> {
+    let report = match on {
+        BackendChoice::Cpu => bench_on::<backend::TrainBackend>(shape, rows, steps, on)?,
+        #[cfg(feature = "cuda")]
+        BackendChoice::Cuda => bench_on::<backend::CudaTrainBackend>(shape, rows, steps, on)?,
+        #[cfg(not(feature = "cuda"))]
+        BackendChoice::Cuda => anyhow::bail!("built without CUDA: add `--features cuda`"),
+    };
     println!("{}", format_report(&report));
     Ok(report)
 }
@@ -66,6 +81,7 @@ fn bench_on<B: AutodiffBackend>(
     shape: &DecoderShape,
     rows: usize,
     steps: usize,
+    on: BackendChoice,
 ) -> Result<BenchReport> {
     let device = B::Device::default();
     let context = shape.context as usize;
@@ -117,13 +133,17 @@ fn bench_on<B: AutodiffBackend>(
     }
     let step_seconds = timed / steps.max(1) as f64;
     let tokens_per_s = (rows * context) as f64 / step_seconds;
-    let (peak, peak_source) = default_peak(BackendChoice::Cpu);
+    let (peak, peak_source) = default_peak(on);
     let mfu = 6.0 * shape.flop_parameters() as f64 * tokens_per_s / peak;
-    let (torch, torch_note) = match torch_step(shape, rows, steps) {
-        Ok(t) => (Some(t), String::new()),
-        Err(e) => (None, format!("{e:#}")),
+    let (torch, torch_note) = match on {
+        BackendChoice::Cpu => match torch_step(shape, rows, steps) {
+            Ok(t) => (Some(t), String::new()),
+            Err(e) => (None, format!("{e:#}")),
+        },
+        BackendChoice::Cuda => (None, "compared on CPU only".to_string()),
     };
     Ok(BenchReport {
+        backend: format!("{on:?}"),
         shape: format!(
             "{:?} vocab {} context {}",
             shape.dims, shape.vocab, shape.context
@@ -144,7 +164,8 @@ fn bench_on<B: AutodiffBackend>(
 
 pub fn format_report(r: &BenchReport) -> String {
     let mut s = format!(
-        "burn flex (CPU): {} | {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        "burn 0.21 ({}): {} | {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        r.backend,
         r.shape,
         r.rows,
         r.context,
@@ -267,4 +288,34 @@ fn torch_step(shape: &DecoderShape, rows: usize, steps: usize) -> Result<TorchRe
         threads: raw.threads,
         step_seconds: raw.step_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runs")
+    }
+
+    #[test]
+    fn ci_bench_shape_is_the_profile_final_shape() {
+        let (shape, rows) = f01_shape(&runs(), "ci").unwrap();
+        let d = shape.dims;
+        assert_eq!((d.layers, d.hidden, d.heads, d.ffn), (4, 128, 4, 344));
+        assert_eq!((shape.vocab, shape.context, rows), (2048, 128, 8));
+    }
+
+    #[test]
+    fn paper_shape_counts_the_model_card_parameters_without_allocating() {
+        // PAPER.md: 24/2048/16/5504 with a 32k untied vocabulary is 1.345B.
+        let (shape, rows) = f01_shape(&runs(), "paper").unwrap();
+        assert_eq!((shape.context, rows), (768, 32));
+        assert_eq!(shape.parameters(), 1_345_423_360);
+        let large = DecoderShape {
+            vocab: 102_400,
+            ..shape
+        };
+        assert_eq!(large.parameters(), 1_633_781_760);
+    }
 }
