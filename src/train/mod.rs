@@ -697,7 +697,7 @@ mod tests {
         let tokens = repetitive(8192);
         let bound = unigram_entropy(&tokens);
         approx::assert_relative_eq!(bound, 16f64.ln(), max_relative = 1e-9);
-        let (model, train, loader) = smoke_spec(150, 3e-3);
+        let (model, train, loader) = smoke_spec(60, 3e-3);
         let dir = tempfile::tempdir().unwrap();
         let summary = run(
             &model,
@@ -708,23 +708,23 @@ mod tests {
             &TrainOptions::default(),
         )
         .unwrap();
-        assert_eq!(summary.steps, 150);
+        assert_eq!(summary.steps, 60);
         // A context-free model cannot beat H; a decoder that uses its
         // context must go far below it on a periodic sequence.
         assert!(
-            summary.val_loss < 0.25 * bound,
+            summary.val_loss < 0.1 * bound,
             "val loss {} vs unigram entropy {bound}",
             summary.val_loss
         );
         assert!(
-            summary.train_loss < 0.25 * bound,
+            summary.train_loss < 0.1 * bound,
             "train loss {}",
             summary.train_loss
         );
         assert_eq!(summary.padding_share, 0.0);
         assert!(summary.tokens_per_s > 0.0 && summary.mfu > 0.0 && summary.mfu < 1.0);
         let rows = curve(dir.path());
-        assert_eq!(rows.iter().filter(|r| r.0 == "train").count(), 150);
+        assert_eq!(rows.iter().filter(|r| r.0 == "train").count(), 60);
         assert!(rows.iter().any(|r| r.0 == "val"));
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap())
