@@ -37,16 +37,23 @@ use model::{Decoder, DecoderShape};
 
 /// The one place the concrete backends are named.
 pub mod backend {
+    use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
     use burn::backend::{Autodiff, Flex};
 
     /// Burn's pure-Rust CPU backend (see README: why burn 0.21 and `flex`).
     pub type CpuBackend = Flex;
     pub type TrainBackend = Autodiff<CpuBackend>;
+    /// `gradient_checkpointing: true`: activations of cheap operations are
+    /// recomputed in the backward pass instead of kept (paper: "gradient
+    /// checkpointing"; burn's balanced strategy).
+    pub type CheckpointedTrainBackend = Autodiff<CpuBackend, BalancedCheckpointing>;
 
     #[cfg(feature = "cuda")]
     pub type CudaBackend = burn::backend::Cuda;
     #[cfg(feature = "cuda")]
     pub type CudaTrainBackend = Autodiff<CudaBackend>;
+    #[cfg(feature = "cuda")]
+    pub type CheckpointedCudaTrainBackend = Autodiff<CudaBackend, BalancedCheckpointing>;
 }
 
 /// Which device trains.
@@ -119,6 +126,11 @@ pub struct TrainSummary {
     pub devices: u32,
     pub data_parallel: String,
     pub resumed_from_step: Option<u64>,
+    /// Whether activations were recomputed in the backward pass.
+    pub gradient_checkpointing: bool,
+    /// Activations kept for the backward pass of one micro-batch without
+    /// checkpointing, f32 (see `DecoderShape::activation_bytes`).
+    pub activation_bytes_estimate: u64,
 }
 
 /// The decoder shape of a resolved spec.
@@ -189,12 +201,33 @@ pub fn run(
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    match opts.backend {
-        BackendChoice::Cpu => run_on::<backend::TrainBackend>(Default::default(), model, train, loader, data, out, opts),
+    let device = Default::default();
+    let checkpointing = train.gradient_checkpointing;
+    match (opts.backend, checkpointing) {
+        (BackendChoice::Cpu, false) => {
+            run_on::<backend::TrainBackend>(device, model, train, loader, data, out, opts)
+        }
+        (BackendChoice::Cpu, true) => {
+            run_on::<backend::CheckpointedTrainBackend>(device, model, train, loader, data, out, opts)
+        }
         #[cfg(feature = "cuda")]
-        BackendChoice::Cuda => run_on::<backend::CudaTrainBackend>(Default::default(), model, train, loader, data, out, opts),
+        (BackendChoice::Cuda, false) => {
+            run_on::<backend::CudaTrainBackend>(Default::default(), model, train, loader, data, out, opts)
+        }
+        #[cfg(feature = "cuda")]
+        (BackendChoice::Cuda, true) => run_on::<backend::CheckpointedCudaTrainBackend>(
+            Default::default(),
+            model,
+            train,
+            loader,
+            data,
+            out,
+            opts,
+        ),
         #[cfg(not(feature = "cuda"))]
-        BackendChoice::Cuda => bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`"),
+        (BackendChoice::Cuda, _) => bail!(
+            "this binary was built without CUDA: rebuild with `cargo build --release --features cuda`"
+        ),
     }
 }
 
@@ -623,6 +656,8 @@ fn summarize(
             "single device".to_string()
         },
         resumed_from_step: resumed_from,
+        gradient_checkpointing: train.gradient_checkpointing,
+        activation_bytes_estimate: plan.shape.activation_bytes(plan.rows),
     }
 }
 
@@ -903,6 +938,38 @@ mod tests {
                 .is_empty()
                 || msg.contains("No checkpoint")
         );
+    }
+
+    #[test]
+    fn gradient_checkpointing_recomputes_the_same_gradients() {
+        let tokens: Vec<u32> = (0..3000u32).map(|i| (i * 11 + i / 7) % 64).collect();
+        let (model, mut train, loader) = smoke_spec(4, 2e-3);
+        let plain_dir = tempfile::tempdir().unwrap();
+        let plain = run(
+            &model,
+            &train,
+            &loader,
+            data(&tokens),
+            plain_dir.path(),
+            &TrainOptions::default(),
+        )
+        .unwrap();
+        train.gradient_checkpointing = true;
+        let dir = tempfile::tempdir().unwrap();
+        let ckpt = run(
+            &model,
+            &train,
+            &loader,
+            data(&tokens),
+            dir.path(),
+            &TrainOptions::default(),
+        )
+        .unwrap();
+        assert!(ckpt.gradient_checkpointing && !plain.gradient_checkpointing);
+        let (a, b) = (curve(plain_dir.path()), curve(dir.path()));
+        for (x, y) in a.iter().zip(&b) {
+            approx::assert_relative_eq!(x.2, y.2, max_relative = 1e-4);
+        }
     }
 
     #[test]
