@@ -332,6 +332,25 @@ pub fn summed_nll<B: Backend>(
     (picked.neg() * weights).sum()
 }
 
+/// Refuses ids the embedding has no row for: an out-of-range id would
+/// index past the table. Happens when the tokenizer's vocabulary is larger
+/// than `model.vocab` (the T06 mismatch must remap ids before training).
+fn check_ids(batch: &loader::Batch, vocab: u32) -> Result<()> {
+    let max = batch
+        .inputs
+        .iter()
+        .chain(&batch.targets)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    ensure!(
+        max < vocab as i64,
+        "token id {max} is outside the model's vocabulary of {vocab}: the tokenizer and \
+         model.vocab disagree (remap ids or size model.vocab to the tokenizer)"
+    );
+    Ok(())
+}
+
 fn real_targets(batch: &loader::Batch) -> u64 {
     batch.positions() - batch.padding_tokens
 }
@@ -345,6 +364,7 @@ fn validate<B: Backend>(
     rows: usize,
     device: &B::Device,
 ) -> Result<f64> {
+    let vocab = model.embedding.weight.dims()[0] as u32;
     let setup = LoaderSetup {
         context: train.context as usize,
         rows,
@@ -369,6 +389,7 @@ fn validate<B: Backend>(
     let (mut nll, mut count) = (0.0, 0u64);
     for _ in 0..train.eval_batches.max(1) {
         let batch = loader.next_batch()?;
+        check_ids(&batch, vocab).context("validation split")?;
         let (inputs, targets, weights) = batch_tensors::<B>(&batch, device);
         nll += summed_nll(model.forward(inputs), targets, weights)
             .into_scalar()
@@ -464,7 +485,9 @@ fn run_on<B: AutodiffBackend>(
         let mut micro_batches = Vec::with_capacity(plan.micro as usize);
         for _ in 0..plan.micro {
             let tw = Instant::now();
-            micro_batches.push(batches.next_batch()?);
+            let batch = batches.next_batch()?;
+            check_ids(&batch, plan.shape.vocab)?;
+            micro_batches.push(batch);
             wait += tw.elapsed().as_secs_f64();
         }
         let real: u64 = micro_batches.iter().map(real_targets).sum();
@@ -970,6 +993,29 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             approx::assert_relative_eq!(x.2, y.2, max_relative = 1e-4);
         }
+    }
+
+    #[test]
+    fn ids_beyond_the_model_vocabulary_are_a_clear_error() {
+        // smoke_spec sizes the model for 64 ids; 70 has no embedding row.
+        let tokens: Vec<u32> = (0..2000u32)
+            .map(|i| if i == 5 { 70 } else { i % 64 })
+            .collect();
+        let (model, train, loader) = smoke_spec(3, 1e-3);
+        let dir = tempfile::tempdir().unwrap();
+        let err = run(
+            &model,
+            &train,
+            &loader,
+            data(&tokens),
+            dir.path(),
+            &TrainOptions::default(),
+        )
+        .expect_err("id 70 must be refused");
+        assert!(
+            format!("{err:#}").contains("token id 70 is outside"),
+            "{err:#}"
+        );
     }
 
     #[test]
