@@ -140,6 +140,17 @@ pub fn list(dir: &Path) -> Result<Vec<u64>> {
     Ok(steps)
 }
 
+/// Removes every checkpoint in `dir`: a fresh (not resumed) run must not
+/// leave an earlier run's later steps around for a future `--resume`.
+pub fn clear(dir: &Path) -> Result<()> {
+    for step in list(dir)? {
+        let path = path_for(dir, step);
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove stale checkpoint {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// The newest checkpoint in `dir`, `None` when there is none.
 pub fn load_latest(dir: &Path) -> Result<Option<Checkpoint>> {
     let Some(step) = list(dir)?.into_iter().max() else {
@@ -212,6 +223,15 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let err = load_latest(dir.path()).err().unwrap().to_string();
         assert!(err.contains("checksum mismatch"), "{err}");
+    }
+
+    #[test]
+    fn clear_removes_every_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &ckpt(3)).unwrap();
+        save(dir.path(), &ckpt(4)).unwrap();
+        clear(dir.path()).unwrap();
+        assert!(list(dir.path()).unwrap().is_empty());
     }
 
     #[test]

@@ -441,6 +441,9 @@ fn run_on<B: AutodiffBackend>(
         config_fingerprint: plan.fingerprint.clone(),
     };
     let mut resumed_from = None;
+    if !opts.resume {
+        checkpoint::clear(&ckpt_dir)?;
+    }
     if opts.resume {
         if let Some(ckpt) = checkpoint::load_latest(&ckpt_dir)? {
             ensure!(
