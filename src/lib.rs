@@ -13,3 +13,4 @@ pub mod replicate;
 pub mod report;
 pub mod spec;
 pub mod tokenize;
+pub mod train;

@@ -1,0 +1,30 @@
+//! Training-step throughput of F01's shape, next to the same step in PyTorch
+//! on CPU when `python3 -c "import torch"` works.
+//!
+//! - CPU, `ci` shape:      `cargo bench --bench train_step`
+//! - GPU, paper shape:     `cargo bench --features cuda --bench train_step -- --cuda --profile paper 10`
+//!
+//! Arguments: `--cuda`, `--profile NAME` (default ci), timed steps (default 20).
+
+use std::path::Path;
+
+use arxiv_to_model::train::{bench, BackendChoice};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steps = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20);
+    let on = if args.iter().any(|a| a == "--cuda") {
+        BackendChoice::Cuda
+    } else {
+        BackendChoice::Cpu
+    };
+    let profile = args
+        .iter()
+        .position(|a| a == "--profile")
+        .and_then(|i| args.get(i + 1))
+        .map_or("ci", String::as_str);
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
+    let (shape, rows) = bench::f01_shape(&runs, profile)?;
+    bench::bench(&shape, rows, steps, on)?;
+    Ok(())
+}
