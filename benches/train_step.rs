@@ -13,16 +13,9 @@ use arxiv_to_model::train::{bench, BackendChoice};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20);
-    let on = if args.iter().any(|a| a == "--cuda") {
-        BackendChoice::Cuda
-    } else {
-        BackendChoice::Cpu
-    };
-    let profile = args
-        .iter()
-        .position(|a| a == "--profile")
-        .and_then(|i| args.get(i + 1))
-        .map_or("ci", String::as_str);
+    let on = if args.iter().any(|a| a == "--cuda") { BackendChoice::Cuda } else { BackendChoice::Cpu };
+    let profile =
+        args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)).map_or("ci", String::as_str);
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
     let (shape, rows) = bench::f01_shape(&runs, profile)?;
     bench::bench(&shape, rows, steps, on)?;

@@ -11,6 +11,7 @@ use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::tokenizer::ShardDtype;
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
 use arxiv_to_model::tokenize;
+use arxiv_to_model::train::BackendChoice;
 use clap::{Args, Parser, Subcommand};
 
 /// Replicate "ArXiv-to-Model: A Practical Study of Scientific LM Training"
@@ -53,6 +54,10 @@ struct Global {
     /// Pinned outputs per profile.
     #[arg(long, global = true, default_value = "golden")]
     golden_dir: PathBuf,
+
+    /// Where training runs: `cuda` needs a build with `--features cuda` and an NVIDIA driver.
+    #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
 
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', global = true)]
@@ -410,10 +415,19 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         force: execution.force,
         show_progress: !global.quiet,
     };
-    let pipeline = Pipeline { jobs: global.jobs.unwrap_or(0), progress: !global.quiet };
+    let pipeline =
+        Pipeline { jobs: global.jobs.unwrap_or(0), progress: !global.quiet, backend: backend(global) };
     let summary = replicate::run(&options, &pipeline)?;
     print!("{}", summary.render());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn backend(global: &Global) -> BackendChoice {
+    if global.device == "cuda" {
+        BackendChoice::Cuda
+    } else {
+        BackendChoice::Cpu
+    }
 }
 
 fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {

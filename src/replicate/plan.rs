@@ -127,8 +127,8 @@ pub fn plan(spec: &Spec, profile: &Profile, input: &Input) -> Vec<PlannedStage> 
         PlannedStage {
             stage: StageName::Tokenize,
             key: tokenize.clone(),
-            inputs: vec![tokenizer.clone(), prepare],
+            inputs: vec![tokenizer.clone(), prepare.clone()],
         },
-        PlannedStage { stage: StageName::Train, key: train, inputs: vec![tokenize, tokenizer] },
+        PlannedStage { stage: StageName::Train, key: train, inputs: vec![tokenize, tokenizer, prepare] },
     ]
 }

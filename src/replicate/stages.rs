@@ -16,6 +16,8 @@ use crate::prepare::ledger::DropReason;
 use crate::prepare::{PrepareInput, PrepareOptions};
 use crate::spec::{Profile, Spec};
 use crate::tokenize::train::TOKENIZER_FILE;
+use crate::train::inputs::{train_data, StageInputs};
+use crate::train::{BackendChoice, TrainOptions, TrainSummary};
 
 /// The files a stage's values are written to, in its output directory.
 pub const VALUES_FILE: &str = "values.json";
@@ -102,15 +104,8 @@ pub struct Pipeline {
     /// Worker threads for data stages (0: all cores).
     pub jobs: usize,
     pub progress: bool,
-}
-
-/// The issue that builds each stage, named in the error until it lands.
-fn tracking_issue(stage: StageName) -> u32 {
-    match stage {
-        StageName::Prepare => 3,
-        StageName::Tokenizer | StageName::Tokenize => 5,
-        StageName::Train => 6,
-    }
+    /// Where training runs.
+    pub backend: BackendChoice,
 }
 
 impl Executor for Pipeline {
@@ -124,10 +119,7 @@ impl Executor for Pipeline {
             StageName::Prepare => self.prepare(ctx, out)?,
             StageName::Tokenizer => tokenizer(ctx, out)?,
             StageName::Tokenize => tokenize(ctx, out)?,
-            StageName::Train => bail!(
-                "stage `{stage}` is not implemented yet (tracked in issue {}); no output was produced",
-                tracking_issue(stage)
-            ),
+            StageName::Train => self.train(ctx, out)?,
         };
         crate::io::write_json_atomic(&out.join(VALUES_FILE), &values)
     }
@@ -161,6 +153,44 @@ impl Pipeline {
         }
         Ok(values)
     }
+}
+
+impl Pipeline {
+    fn train(&self, ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
+        let [shards, tokenizer, prepared] = ctx.input_dirs[..] else {
+            bail!("internal: train expects the tokenize, tokenizer and prepare outputs as inputs");
+        };
+        let inputs = StageInputs {
+            shards,
+            tokenizer: &tokenizer.join(TOKENIZER_FILE),
+            documents: &prepared.join("documents.jsonl"),
+        };
+        let data = train_data(ctx.spec, &inputs)?;
+        let opts = TrainOptions { progress: self.progress, backend: self.backend, ..Default::default() };
+        let summary =
+            crate::train::run(&ctx.spec.model, &ctx.spec.train, &ctx.spec.loader, data, out, &opts)?;
+        Ok(train_values(&summary))
+    }
+}
+
+/// The registry metrics a training run reports.
+pub fn train_values(s: &TrainSummary) -> BTreeMap<String, f64> {
+    [
+        ("train_loss", s.train_loss),
+        ("val_loss", s.val_loss),
+        ("val_bpb", s.val_bpb),
+        ("loss_spikes", s.loss_spikes as f64),
+        ("grad_norm_cv", s.grad_norm_cv),
+        ("data_wait_share", s.data_wait_share),
+        ("padding_share", s.padding_share),
+        ("tokens_per_s", s.tokens_per_s),
+        ("mfu", s.mfu),
+        ("non_embedding_params", s.non_embedding_params as f64),
+        ("tokens_per_param", s.tokens_per_param),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Trains the run's tokenizer on its prepared corpus and measures symbol stability on it.

@@ -31,6 +31,8 @@ pub const RELEASED_ADDED_TOKENS: [&str; 42] = [
 
 /// The end-of-document tokens the shards look for, ours first.
 pub const EOS_CANDIDATES: [&str; 2] = ["<|eos|>", "[EOS]"];
+/// Padding tokens: ours, then the released script's.
+pub const PAD_CANDIDATES: [&str; 2] = ["<|pad|>", "[PAD]"];
 
 /// Pre-split for `latex-aware` (T03, T05). Alternatives, in priority order:
 /// environment openers/closers as one unit (`\begin{equation}`: the name is
@@ -145,6 +147,11 @@ pub fn empty_model(recipe: Recipe) -> Result<BPE> {
 /// The id of the end-of-document token, ours or the released one.
 pub fn eos_id(tokenizer: &Tokenizer) -> Option<u32> {
     EOS_CANDIDATES.iter().find_map(|t| tokenizer.token_to_id(t))
+}
+
+/// The id of the padding token, ours or the released one.
+pub fn pad_id(tokenizer: &Tokenizer) -> Option<u32> {
+    PAD_CANDIDATES.iter().find_map(|t| tokenizer.token_to_id(t))
 }
 
 /// A recipe's pipeline around a hand-written BPE: the base alphabet (the 256

@@ -60,12 +60,7 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<(DecoderSh
 /// steps, on the CPU backend, then the same in PyTorch.
 /// On `BackendChoice::Cuda` (feature `cuda`) the PyTorch comparison is
 /// skipped and MFU is against the stated GPU peak.
-pub fn bench(
-    shape: &DecoderShape,
-    rows: usize,
-    steps: usize,
-    on: BackendChoice,
-) -> Result<BenchReport> {
+pub fn bench(shape: &DecoderShape, rows: usize, steps: usize, on: BackendChoice) -> Result<BenchReport> {
     let report = match on {
         BackendChoice::Cpu => bench_on::<backend::TrainBackend>(shape, rows, steps, on)?,
         #[cfg(feature = "cuda")]
@@ -86,13 +81,7 @@ fn bench_on<B: AutodiffBackend>(
     let device = B::Device::default();
     let context = shape.context as usize;
     let mut model: Decoder<B> = shape.init(&device, 1);
-    let spec = AdamW {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.95,
-        eps: 1e-8,
-        weight_decay: 0.1,
-    };
+    let spec = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&spec);
     let tokens: Vec<u32> = (0..(rows * context * (steps + 2) + 1) as u32)
         .map(|i| i.wrapping_mul(2_654_435_761) % shape.vocab)
@@ -113,20 +102,12 @@ fn bench_on<B: AutodiffBackend>(
         let batch = loader.next_batch()?;
         let t0 = Instant::now();
         let (inputs, targets, weights) = batch_tensors::<B>(&batch, &device);
-        let loss = summed_nll(model.forward(inputs), targets, weights)
-            .div_scalar(batch.positions() as f64);
+        let loss = summed_nll(model.forward(inputs), targets, weights).div_scalar(batch.positions() as f64);
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         optim::clip_global_norm(&model, &mut grads, 1.0);
         model = optim.step(1e-3, model, grads);
         // Read one value back so lazy backends finish the step inside the timer.
-        let _ = model
-            .valid()
-            .norm
-            .gain
-            .val()
-            .sum()
-            .into_scalar()
-            .elem::<f64>();
+        let _ = model.valid().norm.gain.val().sum().into_scalar().elem::<f64>();
         if i >= 2 {
             timed += t0.elapsed().as_secs_f64();
         }
@@ -144,10 +125,7 @@ fn bench_on<B: AutodiffBackend>(
     };
     Ok(BenchReport {
         backend: format!("{on:?}"),
-        shape: format!(
-            "{:?} vocab {} context {}",
-            shape.dims, shape.vocab, shape.context
-        ),
+        shape: format!("{:?} vocab {} context {}", shape.dims, shape.vocab, shape.context),
         rows,
         context,
         steps,
@@ -251,16 +229,7 @@ print(json.dumps({"version": torch.__version__, "threads": threads, "step_second
 
 fn torch_step(shape: &DecoderShape, rows: usize, steps: usize) -> Result<TorchReport> {
     let d = shape.dims;
-    let args = [
-        d.layers,
-        d.hidden,
-        d.heads,
-        d.ffn,
-        shape.vocab,
-        shape.context,
-        rows as u32,
-        steps as u32,
-    ];
+    let args = [d.layers, d.hidden, d.heads, d.ffn, shape.vocab, shape.context, rows as u32, steps as u32];
     let output = Command::new("python3")
         .arg("-c")
         .arg(TORCH_STEP)
@@ -280,8 +249,8 @@ fn torch_step(shape: &DecoderShape, rows: usize, steps: usize) -> Result<TorchRe
         threads: usize,
         step_seconds: f64,
     }
-    let raw: Raw = serde_json::from_slice(&output.stdout)
-        .context("unexpected output from the PyTorch step")?;
+    let raw: Raw =
+        serde_json::from_slice(&output.stdout).context("unexpected output from the PyTorch step")?;
     Ok(TorchReport {
         tokens_per_s: (rows * shape.context as usize) as f64 / raw.step_seconds,
         version: raw.version,
@@ -312,10 +281,7 @@ mod tests {
         let (shape, rows) = f01_shape(&runs(), "paper").unwrap();
         assert_eq!((shape.context, rows), (768, 32));
         assert_eq!(shape.parameters(), 1_345_423_360);
-        let large = DecoderShape {
-            vocab: 102_400,
-            ..shape
-        };
+        let large = DecoderShape { vocab: 102_400, ..shape };
         assert_eq!(large.parameters(), 1_633_781_760);
     }
 }

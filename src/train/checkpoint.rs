@@ -56,8 +56,7 @@ pub fn path_for(dir: &Path, step: u64) -> PathBuf {
 
 fn encode(ckpt: &Checkpoint) -> Result<Vec<u8>> {
     let state = serde_json::to_vec(&ckpt.state)?;
-    let mut out =
-        Vec::with_capacity(ckpt.model.len() + ckpt.optim_decay.len() * 2 + state.len() + 96);
+    let mut out = Vec::with_capacity(ckpt.model.len() + ckpt.optim_decay.len() * 2 + state.len() + 96);
     out.extend_from_slice(MAGIC);
     for section in [&state, &ckpt.model, &ckpt.optim_decay, &ckpt.optim_no_decay] {
         out.extend_from_slice(&(section.len() as u64).to_le_bytes());
@@ -98,12 +97,7 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     let model = sections.pop().unwrap_or_default();
     let state: RunState = serde_json::from_slice(&sections.pop().unwrap_or_default())
         .map_err(|e| bad(&format!("state: {e}")))?;
-    Ok(Checkpoint {
-        state,
-        model,
-        optim_decay,
-        optim_no_decay,
-    })
+    Ok(Checkpoint { state, model, optim_decay, optim_no_decay })
 }
 
 /// Writes the checkpoint of `ckpt.state.step` atomically and prunes older ones.
@@ -129,10 +123,8 @@ pub fn list(dir: &Path) -> Result<Vec<u64>> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
-        if let Some(step) = name
-            .strip_prefix("step-")
-            .and_then(|s| s.strip_suffix(".ckpt"))
-            .and_then(|s| s.parse().ok())
+        if let Some(step) =
+            name.strip_prefix("step-").and_then(|s| s.strip_suffix(".ckpt")).and_then(|s| s.parse().ok())
         {
             steps.push(step);
         }
@@ -183,10 +175,7 @@ mod tests {
                 bytes_read: 7,
                 train_seconds: 1.5,
                 data_wait_seconds: 0.25,
-                loader: LoaderPosition {
-                    epoch: 1,
-                    cursor: 3,
-                },
+                loader: LoaderPosition { epoch: 1, cursor: 3 },
                 spikes: SpikeDetector::new(1.5, 4),
                 grad_norms_after_warmup: vec![0.5, 0.25],
                 last_train_loss: 2.0,

@@ -54,10 +54,7 @@ impl VecStore {
     /// `bytes_per_id` is the on-disk width the stream stands for (2 for
     /// uint16 shards, 4 for uint32).
     pub fn new(tokens: Vec<u32>, bytes_per_id: u64) -> Self {
-        Self {
-            tokens,
-            bytes_per_id,
-        }
+        Self { tokens, bytes_per_id }
     }
 }
 
@@ -83,10 +80,7 @@ pub enum TokenSource {
     /// into the run directory first).
     Packed(Arc<dyn TokenStore>),
     /// Raw documents, tokenized per batch (`jsonl-on-the-fly`).
-    Documents {
-        docs: Arc<Vec<String>>,
-        encode: Encode,
-    },
+    Documents { docs: Arc<Vec<String>>, encode: Encode },
     /// A chunk file written by [`write_chunks`] (`packed-prefetch`).
     Chunks(PathBuf),
 }
@@ -248,12 +242,8 @@ impl BatchLoader for PackedLoader {
             let epoch = self.position.epoch;
             self.position.advance(self.windows as u64);
             if self.position.epoch != epoch {
-                self.order = epoch_order(
-                    self.windows,
-                    self.setup.seed,
-                    self.position.epoch,
-                    self.setup.shuffle,
-                );
+                self.order =
+                    epoch_order(self.windows, self.setup.seed, self.position.epoch, self.setup.shuffle);
             }
         }
         Ok(batch)
@@ -278,10 +268,7 @@ pub struct DocumentLoader {
 
 impl DocumentLoader {
     pub fn new(docs: Arc<Vec<String>>, encode: Encode, setup: LoaderSetup) -> Result<Self> {
-        ensure!(
-            !docs.is_empty(),
-            "no documents to train on: the prepared corpus of this run is empty"
-        );
+        ensure!(!docs.is_empty(), "no documents to train on: the prepared corpus of this run is empty");
         let used = fraction_of(docs.len(), setup.fraction);
         Ok(Self {
             order: epoch_order(used, setup.seed, setup.start.epoch, setup.shuffle),
@@ -307,12 +294,7 @@ impl BatchLoader for DocumentLoader {
             let epoch = self.position.epoch;
             self.position.advance(self.used as u64);
             if self.position.epoch != epoch {
-                self.order = epoch_order(
-                    self.used,
-                    self.setup.seed,
-                    self.position.epoch,
-                    self.setup.shuffle,
-                );
+                self.order = epoch_order(self.used, self.setup.seed, self.position.epoch, self.setup.shuffle);
             }
         }
         Ok(batch)
@@ -354,10 +336,7 @@ pub fn write_chunks(
     path: &Path,
 ) -> Result<ChunkHeader> {
     let windows = windows_in(tokens.min(store.len()), context);
-    ensure!(
-        windows > 0,
-        "too few tokens for one window of context {context}"
-    );
+    ensure!(windows > 0, "too few tokens for one window of context {context}");
     let chunks = windows.div_ceil(windows_per_chunk);
     let mut frames = Vec::with_capacity(chunks);
     for c in 0..chunks {
@@ -409,12 +388,7 @@ fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
 
 /// Reads the header and frame index of a chunk file.
 pub fn read_chunk_index(path: &Path) -> Result<(ChunkHeader, Vec<(u64, u64)>)> {
-    let what = || {
-        format!(
-            "chunk file {} (rewrite it from the token shards)",
-            path.display()
-        )
-    };
+    let what = || format!("chunk file {} (rewrite it from the token shards)", path.display());
     let mut r = BufReader::new(File::open(path).with_context(what)?);
     let mut magic = [0; 8];
     r.read_exact(&mut magic).with_context(what)?;
@@ -436,10 +410,7 @@ pub fn read_chunk_index(path: &Path) -> Result<(ChunkHeader, Vec<(u64, u64)>)> {
     );
     let mut index = Vec::with_capacity(header.chunks as usize);
     for _ in 0..header.chunks {
-        index.push((
-            read_u64(&mut r).with_context(what)?,
-            read_u64(&mut r).with_context(what)?,
-        ));
+        index.push((read_u64(&mut r).with_context(what)?, read_u64(&mut r).with_context(what)?));
     }
     Ok((header, index))
 }
@@ -498,11 +469,7 @@ fn decode_forever(
     };
     let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) => {
-            return send_err(
-                anyhow::Error::new(e).context(format!("cannot open {}", path.display())),
-            )
-        }
+        Err(e) => return send_err(anyhow::Error::new(e).context(format!("cannot open {}", path.display()))),
     };
     let t = setup.context;
     let w = header.windows_per_chunk as u64;
@@ -518,13 +485,10 @@ fn decode_forever(
             }
             let (offset, len) = index[c as usize];
             let mut frame = vec![0u8; len as usize];
-            let read = file
-                .seek(SeekFrom::Start(offset))
-                .and_then(|_| file.read_exact(&mut frame));
+            let read = file.seek(SeekFrom::Start(offset)).and_then(|_| file.read_exact(&mut frame));
             if let Err(e) = read {
                 return send_err(
-                    anyhow::Error::new(e)
-                        .context(format!("cannot read chunk {c} of {}", path.display())),
+                    anyhow::Error::new(e).context(format!("cannot read chunk {c} of {}", path.display())),
                 );
             }
             let raw = match zstd::bulk::decompress(&frame, (n as usize * t + 1) * 4) {
@@ -536,10 +500,8 @@ fn decode_forever(
                     ))
                 }
             };
-            let ids: Vec<u32> = raw
-                .chunks_exact(4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let ids: Vec<u32> =
+                raw.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             for i in skip..n {
                 let start = i as usize * t;
                 let window = ids[start..start + t + 1].to_vec();
@@ -556,14 +518,9 @@ fn decode_forever(
 impl BatchLoader for PrefetchLoader {
     fn next_batch(&mut self) -> Result<Batch> {
         let mut batch = Batch::new(self.setup.rows, self.setup.context);
-        let queue = self
-            .queue
-            .as_ref()
-            .context("the prefetch loader is closed")?;
+        let queue = self.queue.as_ref().context("the prefetch loader is closed")?;
         for _ in 0..self.setup.rows {
-            let (window, bytes) = queue
-                .recv()
-                .context("the prefetch thread stopped unexpectedly")??;
+            let (window, bytes) = queue.recv().context("the prefetch thread stopped unexpectedly")??;
             batch.push_row(&window, self.setup.pad_id);
             batch.bytes_read += bytes;
             self.position.advance(self.windows);
@@ -618,13 +575,7 @@ mod tests {
         assert_eq!(&batch.inputs[16..], &[116, 117, 118, 119]);
         assert_eq!(batch.padding_tokens, 0);
         assert_eq!(batch.bytes_read, 5 * 5 * 2);
-        assert_eq!(
-            loader.position(),
-            LoaderPosition {
-                epoch: 1,
-                cursor: 0
-            }
-        );
+        assert_eq!(loader.position(), LoaderPosition { epoch: 1, cursor: 0 });
     }
 
     #[test]
@@ -686,8 +637,7 @@ mod tests {
     #[test]
     fn documents_are_padded_not_packed_and_padding_is_counted() {
         let docs = Arc::new(vec!["a b".to_string(), "c d e f g h".to_string()]);
-        let encode: Encode =
-            Arc::new(|s: &str| s.bytes().filter(|b| *b != b' ').map(|b| b as u32).collect());
+        let encode: Encode = Arc::new(|s: &str| s.bytes().filter(|b| *b != b' ').map(|b| b as u32).collect());
         let mut loader = DocumentLoader::new(docs, encode, setup(2, false)).unwrap();
         let batch = loader.next_batch().unwrap();
         // "a b" → [a, b, EOS]: inputs a b EOS pad, targets b EOS pad pad.
@@ -738,9 +688,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.chunks");
         std::fs::write(&path, b"not a chunk file at all, not at all").unwrap();
-        let err = PrefetchLoader::new(&path, setup(1, false), 1)
-            .err()
-            .unwrap();
+        let err = PrefetchLoader::new(&path, setup(1, false), 1).err().unwrap();
         assert!(format!("{err:#}").contains("bad magic"), "{err:#}");
     }
 }

@@ -20,12 +20,7 @@ pub struct SpikeDetector {
 
 impl SpikeDetector {
     pub fn new(factor: f64, window: usize) -> Self {
-        Self {
-            factor,
-            window: window.max(1),
-            recent: VecDeque::new(),
-            spikes: 0,
-        }
+        Self { factor, window: window.max(1), recent: VecDeque::new(), spikes: 0 }
     }
 
     /// Records `loss`; returns whether it was a spike. The median needs a
@@ -74,10 +69,7 @@ pub fn coefficient_of_variation(values: &[f64]) -> f64 {
 /// the norm during decay does not read as instability.
 pub fn windowed_grad_norm_cv(norms_after_warmup: &[f64], window: usize) -> f64 {
     let window = window.max(2);
-    let full: Vec<f64> = norms_after_warmup
-        .chunks_exact(window)
-        .map(coefficient_of_variation)
-        .collect();
+    let full: Vec<f64> = norms_after_warmup.chunks_exact(window).map(coefficient_of_variation).collect();
     if full.is_empty() {
         return coefficient_of_variation(norms_after_warmup);
     }
@@ -120,10 +112,7 @@ impl MetricsLog {
     pub fn open(path: &Path, keep_through: Option<u64>) -> Result<Self> {
         let kept: Vec<MetricsRow> = match keep_through {
             Some(step) if path.exists() => csv::Reader::from_path(path)
-                .and_then(|mut r| {
-                    r.deserialize()
-                        .collect::<std::result::Result<Vec<MetricsRow>, _>>()
-                })
+                .and_then(|mut r| r.deserialize().collect::<std::result::Result<Vec<MetricsRow>, _>>())
                 .with_context(|| {
                     format!(
                         "cannot read {} to resume: delete the run directory to start over",
@@ -149,9 +138,7 @@ impl MetricsLog {
             .with_context(|| format!("cannot append to {}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
-            writer: csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(file),
+            writer: csv::WriterBuilder::new().has_headers(false).from_writer(file),
         })
     }
 
@@ -251,14 +238,8 @@ mod tests {
         let mut log = MetricsLog::open(&path, Some(3)).unwrap();
         log.append(&row(4)).unwrap();
         drop(log);
-        let rows: Vec<MetricsRow> = csv::Reader::from_path(&path)
-            .unwrap()
-            .deserialize()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(
-            rows.iter().map(|r| r.step).collect::<Vec<_>>(),
-            vec![1, 2, 3, 4]
-        );
+        let rows: Vec<MetricsRow> =
+            csv::Reader::from_path(&path).unwrap().deserialize().collect::<Result<_, _>>().unwrap();
+        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
     }
 }

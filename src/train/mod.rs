@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod inputs;
 pub mod loader;
 pub mod metrics;
 pub mod model;
@@ -136,7 +137,10 @@ pub struct TrainSummary {
 /// The decoder shape of a resolved spec.
 pub fn decoder_shape(model: &ModelConfig, train: &TrainConfig) -> Result<DecoderShape> {
     let ShapeRef::Dims(dims) = model.shape else {
-        bail!("model.shape is still `{:?}`: load the spec with a profile so it resolves to dimensions", model.shape);
+        bail!(
+            "model.shape is still `{:?}`: load the spec with a profile so it resolves to dimensions",
+            model.shape
+        );
     };
     let ModelVocab::Size(vocab) = model.vocab else {
         bail!(
@@ -176,18 +180,13 @@ pub fn planned_steps(train: &TrainConfig) -> u64 {
 pub fn default_peak(backend: BackendChoice) -> (f64, String) {
     match backend {
         BackendChoice::Cpu => {
-            let cores = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1);
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             (
                 cores as f64 * 2.5e9 * 32.0,
                 format!("{cores} cores x 2.5 GHz x 32 f32 FLOP/cycle (AVX2 FMA), stated"),
             )
         }
-        BackendChoice::Cuda => (
-            67e12,
-            "NVIDIA H100 SXM f32 peak 67 TFLOP/s, stated".to_string(),
-        ),
+        BackendChoice::Cuda => (67e12, "NVIDIA H100 SXM f32 peak 67 TFLOP/s, stated".to_string()),
     }
 }
 
@@ -225,9 +224,9 @@ pub fn run(
             opts,
         ),
         #[cfg(not(feature = "cuda"))]
-        (BackendChoice::Cuda, _) => bail!(
-            "this binary was built without CUDA: rebuild with `cargo build --release --features cuda`"
-        ),
+        (BackendChoice::Cuda, _) => {
+            bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
+        }
     }
 }
 
@@ -300,8 +299,7 @@ fn chunk_file(out: &Path, store: &dyn TokenStore, setup: LoaderSetup) -> Result<
     let usable = loader::fraction_of(store.len(), setup.fraction);
     let current = loader::read_chunk_index(&path).ok().map(|(h, _)| h);
     let expected_windows = (usable.saturating_sub(1) / setup.context) as u64;
-    if current.is_none_or(|h| h.context as usize != setup.context || h.windows != expected_windows)
-    {
+    if current.is_none_or(|h| h.context as usize != setup.context || h.windows != expected_windows) {
         loader::write_chunks(store, usable, setup.context, WINDOWS_PER_CHUNK, &path)?;
     }
     Ok(path)
@@ -326,9 +324,7 @@ pub fn summed_nll<B: Backend>(
     weights: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
     let logp = log_softmax(logits, 2);
-    let picked: Tensor<B, 2> = logp
-        .gather(2, targets.unsqueeze_dim::<3>(2))
-        .squeeze_dim::<2>(2);
+    let picked: Tensor<B, 2> = logp.gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
     (picked.neg() * weights).sum()
 }
 
@@ -336,13 +332,7 @@ pub fn summed_nll<B: Backend>(
 /// index past the table. Happens when the tokenizer's vocabulary is larger
 /// than `model.vocab` (the T06 mismatch must remap ids before training).
 fn check_ids(batch: &loader::Batch, vocab: u32) -> Result<()> {
-    let max = batch
-        .inputs
-        .iter()
-        .chain(&batch.targets)
-        .copied()
-        .max()
-        .unwrap_or(0);
+    let max = batch.inputs.iter().chain(&batch.targets).copied().max().unwrap_or(0);
     ensure!(
         max < vocab as i64,
         "token id {max} is outside the model's vocabulary of {vocab}: the tokenizer and \
@@ -376,11 +366,9 @@ fn validate<B: Backend>(
         start: LoaderPosition::default(),
     };
     let mut loader: Box<dyn BatchLoader> = match &data.val {
-        TokenSource::Documents { docs, encode } => Box::new(loader::DocumentLoader::new(
-            docs.clone(),
-            encode.clone(),
-            setup,
-        )?),
+        TokenSource::Documents { docs, encode } => {
+            Box::new(loader::DocumentLoader::new(docs.clone(), encode.clone(), setup)?)
+        }
         TokenSource::Packed(store) => {
             Box::new(loader::PackedLoader::new(store.clone(), setup).context("validation split")?)
         }
@@ -391,9 +379,7 @@ fn validate<B: Backend>(
         let batch = loader.next_batch()?;
         check_ids(&batch, vocab).context("validation split")?;
         let (inputs, targets, weights) = batch_tensors::<B>(&batch, device);
-        nll += summed_nll(model.forward(inputs), targets, weights)
-            .into_scalar()
-            .elem::<f64>();
+        nll += summed_nll(model.forward(inputs), targets, weights).into_scalar().elem::<f64>();
         count += real_targets(&batch);
     }
     Ok(nll / count.max(1) as f64)
@@ -432,10 +418,7 @@ fn run_on<B: AutodiffBackend>(
         train_seconds: 0.0,
         data_wait_seconds: 0.0,
         loader: LoaderPosition::default(),
-        spikes: metrics::SpikeDetector::new(
-            train.stability.spike_factor,
-            train.stability.window as usize,
-        ),
+        spikes: metrics::SpikeDetector::new(train.stability.spike_factor, train.stability.window as usize),
         grad_norms_after_warmup: Vec::new(),
         last_train_loss: f64::NAN,
         config_fingerprint: plan.fingerprint.clone(),
@@ -471,13 +454,8 @@ fn run_on<B: AutodiffBackend>(
         eos_id: data.eos_id,
         start: state.loader,
     };
-    let mut batches = make_loader(
-        &data.train,
-        loader_cfg.kind,
-        setup,
-        loader_cfg.prefetch_depth as usize,
-        out,
-    )?;
+    let mut batches =
+        make_loader(&data.train, loader_cfg.kind, setup, loader_cfg.prefetch_depth as usize, out)?;
     let last_step = opts.stop_after.unwrap_or(plan.steps).min(plan.steps);
     let mut val_loss = f64::NAN;
 
@@ -500,8 +478,7 @@ fn run_on<B: AutodiffBackend>(
             let (inputs, targets, weights) = batch_tensors::<B>(batch, &device);
             // Divide by the real targets of the whole step, so padding-heavy
             // micro-batches (I01) weigh by what they actually hold.
-            let part =
-                summed_nll(model.forward(inputs), targets, weights).div_scalar(real.max(1) as f64);
+            let part = summed_nll(model.forward(inputs), targets, weights).div_scalar(real.max(1) as f64);
             loss += part.clone().into_scalar().elem::<f64>();
             accumulator.accumulate(&model, GradientsParams::from_grads(part.backward(), &model));
         }
@@ -579,9 +556,7 @@ fn run_on<B: AutodiffBackend>(
                 );
             }
         }
-        if state
-            .step
-            .is_multiple_of(train.checkpoint_every.max(1) as u64)
+        if state.step.is_multiple_of(train.checkpoint_every.max(1) as u64)
             || at_end
             || state.step == last_step
         {
@@ -600,17 +575,7 @@ fn run_on<B: AutodiffBackend>(
     if val_loss.is_nan() {
         val_loss = validate(&model.valid(), &data, train, plan.rows, &device)?;
     }
-    let summary = summarize(
-        &plan,
-        train,
-        loader_cfg,
-        &data,
-        &state,
-        val_loss,
-        started,
-        opts,
-        resumed_from,
-    );
+    let summary = summarize(&plan, train, loader_cfg, &data, &state, val_loss, started, opts, resumed_from);
     crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -677,7 +642,10 @@ fn summarize(
         loader: loader_cfg.kind,
         devices: train.devices,
         data_parallel: if train.devices > 1 {
-            format!("emulated: {} devices run as {}x gradient accumulation on one device (same global batch)", train.devices, train.devices)
+            format!(
+                "emulated: {} devices run as {}x gradient accumulation on one device (same global batch)",
+                train.devices, train.devices
+            )
         } else {
             "single device".to_string()
         },
@@ -698,16 +666,12 @@ mod tests {
         let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
         let (spec, _) = crate::spec::load_one(&runs, "F01", "smoke").expect("smoke spec loads");
         let mut train = spec.train.clone();
-        let per_step =
-            (train.context * train.batch_sequences * train.accumulation * train.devices) as u64;
+        let per_step = (train.context * train.batch_sequences * train.accumulation * train.devices) as u64;
         train.tokens = steps * per_step;
         train.optimizer.lr = lr;
         let mut model = spec.model.clone();
         model.vocab = ModelVocab::Size(64);
-        let loader = LoaderConfig {
-            kind: LoaderKind::PackedMmap,
-            prefetch_depth: 2,
-        };
+        let loader = LoaderConfig { kind: LoaderKind::PackedMmap, prefetch_depth: 2 };
         (model, train, loader)
     }
 
@@ -726,11 +690,7 @@ mod tests {
             *counts.entry(t).or_insert(0u64) += 1;
         }
         let n = tokens.len() as f64;
-        counts
-            .values()
-            .map(|&c| c as f64 / n)
-            .map(|p| -p * p.ln())
-            .sum()
+        counts.values().map(|&c| c as f64 / n).map(|p| -p * p.ln()).sum()
     }
 
     fn data(tokens: &[u32]) -> TrainData {
@@ -760,36 +720,20 @@ mod tests {
         approx::assert_relative_eq!(bound, 16f64.ln(), max_relative = 1e-9);
         let (model, train, loader) = smoke_spec(60, 3e-3);
         let dir = tempfile::tempdir().unwrap();
-        let summary = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let summary =
+            run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default()).unwrap();
         assert_eq!(summary.steps, 60);
         // A context-free model cannot beat H; a decoder that uses its
         // context must go far below it on a periodic sequence.
-        assert!(
-            summary.val_loss < 0.1 * bound,
-            "val loss {} vs unigram entropy {bound}",
-            summary.val_loss
-        );
-        assert!(
-            summary.train_loss < 0.1 * bound,
-            "train loss {}",
-            summary.train_loss
-        );
+        assert!(summary.val_loss < 0.1 * bound, "val loss {} vs unigram entropy {bound}", summary.val_loss);
+        assert!(summary.train_loss < 0.1 * bound, "train loss {}", summary.train_loss);
         assert_eq!(summary.padding_share, 0.0);
         assert!(summary.tokens_per_s > 0.0 && summary.mfu > 0.0 && summary.mfu < 1.0);
         let rows = curve(dir.path());
         assert_eq!(rows.iter().filter(|r| r.0 == "train").count(), 60);
         assert!(rows.iter().any(|r| r.0 == "val"));
         let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap())
-                .unwrap();
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
         for name in [
             "train_loss",
             "val_loss",
@@ -803,10 +747,7 @@ mod tests {
             "non_embedding_params",
             "tokens_per_param",
         ] {
-            assert!(
-                crate::metrics::find(name).is_some(),
-                "{name} is a registered metric"
-            );
+            assert!(crate::metrics::find(name).is_some(), "{name} is a registered metric");
             assert!(json.get(name).is_some(), "summary.json lacks {name}");
         }
     }
@@ -818,46 +759,17 @@ mod tests {
         train.checkpoint_every = 10;
         train.eval_every = 8;
         let straight = tempfile::tempdir().unwrap();
-        let full = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            straight.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let full =
+            run(&model, &train, &loader, data(&tokens), straight.path(), &TrainOptions::default()).unwrap();
 
         let split = tempfile::tempdir().unwrap();
-        let interrupted = TrainOptions {
-            stop_after: Some(13),
-            ..Default::default()
-        };
-        run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            split.path(),
-            &interrupted,
-        )
-        .unwrap();
+        let interrupted = TrainOptions { stop_after: Some(13), ..Default::default() };
+        run(&model, &train, &loader, data(&tokens), split.path(), &interrupted).unwrap();
         // Steps 11..13 ran after the step-10 checkpoint; drop the final
         // checkpoint of step 13 so resume must replay them from step 10.
         std::fs::remove_file(checkpoint::path_for(&split.path().join("checkpoints"), 13)).unwrap();
-        let resume = TrainOptions {
-            resume: true,
-            ..Default::default()
-        };
-        let resumed = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            split.path(),
-            &resume,
-        )
-        .unwrap();
+        let resume = TrainOptions { resume: true, ..Default::default() };
+        let resumed = run(&model, &train, &loader, data(&tokens), split.path(), &resume).unwrap();
         assert_eq!(resumed.resumed_from_step, Some(10));
 
         let (a, b) = (curve(straight.path()), curve(split.path()));
@@ -875,37 +787,19 @@ mod tests {
         let docs: Vec<String> = (0..40).map(|i| "abc ".repeat(1 + i % 9)).collect();
         let encode: Encode = Arc::new(|s: &str| s.bytes().map(|b| b as u32 % 64).collect());
         let (model, train, _) = smoke_spec(6, 1e-3);
-        let loader = LoaderConfig {
-            kind: LoaderKind::JsonlOnTheFly,
-            prefetch_depth: 2,
-        };
+        let loader = LoaderConfig { kind: LoaderKind::JsonlOnTheFly, prefetch_depth: 2 };
         let docs = Arc::new(docs);
         let data = TrainData {
-            train: TokenSource::Documents {
-                docs: docs.clone(),
-                encode: encode.clone(),
-            },
+            train: TokenSource::Documents { docs: docs.clone(), encode: encode.clone() },
             val: TokenSource::Documents { docs, encode },
             pad_id: 0,
             eos_id: 1,
             bytes_per_token: 1.0,
         };
         let dir = tempfile::tempdir().unwrap();
-        let s = run(
-            &model,
-            &train,
-            &loader,
-            data,
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let s = run(&model, &train, &loader, data, dir.path(), &TrainOptions::default()).unwrap();
         // Documents of 4..36 bytes in a 64-token context: most positions pad.
-        assert!(
-            s.padding_share > 0.4 && s.padding_share < 1.0,
-            "{}",
-            s.padding_share
-        );
+        assert!(s.padding_share > 0.4 && s.padding_share < 1.0, "{}", s.padding_share);
         assert!(s.bytes_read > 0 && s.train_loss.is_finite());
     }
 
@@ -915,26 +809,12 @@ mod tests {
         let (model, mut train, mut loader) = smoke_spec(5, 1e-3);
         train.data.order = DataOrder::Curriculum;
         let packed_dir = tempfile::tempdir().unwrap();
-        let packed = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            packed_dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let packed =
+            run(&model, &train, &loader, data(&tokens), packed_dir.path(), &TrainOptions::default()).unwrap();
         loader.kind = LoaderKind::PackedPrefetch;
         let dir = tempfile::tempdir().unwrap();
-        let prefetch = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let prefetch =
+            run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default()).unwrap();
         assert!(dir.path().join("train.chunks").exists());
         approx::assert_relative_eq!(packed.train_loss, prefetch.train_loss, max_relative = 1e-5);
         assert!(prefetch.bytes_read > 0 && prefetch.bytes_read < packed.bytes_read * 2);
@@ -947,21 +827,12 @@ mod tests {
         train.clip_norm = 0.0;
         train.checkpoint_every = 2;
         let dir = tempfile::tempdir().unwrap();
-        let err = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .expect_err("lr 1e12 must diverge");
+        let err = run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default())
+            .expect_err("lr 1e12 must diverge");
         let msg = format!("{err:#}");
         assert!(msg.contains("training diverged at step"), "{msg}");
         assert!(
-            !checkpoint::list(&dir.path().join("checkpoints"))
-                .unwrap()
-                .is_empty()
+            !checkpoint::list(&dir.path().join("checkpoints")).unwrap().is_empty()
                 || msg.contains("No checkpoint")
         );
     }
@@ -971,26 +842,11 @@ mod tests {
         let tokens: Vec<u32> = (0..3000u32).map(|i| (i * 11 + i / 7) % 64).collect();
         let (model, mut train, loader) = smoke_spec(4, 2e-3);
         let plain_dir = tempfile::tempdir().unwrap();
-        let plain = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            plain_dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let plain =
+            run(&model, &train, &loader, data(&tokens), plain_dir.path(), &TrainOptions::default()).unwrap();
         train.gradient_checkpointing = true;
         let dir = tempfile::tempdir().unwrap();
-        let ckpt = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .unwrap();
+        let ckpt = run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default()).unwrap();
         assert!(ckpt.gradient_checkpointing && !plain.gradient_checkpointing);
         let (a, b) = (curve(plain_dir.path()), curve(dir.path()));
         for (x, y) in a.iter().zip(&b) {
@@ -1001,24 +857,12 @@ mod tests {
     #[test]
     fn ids_beyond_the_model_vocabulary_are_a_clear_error() {
         // smoke_spec sizes the model for 64 ids; 70 has no embedding row.
-        let tokens: Vec<u32> = (0..2000u32)
-            .map(|i| if i == 5 { 70 } else { i % 64 })
-            .collect();
+        let tokens: Vec<u32> = (0..2000u32).map(|i| if i == 5 { 70 } else { i % 64 }).collect();
         let (model, train, loader) = smoke_spec(3, 1e-3);
         let dir = tempfile::tempdir().unwrap();
-        let err = run(
-            &model,
-            &train,
-            &loader,
-            data(&tokens),
-            dir.path(),
-            &TrainOptions::default(),
-        )
-        .expect_err("id 70 must be refused");
-        assert!(
-            format!("{err:#}").contains("token id 70 is outside"),
-            "{err:#}"
-        );
+        let err = run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default())
+            .expect_err("id 70 must be refused");
+        assert!(format!("{err:#}").contains("token id 70 is outside"), "{err:#}");
     }
 
     #[test]

@@ -53,12 +53,8 @@ impl DecoderShape {
     /// measurement: it says why the paper needed checkpointing (≈ 145 GB
     /// per GPU at 32 × 768 tokens) and that `ci` needs none (≈ 73 MB).
     pub fn activation_bytes(&self, rows: usize) -> u64 {
-        let (l, d, f, h) = (
-            self.dims.layers as u64,
-            self.dims.hidden as u64,
-            self.dims.ffn as u64,
-            self.dims.heads as u64,
-        );
+        let (l, d, f, h) =
+            (self.dims.layers as u64, self.dims.hidden as u64, self.dims.ffn as u64, self.dims.heads as u64);
         let t = self.context as u64;
         let per_token = l * (12 * d + 4 * f + h * t) + 2 * self.vocab as u64;
         4 * rows as u64 * t * per_token
@@ -70,9 +66,7 @@ impl DecoderShape {
     pub fn init<B: Backend>(&self, device: &B::Device, seed: u64) -> Decoder<B> {
         let d = self.dims.hidden as usize;
         let vocab = self.vocab as usize;
-        let embedding = EmbeddingConfig::new(vocab, d)
-            .with_initializer(Initializer::Zeros)
-            .init(device);
+        let embedding = EmbeddingConfig::new(vocab, d).with_initializer(Initializer::Zeros).init(device);
         let head = (!self.tied_embeddings).then(|| self.linear(d, vocab, device));
         let blocks = (0..self.dims.layers).map(|_| self.block(device)).collect();
         let zeros = Decoder {
@@ -83,17 +77,11 @@ impl DecoderShape {
             heads: self.dims.heads as usize,
             rope_theta: self.rope_theta,
         };
-        zeros.map(&mut SeededNormal {
-            rng: SplitMix64::new(seed),
-            std: self.init_std,
-        })
+        zeros.map(&mut SeededNormal { rng: SplitMix64::new(seed), std: self.init_std })
     }
 
     fn linear<B: Backend>(&self, d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
-        LinearConfig::new(d_in, d_out)
-            .with_bias(false)
-            .with_initializer(Initializer::Zeros)
-            .init(device)
+        LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(Initializer::Zeros).init(device)
     }
 
     fn block<B: Backend>(&self, device: &B::Device) -> Block<B> {
@@ -129,15 +117,10 @@ impl<B: Backend> ModuleMapper<B> for SeededNormal {
         }
         let (id, tensor, mapper) = param.consume();
         let shape = tensor.shape();
-        let values: Vec<f32> = (0..shape.num_elements())
-            .map(|_| (self.rng.normal() * self.std) as f32)
-            .collect();
+        let values: Vec<f32> =
+            (0..shape.num_elements()).map(|_| (self.rng.normal() * self.std) as f32).collect();
         let fresh = Tensor::from_data(TensorData::new(values, shape), &tensor.device());
-        let fresh = if tensor.is_require_grad() {
-            fresh.require_grad()
-        } else {
-            fresh
-        };
+        let fresh = if tensor.is_require_grad() { fresh.require_grad() } else { fresh };
         Param::from_mapped_value(id, fresh, mapper)
     }
 }
@@ -151,10 +134,7 @@ pub struct RmsNorm<B: Backend> {
 
 impl<B: Backend> RmsNorm<B> {
     pub fn new(d: usize, eps: f64, device: &B::Device) -> Self {
-        Self {
-            gain: Param::from_tensor(Tensor::ones([d], device)),
-            eps,
-        }
+        Self { gain: Param::from_tensor(Tensor::ones([d], device)), eps }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
@@ -192,11 +172,7 @@ pub fn rope_tables<B: Backend>(
 
 /// Rotates `x` of shape `[batch, heads, len, head_dim]` by its position:
 /// x·cos + rotate_half(x)·sin, where rotate_half(a, b) = (−b, a).
-pub fn apply_rope<B: Backend>(
-    x: Tensor<B, 4>,
-    cos: &Tensor<B, 2>,
-    sin: &Tensor<B, 2>,
-) -> Tensor<B, 4> {
+pub fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 2>, sin: &Tensor<B, 2>) -> Tensor<B, 4> {
     let [b, h, t, hd] = x.dims();
     let half = hd / 2;
     let first = x.clone().slice([0..b, 0..h, 0..t, 0..half]);
@@ -230,11 +206,7 @@ impl<B: Backend> Attention<B> {
         let q = apply_rope(split(self.q.forward(x.clone())), cos, sin);
         let k = apply_rope(split(self.k.forward(x.clone())), cos, sin);
         let v = split(self.v.forward(x));
-        let options = AttentionModuleOptions {
-            scale: None,
-            softcap: None,
-            is_causal: true,
-        };
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
         let y = attention(q, k, v, None, None, options);
         self.o.forward(y.swap_dims(1, 2).reshape([b, t, d]))
     }
@@ -250,8 +222,7 @@ pub struct SwiGlu<B: Backend> {
 
 impl<B: Backend> SwiGlu<B> {
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        self.down
-            .forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+        self.down.forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
     }
 }
 
@@ -283,10 +254,7 @@ impl<B: Backend> Decoder<B> {
         let hd = x.dims()[2] / self.heads;
         let (cos, sin) = rope_tables::<B>(t, hd, self.rope_theta, &device);
         for block in &self.blocks {
-            x = x.clone()
-                + block
-                    .attn
-                    .forward(block.attn_norm.forward(x.clone()), self.heads, &cos, &sin);
+            x = x.clone() + block.attn.forward(block.attn_norm.forward(x.clone()), self.heads, &cos, &sin);
             x = x.clone() + block.mlp.forward(block.mlp_norm.forward(x));
         }
         let x = self.norm.forward(x);
@@ -314,12 +282,7 @@ mod tests {
 
     fn tiny(tied: bool) -> DecoderShape {
         DecoderShape {
-            dims: Dims {
-                layers: 2,
-                hidden: 32,
-                heads: 4,
-                ffn: 88,
-            },
+            dims: Dims { layers: 2, hidden: 32, heads: 4, ffn: 88 },
             vocab: 61,
             context: 16,
             rope_theta: 10_000.0,
@@ -371,9 +334,7 @@ mod tests {
             let seq = Tensor::<B, 2>::zeros([12, 16], &dev)
                 .slice_assign([pos..pos + 1, 0..16], v.clone().unsqueeze::<2>());
             let rotated = apply_rope(seq.unsqueeze::<4>(), &cos, &sin);
-            rotated
-                .slice([0..1, 0..1, pos..pos + 1, 0..16])
-                .reshape([16])
+            rotated.slice([0..1, 0..1, pos..pos + 1, 0..16]).reshape([16])
         };
         let score = |m: usize, n: usize| values((at(&q, m) * at(&k, n)).sum())[0];
         assert_relative_eq!(score(1, 4), score(6, 9), max_relative = 1e-4);
@@ -435,9 +396,7 @@ mod tests {
         let w = gate(&a);
         let std = (w.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
         assert_relative_eq!(std, shape.init_std, max_relative = 0.1);
-        assert!(values(a.blocks[1].attn_norm.gain.val())
-            .iter()
-            .all(|g| *g == 1.0));
+        assert!(values(a.blocks[1].attn_norm.gain.val()).iter().all(|g| *g == 1.0));
     }
 
     #[test]

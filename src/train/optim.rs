@@ -42,10 +42,7 @@ pub fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     }
     let mut visitor = SumSquares::<B> { grads, sum: None };
     module.visit(&mut visitor);
-    visitor
-        .sum
-        .map(|s| s.into_scalar().elem::<f64>().sqrt())
-        .unwrap_or(0.0)
+    visitor.sum.map(|s| s.into_scalar().elem::<f64>().sqrt()).unwrap_or(0.0)
 }
 
 /// Multiplies every gradient of `module` in `grads` by `factor`.
@@ -66,11 +63,7 @@ fn scale_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    module.visit(&mut Scale::<B> {
-        grads,
-        factor,
-        _b: PhantomData,
-    });
+    module.visit(&mut Scale::<B> { grads, factor, _b: PhantomData });
 }
 
 /// Clips `grads` to global norm `max_norm` (no-op when `max_norm <= 0`).
@@ -108,11 +101,7 @@ fn split_no_decay<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    let mut split = Split::<B> {
-        grads,
-        no_decay: GradientsParams::new(),
-        _b: PhantomData,
-    };
+    let mut split = Split::<B> { grads, no_decay: GradientsParams::new(), _b: PhantomData };
     module.visit(&mut split);
     split.no_decay
 }
@@ -134,10 +123,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> DecoupledAdamW<B, M> {
                 .with_epsilon(spec.eps as f32)
                 .with_weight_decay(wd as f32)
         };
-        Self {
-            decay: config(spec.weight_decay).init(),
-            no_decay: config(0.0).init(),
-        }
+        Self { decay: config(spec.weight_decay).init(), no_decay: config(0.0).init() }
     }
 
     /// One update with learning rate `lr`; `grads` should already be clipped.
@@ -195,8 +181,7 @@ mod tests {
         };
         // loss = 3·sum(w) + sum(g²)/2 → grads w: [3, 3], g: [3, 4]; the linear
         // layer takes no part, so it has no gradient at all.
-        let loss = model.w.val().sum().mul_scalar(3.0)
-            + model.g.val().powi_scalar(2).sum().div_scalar(2.0);
+        let loss = model.w.val().sum().mul_scalar(3.0) + model.g.val().powi_scalar(2).sum().div_scalar(2.0);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         (model, grads)
     }
@@ -204,11 +189,7 @@ mod tests {
     #[test]
     fn global_norm_spans_all_parameters() {
         let (model, grads) = setup();
-        assert_relative_eq!(
-            global_grad_norm(&model, &grads),
-            43f64.sqrt(),
-            max_relative = 1e-6
-        );
+        assert_relative_eq!(global_grad_norm(&model, &grads), 43f64.sqrt(), max_relative = 1e-6);
     }
 
     #[test]
@@ -230,11 +211,7 @@ mod tests {
     fn clipping_leaves_small_gradients_alone() {
         let (model, mut grads) = setup();
         clip_global_norm(&model, &mut grads, 100.0);
-        assert_relative_eq!(
-            global_grad_norm(&model, &grads),
-            43f64.sqrt(),
-            max_relative = 1e-6
-        );
+        assert_relative_eq!(global_grad_norm(&model, &grads), 43f64.sqrt(), max_relative = 1e-6);
     }
 
     #[test]
@@ -242,12 +219,8 @@ mod tests {
         let (model, mut grads) = setup();
         let no_decay = split_no_decay(&model, &mut grads);
         assert_eq!(no_decay.len(), 1);
-        assert!(no_decay
-            .get::<<B as AutodiffBackend>::InnerBackend, 1>(model.g.id)
-            .is_some());
-        assert!(grads
-            .get::<<B as AutodiffBackend>::InnerBackend, 2>(model.w.id)
-            .is_some());
+        assert!(no_decay.get::<<B as AutodiffBackend>::InnerBackend, 1>(model.g.id).is_some());
+        assert!(grads.get::<<B as AutodiffBackend>::InnerBackend, 2>(model.w.id).is_some());
         assert_eq!(grads.len(), 1);
     }
 }

@@ -51,13 +51,7 @@ mod tests {
     use rstest::rstest;
 
     fn schedule(decay: Decay, min_ratio: f64) -> Schedule {
-        Schedule {
-            peak: 1e-3,
-            warmup_steps: 10,
-            total_steps: 110,
-            decay,
-            min_ratio,
-        }
+        Schedule { peak: 1e-3, warmup_steps: 10, total_steps: 110, decay, min_ratio }
     }
 
     #[rstest]
@@ -84,19 +78,12 @@ mod tests {
         #[case] step: u64,
         #[case] want: f64,
     ) {
-        assert_relative_eq!(
-            schedule(decay, min_ratio).lr(step),
-            want,
-            max_relative = 1e-12
-        );
+        assert_relative_eq!(schedule(decay, min_ratio).lr(step), want, max_relative = 1e-12);
     }
 
     #[test]
     fn no_warmup_starts_at_peak() {
-        let s = Schedule {
-            warmup_steps: 0,
-            ..schedule(Decay::Linear, 0.0)
-        };
+        let s = Schedule { warmup_steps: 0, ..schedule(Decay::Linear, 0.0) };
         assert_relative_eq!(s.lr(0), 1e-3);
     }
 }
