@@ -129,13 +129,15 @@ fn y01_on_the_real_sample_accounts_for_every_paper() {
     // Kept documents are the released layout, with the title from the LaTeX.
     let docs = std::fs::read_to_string(out.path().join("documents.jsonl")).unwrap();
     assert_eq!(docs.lines().count(), kept.len());
-    for line in docs.lines() {
+    let every = u64::from(y01().split.validation_every);
+    for (ordinal, line) in (1u64..).zip(docs.lines()) {
         let doc: serde_json::Value = serde_json::from_str(line).unwrap();
         let text = doc["text"].as_str().unwrap();
         assert!(text.starts_with("Title: "), "{}", &text[..60.min(text.len())]);
         assert!(text.contains("\nAbstract: ") && text.contains("\nBody: "));
         assert!(!text.contains("\\begin{document}") || doc["id"] != "2212.11082");
-        assert_eq!(doc["split"], "train");
+        let split = if ordinal % every == 0 { "validation" } else { "train" };
+        assert_eq!(doc["split"], split, "every {every}-th kept document is held out");
         assert_eq!(doc["source"], "tar-gz");
     }
 }
@@ -163,7 +165,8 @@ fn the_sample_manifest_matches_and_metadata_titles_are_used() {
     let celerite = ledger.iter().find(|r| r.id == "1703.09710").unwrap();
     assert_ne!(celerite.reason, "category");
     let docs = std::fs::read_to_string(out.path().join("documents.jsonl")).unwrap();
-    for line in docs.lines() {
+    let _every = u64::from(y01().split.validation_every);
+    for (_ordinal, line) in (1u64..).zip(docs.lines()) {
         let doc: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(doc["categories"].is_string());
         if doc["id"] == "1911.02782" {

@@ -44,7 +44,7 @@ impl Executor for StandIn {
                 let n = dims.non_embedding_parameters() as f64;
                 values.insert("non_embedding_params".to_string(), n);
                 values.insert("val_loss".to_string(), 2.0 + 50.0 * n.powf(-ALPHA));
-                std::fs::write(out.join("metrics.csv"), "step,train_loss\n1,3.0\n")?;
+                std::fs::write(out.join("metrics.csv"), "split,step,loss,grad_norm,spike\ntrain,1,3.0,1.5,false\ntrain,2,2.5,1.2,true\nval,2,2.6,,\n")?;
             }
             _ => {}
         }

@@ -43,7 +43,7 @@ pub enum SplitName {
 /// Released: every `every`-th kept document (1-based, input order) goes to
 /// validation; `0` sends everything to train.
 pub fn split_for(kept_ordinal: u64, every: u32) -> SplitName {
-    if every > 0 && kept_ordinal % u64::from(every) == 0 {
+    if every > 0 && kept_ordinal.is_multiple_of(u64::from(every)) {
         SplitName::Validation
     } else {
         SplitName::Train

@@ -116,7 +116,7 @@ pub fn near_duplicates(
 }
 
 fn validate(cfg: &NearDedup) -> Result<(), NearDedupError> {
-    if cfg.bands == 0 || cfg.permutations == 0 || cfg.permutations % cfg.bands != 0 {
+    if cfg.bands == 0 || cfg.permutations == 0 || !cfg.permutations.is_multiple_of(cfg.bands) {
         return Err(NearDedupError::Bands { permutations: cfg.permutations, bands: cfg.bands });
     }
     if cfg.shingle_words == 0 {

@@ -374,7 +374,7 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
     Ok(out)
 }
 
-/// Reads the training rows of `metrics.csv` by column name (evaluation rows have no train loss).
+/// Reads the `train` rows of `metrics.csv` by column name.
 fn read_curve(path: &Path) -> Result<Option<Vec<StepRow>>> {
     if !path.exists() {
         return Ok(None);
@@ -383,13 +383,16 @@ fn read_curve(path: &Path) -> Result<Option<Vec<StepRow>>> {
         csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(step), Some(loss)) = (column("step"), column("train_loss")) else {
+    let (Some(split), Some(step), Some(loss)) = (column("split"), column("step"), column("loss")) else {
         return Ok(None);
     };
     let (grad, spike) = (column("grad_norm"), column("spike"));
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
+        if record.get(split) != Some("train") {
+            continue;
+        }
         let number = |i: Option<usize>| i.and_then(|i| record.get(i)).and_then(|v| v.parse::<f64>().ok());
         let (Some(step), Some(train_loss)) = (number(Some(step)), number(Some(loss))) else { continue };
         let spike = spike.and_then(|i| record.get(i)).is_some_and(|v| v == "1" || v == "true");

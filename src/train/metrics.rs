@@ -92,6 +92,8 @@ pub struct MetricsRow {
     pub tokens_per_s: Option<f64>,
     pub padding_tokens: Option<u64>,
     pub bytes_read: Option<u64>,
+    /// Train rows: whether this step's loss was a spike (the report marks them).
+    pub spike: Option<bool>,
 }
 
 /// Bits per byte from a loss in nats per token (tokenizer-independent, the
@@ -142,7 +144,7 @@ impl MetricsLog {
         })
     }
 
-    const HEADER: [&'static str; 12] = [
+    const HEADER: [&'static str; 13] = [
         "split",
         "step",
         "tokens_seen",
@@ -155,6 +157,7 @@ impl MetricsLog {
         "tokens_per_s",
         "padding_tokens",
         "bytes_read",
+        "spike",
     ];
 
     pub fn append(&mut self, row: &MetricsRow) -> Result<()> {
@@ -223,6 +226,7 @@ mod tests {
             tokens_per_s: Some(100.0),
             padding_tokens: Some(0),
             bytes_read: Some(40),
+            spike: Some(false),
         }
     }
 

@@ -511,7 +511,7 @@ fn run_on<B: AutodiffBackend>(
         state.data_wait_seconds += wait;
         state.loader = batches.position();
         state.last_train_loss = loss;
-        state.spikes.observe(loss);
+        let spike = state.spikes.observe(loss);
         if step >= warmup {
             state.grad_norms_after_warmup.push(grad_norm);
         }
@@ -528,6 +528,7 @@ fn run_on<B: AutodiffBackend>(
             tokens_per_s: Some(positions as f64 / step_time),
             padding_tokens: Some(padding),
             bytes_read: Some(bytes),
+            spike: Some(spike),
         })?;
 
         let at_end = state.step == plan.steps;
@@ -546,6 +547,7 @@ fn run_on<B: AutodiffBackend>(
                 tokens_per_s: None,
                 padding_tokens: None,
                 bytes_read: None,
+                spike: None,
             })?;
             if opts.progress {
                 eprintln!(

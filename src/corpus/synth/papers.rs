@@ -398,7 +398,8 @@ fn fresh_paper(dice: &mut Dice, case: Case, id: &str, index: u32) -> Result<Pape
             simple(draft, field, bytes)
         }
         Case::NonEnglish => {
-            let language = if (index / Case::BLOCK) % 2 == 0 { Language::French } else { Language::German };
+            let language =
+                if (index / Case::BLOCK).is_multiple_of(2) { Language::French } else { Language::German };
             packed(foreign(dice, Field::Math, language), Field::Math)?
         }
         Case::TooShort => packed(too_short(dice), field)?,
