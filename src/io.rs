@@ -40,8 +40,29 @@ pub fn tree_size(path: &Path) -> u64 {
     std::fs::read_dir(path).into_iter().flatten().flatten().map(|entry| tree_size(&entry.path())).sum()
 }
 
+/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`),
+/// bytes; `None` off Linux. It is the whole process's peak, so a figure covers
+/// one stage only when that stage is what the process did.
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_field_kib(Path::new("/proc/self/status"), "VmHWM:").map(|kib| kib * 1024)
+}
+
+fn status_field_kib(path: &Path, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field))?.split_whitespace().next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn peak_rss_is_read_from_proc_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status");
+        std::fs::write(&path, "Name:\tx\nVmPeak:\t  999 kB\nVmHWM:\t   12345 kB\n").unwrap();
+        assert_eq!(status_field_kib(&path, "VmHWM:"), Some(12345));
+        assert_eq!(status_field_kib(&path, "VmSwap:"), None);
+    }
+
     use super::*;
 
     #[test]

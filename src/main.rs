@@ -11,7 +11,8 @@ use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::tokenizer::ShardDtype;
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
 use arxiv_to_model::tokenize;
-use arxiv_to_model::train::BackendChoice;
+use arxiv_to_model::train::inputs::{train_data, StageInputs};
+use arxiv_to_model::train::{BackendChoice, TrainOptions};
 use clap::{Args, Parser, Subcommand};
 
 /// Replicate "ArXiv-to-Model: A Practical Study of Scientific LM Training"
@@ -144,9 +145,26 @@ enum Command {
         #[arg(long, value_name = "LIMIT")]
         legacy_u16: Option<u32>,
     },
-    /// Train a model from shards (issue 6).
-    #[command(disable_help_flag = true)]
-    Train(Reserved),
+    /// Train a spec's model on token shards: metrics.csv, summary.json, checkpoints/.
+    Train {
+        #[arg(long)]
+        spec: String,
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+        /// The `tokenize` output directory (train.bin, validation.bin).
+        #[arg(long)]
+        shards: PathBuf,
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// documents.jsonl (read by the released loader and the curriculum order).
+        #[arg(long)]
+        docs: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from the newest checkpoint in OUT/checkpoints.
+        #[arg(long)]
+        resume: bool,
+    },
     /// The embedded synthetic corpus.
     #[command(subcommand)]
     Corpus(CorpusCommand),
@@ -235,6 +253,13 @@ enum BenchCommand {
         #[arg(long)]
         metadata: Option<PathBuf>,
     },
+    /// Training-step throughput and MFU of F01's shape, next to PyTorch on CPU when `import torch` works.
+    Train {
+        #[arg(long, short, default_value = "ci")]
+        profile: String,
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
     /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
     Tokenize {
         #[arg(long)]
@@ -252,13 +277,6 @@ struct GoldenArgs {
     profile: String,
     /// Runs to compare (default: all 24).
     ids: Vec<String>,
-}
-
-/// A subcommand whose stage has not landed yet.
-#[derive(Args, Debug)]
-struct Reserved {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -324,6 +342,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Train { spec: id, profile, shards, tokenizer, docs, out, resume }) => {
+            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
+            let inputs = StageInputs { shards: &shards, tokenizer: &tokenizer, documents: &docs };
+            let data = train_data(&spec, &inputs)?;
+            let opts = TrainOptions {
+                resume,
+                progress: !global.quiet,
+                backend: backend(global),
+                ..Default::default()
+            };
+            let summary =
+                arxiv_to_model::train::run(&spec.model, &spec.train, &spec.loader, data, &out, &opts)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Corpus(CorpusCommand::Synth { papers, seed, out })) => {
             let summary = arxiv_to_model::corpus::synth::generate(papers, seed, &out)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -333,13 +366,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Verify(args)) => verify(global, &args),
         Some(Command::Bless(args)) => bless(global, &args),
         Some(Command::Report { profile }) => report(global, &profile),
-        Some(reserved) => {
-            let name = format!("{reserved:?}");
-            let name = name.split('(').next().unwrap_or_default().to_lowercase();
-            anyhow::bail!(
-                "`replicate {name}` is reserved for a stage that has not landed yet; see `replicate --help`"
-            )
-        }
     }
 }
 
@@ -474,6 +500,10 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             let input = PrepareInput { src, metadata };
             let report = arxiv_to_model::prepare::bench(&spec.data, &input, &prepare_options(global, None))?;
             print!("{}", arxiv_to_model::prepare::bench::render(&report));
+        }
+        BenchCommand::Train { profile, steps } => {
+            let (shape, rows) = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
+            arxiv_to_model::train::bench::bench(&shape, rows, steps, backend(global))?;
         }
         BenchCommand::Tokenize { tokenizer, docs, repeats } => {
             let jobs =

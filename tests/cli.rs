@@ -81,3 +81,64 @@ fn unknown_run_id_is_an_error_naming_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Z99"));
 }
+
+#[test]
+fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| dir.path().join(p).to_str().unwrap().to_string();
+    let ok = |args: &[&str]| {
+        let out = replicate(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    ok(&["corpus", "synth", "--papers", "40", "--seed", "7", "--out", &path("corpus")]);
+    let prepared = ok(&[
+        "prepare",
+        "--spec",
+        "Y06",
+        "--profile",
+        "smoke",
+        "--src",
+        &path("corpus/src"),
+        "--metadata",
+        &path("corpus/arxiv-metadata-oai-snapshot.json"),
+        "--out",
+        &path("prepared"),
+    ]);
+    assert!(prepared.contains("40 papers seen"), "{prepared}");
+    let ledger = std::fs::read_to_string(dir.path().join("prepared/ledger.csv")).unwrap();
+    assert_eq!(ledger.lines().count(), 41, "a header and one row per paper");
+    let docs = path("prepared/documents.jsonl");
+    ok(&[
+        "tokenizer",
+        "train",
+        "--spec",
+        "T03",
+        "--profile",
+        "smoke",
+        "--docs",
+        &docs,
+        "--out",
+        &path("tok"),
+    ]);
+    ok(&["tokenize", "--tokenizer", &path("tok/tokenizer.json"), "--docs", &docs, "--out", &path("shards")]);
+    let trained = ok(&[
+        "-q",
+        "train",
+        "--spec",
+        "F01",
+        "--profile",
+        "smoke",
+        "--shards",
+        &path("shards"),
+        "--tokenizer",
+        &path("tok/tokenizer.json"),
+        "--docs",
+        &docs,
+        "--out",
+        &path("model"),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&trained).unwrap();
+    assert!(summary["val_loss"].as_f64().unwrap().is_finite());
+    assert!(dir.path().join("model/metrics.csv").is_file());
+}

@@ -2,7 +2,6 @@
 //! a raw decompression pass over the same input in the same run as the yardstick.
 
 use std::io::Read;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -86,7 +85,7 @@ pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> R
         total_papers_per_s: per_second(summary.papers_seen as f64, total_seconds),
         raw_decompress_seconds: raw_seconds,
         ratio_to_raw: per_second(total_seconds, raw_seconds),
-        peak_rss_kib: peak_rss_kib(),
+        peak_rss_kib: crate::io::peak_rss_bytes().map(|b| b / 1024),
     };
     Ok(report)
 }
@@ -119,20 +118,6 @@ fn raw_decompression_pass(input: &PrepareInput, pool: &rayon::ThreadPool) -> Res
     }
     gunzip_all(&mut batch);
     Ok(clock.elapsed().as_secs_f64())
-}
-
-/// Peak resident set size from `/proc/self/status` (Linux only).
-pub fn peak_rss_kib() -> Option<u64> {
-    read_status_field(Path::new("/proc/self/status"), "VmHWM:")
-}
-
-fn read_status_field(path: &Path, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(path).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
 }
 
 pub fn render(r: &BenchReport) -> String {
@@ -170,15 +155,6 @@ pub fn render(r: &BenchReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn peak_rss_is_read_from_proc_status() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("status");
-        std::fs::write(&path, "Name:\tx\nVmPeak:\t  999 kB\nVmHWM:\t   12345 kB\n").unwrap();
-        assert_eq!(read_status_field(&path, "VmHWM:"), Some(12345));
-        assert_eq!(read_status_field(&path, "VmSwap:"), None);
-    }
 
     #[test]
     fn throughput_of_zero_seconds_is_zero_not_infinite() {

@@ -12,25 +12,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
 
 use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
+use crate::prepare::output::YieldRow;
 use crate::replicate::runner::{measured, run_dir, SCALING_RUNS};
 use crate::replicate::scaling::ScalingReport;
 use crate::replicate::verdicts::{judge, Measured};
 use crate::spec::{Group, SpecSet};
-
-/// One row of a run's `yield.csv`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct YieldRow {
-    pub stage: String,
-    pub papers_in: u64,
-    pub papers_out: u64,
-    pub bytes_out: u64,
-    pub chars_out: u64,
-}
 
 /// One training step of a run's `metrics.csv` (the columns the report draws).
 #[derive(Debug, Clone)]

@@ -74,7 +74,7 @@ pub fn train_tokenizer(cfg: &TokenizerConfig, docs: &Path, out: &Path) -> Result
         train_sample_bytes: cfg.train_sample_bytes,
         tokenizer_sha256: hex::encode(Sha256::digest(json.as_bytes())),
         training_seconds,
-        peak_memory_bytes: peak_memory_bytes(),
+        peak_memory_bytes: crate::io::peak_rss_bytes(),
     };
     if record.vocab_size < requested_vocab {
         tracing::warn!(
@@ -156,15 +156,6 @@ fn training_sample(docs: &Path, cap_bytes: u64) -> Result<TrainingSample> {
     })
     .with_context(|| format!("{} changed while it was being sampled", docs.display()))?;
     Ok(TrainingSample { texts, corpus_documents, corpus_text_bytes })
-}
-
-/// Peak resident set size (VmHWM of /proc/self/status). It is the process's
-/// peak, so it covers training only when training is what the process did.
-pub fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]
