@@ -7,7 +7,6 @@
 
 pub mod bench;
 pub mod documents;
-pub mod math_spans;
 pub mod recipes;
 pub mod shards;
 pub mod stats;

@@ -5,7 +5,7 @@
 //!
 //! Each occurrence (command, symbol, digit run, token, word) belongs to math
 //! when its first byte lies inside a math span, delimiters included (see
-//! [`math_spans`](super::math_spans::math_spans)).
+//! [`math_spans`](crate::prepare::latex::math::math_spans), the one definition of where math is).
 //!
 //! - **Round-trip exactness** (`roundtrip_exact`): share of units with
 //!   `decode(encode(x)) == x` byte for byte; units are documents (whole text)
@@ -40,9 +40,9 @@ use tokenizers::models::ModelWrapper;
 use tokenizers::Tokenizer;
 
 use super::documents::{for_each_document, Document};
-use super::math_spans::{math_spans, MathSpan};
 use super::shards::load_tokenizer;
 use crate::io::write_json_atomic;
+use crate::prepare::latex::math::math_spans;
 
 /// How many commands `top_commands` lists.
 pub const TOP_COMMANDS: usize = 50;
@@ -228,13 +228,13 @@ fn tokens_touching(tokens: &[Token], span: &Range<usize>) -> (Vec<u32>, bool) {
     (touching.iter().map(|t| t.id).collect(), inside)
 }
 
-fn in_math(spans: &[MathSpan], pos: usize) -> bool {
-    let i = spans.partition_point(|s| s.outer.end <= pos);
-    spans.get(i).is_some_and(|s| s.outer.contains(&pos))
+fn in_math(spans: &[Range<usize>], pos: usize) -> bool {
+    let i = spans.partition_point(|s| s.end <= pos);
+    spans.get(i).is_some_and(|s| s.contains(&pos))
 }
 
 /// The scopes an occurrence starting at `pos` counts in.
-fn scopes_of(spans: &[MathSpan], pos: usize) -> [Scope; 2] {
+fn scopes_of(spans: &[Range<usize>], pos: usize) -> [Scope; 2] {
     if in_math(spans, pos) {
         [Scope::Whole, Scope::Math]
     } else {
@@ -297,7 +297,7 @@ impl StatsAcc {
         Ok(())
     }
 
-    fn add_document(&mut self, text: &str, tokens: &[Token], spans: &[MathSpan], roundtrip: bool) {
+    fn add_document(&mut self, text: &str, tokens: &[Token], spans: &[Range<usize>], roundtrip: bool) {
         self.documents += 1;
         let whole = self.scope(Scope::Whole);
         whole.roundtrip_units += 1;
@@ -321,8 +321,8 @@ impl StatsAcc {
         }
     }
 
-    fn add_bytes_tokens_words(&mut self, text: &str, tokens: &[Token], spans: &[MathSpan]) {
-        let math_bytes: u64 = spans.iter().map(|s| s.outer.len() as u64).sum();
+    fn add_bytes_tokens_words(&mut self, text: &str, tokens: &[Token], spans: &[Range<usize>]) {
+        let math_bytes: u64 = spans.iter().map(|s| s.len() as u64).sum();
         self.scope(Scope::Whole).bytes += text.len() as u64;
         self.scope(Scope::Math).bytes += math_bytes;
         self.scope(Scope::Prose).bytes += text.len() as u64 - math_bytes;
@@ -342,7 +342,7 @@ impl StatsAcc {
         }
     }
 
-    fn add_command(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[MathSpan]) {
+    fn add_command(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[Range<usize>]) {
         let (ids, inside) = tokens_touching(tokens, span);
         let name = &text[span.clone()];
         for scope in scopes_of(spans, span.start) {
@@ -358,7 +358,7 @@ impl StatsAcc {
         entry.2 += u64::from(inside);
     }
 
-    fn add_symbol(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[MathSpan]) {
+    fn add_symbol(&mut self, text: &str, tokens: &[Token], span: &Range<usize>, spans: &[Range<usize>]) {
         let (ids, _) = tokens_touching(tokens, span);
         let symbol = &text[span.clone()];
         for scope in scopes_of(spans, span.start) {
@@ -370,9 +370,14 @@ impl StatsAcc {
     }
 
     /// Math round-trip: each math span encoded and decoded alone.
-    fn add_math_roundtrips(&mut self, tokenizer: &Tokenizer, text: &str, spans: &[MathSpan]) -> Result<()> {
+    fn add_math_roundtrips(
+        &mut self,
+        tokenizer: &Tokenizer,
+        text: &str,
+        spans: &[Range<usize>],
+    ) -> Result<()> {
         for span in spans {
-            let source = &text[span.outer.clone()];
+            let source = &text[span.clone()];
             let encoding =
                 tokenizer.encode_fast(source, false).map_err(|e| anyhow!("encoding failed: {e}"))?;
             let decoded =

@@ -25,6 +25,8 @@ pub const MATH_ENVIRONMENTS: &[&str] = &[
     "eqnarray*",
     "displaymath",
     "math",
+    "dmath",
+    "dmath*",
 ];
 
 /// Byte ranges of the math spans in `text`, delimiters included, in order.
