@@ -445,6 +445,10 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         Pipeline { jobs: global.jobs.unwrap_or(0), progress: !global.quiet, backend: backend(global) };
     let summary = replicate::run(&options, &pipeline)?;
     print!("{}", summary.render());
+    // The tables and figures of every run the profile has outputs for, this invocation's or earlier.
+    let set = spec::load_set(&global.runs_dir, &execution.profile).map_err(|errors| spec_errors(&errors))?;
+    let index = arxiv_to_model::report::write_report(set, &global.reports_dir)?;
+    println!("report: {}", index.display());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -52,6 +52,12 @@ pub fn si(x: f64) -> String {
     }
 }
 
+/// Captions carry profile and corpus, so they run long: shrink the font to fit the width.
+fn caption_size(caption: &str) -> u32 {
+    let chars = caption.chars().count().max(1) as u32;
+    (SIZE.0 * 17 / 10 / chars).clamp(10, 18)
+}
+
 pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
@@ -98,7 +104,7 @@ impl Figure for Bars {
         let n = self.labels.len().max(1) as f64;
         let labels = self.labels.clone();
         let mut chart = ChartBuilder::on(root)
-            .caption(&self.caption, (FAMILY, 18))
+            .caption(&self.caption, (FAMILY, caption_size(&self.caption)))
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -188,7 +194,7 @@ impl Figure for Lines {
         let (xs, ys) = self.bounds();
         if self.log_x {
             let mut chart = ChartBuilder::on(root)
-                .caption(&self.caption, (FAMILY, 18))
+                .caption(&self.caption, (FAMILY, caption_size(&self.caption)))
                 .margin(14)
                 .margin_right(40)
                 .x_label_area_size(40)
@@ -206,7 +212,7 @@ impl Figure for Lines {
             draw_lines(&mut chart, &self.series)
         } else {
             let mut chart = ChartBuilder::on(root)
-                .caption(&self.caption, (FAMILY, 18))
+                .caption(&self.caption, (FAMILY, caption_size(&self.caption)))
                 .margin(14)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
@@ -215,6 +221,7 @@ impl Figure for Lines {
             chart
                 .configure_mesh()
                 .x_desc(&self.x_label)
+                .x_label_formatter(&|x| si(*x))
                 .y_desc(&self.y_label)
                 .label_style((FAMILY, 14))
                 .draw()
@@ -258,6 +265,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_captions_get_a_smaller_font() {
+        assert_eq!(caption_size("short"), 18);
+        assert!(caption_size(&"x".repeat(140)) < 13);
+    }
 
     #[test]
     fn si_labels_are_short() {

@@ -405,8 +405,8 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
         (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).map(|n| (n, f.predict(n))).collect();
     let observed = report.points.iter().map(|p| (p.params, p.loss)).collect();
     let caption = inputs.caption(&format!(
-        "Validation loss vs non-embedding parameters over S01–S05; fit L(N) = {:.3} + {:.3}·N^-{:.3}, alpha 95% bootstrap interval [{:.3}, {:.3}]",
-        f.e, f.a, f.alpha, report.alpha_interval.0, report.alpha_interval.1
+        "S01–S05 validation loss vs size; fit alpha = {:.3} [{:.3}, {:.3}]",
+        f.alpha, report.alpha_interval.0, report.alpha_interval.1
     ));
     let lines = Lines {
         caption: caption.clone(),
