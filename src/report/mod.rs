@@ -102,6 +102,7 @@ pub fn write_report(set: SpecSet, reports_dir: &Path) -> Result<PathBuf> {
         inputs.set.profile.profile, inputs.corpus
     );
     index.push_str(&claims_section(&inputs, &tables)?);
+    index.push_str(&paper_section(&inputs, &tables)?);
     index.push_str(&yield_section(&inputs, &tables, &figures)?);
     index.push_str(&tokenizer_section(&inputs, &tables, &figures)?);
     index.push_str(&training_section(&inputs, &tables, &figures)?);
@@ -123,7 +124,7 @@ fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
         table.push(vec![
             c.statement.clone().into(),
             c.run.clone().into(),
-            format!("{:?}", c.source).to_lowercase().into(),
+            serde_json::to_value(c.source)?.as_str().unwrap_or_default().into(),
             format!("`{}`", c.check).into(),
             c.lhs.into(),
             c.rhs.into(),
@@ -134,6 +135,63 @@ fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
     Ok(format!(
         "## The paper's claims\n\nEach claim is a comparison between runs; `measured` is its left side and \
          `threshold` its right side. Verdicts hold for this profile and corpus only.\n\n{}\n",
+        table.to_markdown()
+    ))
+}
+
+/// One row of `paper/reference.csv`.
+#[derive(Debug, serde::Deserialize)]
+struct Reference {
+    quantity: String,
+    value: f64,
+    unit: String,
+    provenance: String,
+}
+
+/// The paper's numbers beside what this profile measured for the same quantity.
+fn paper_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
+    let path = inputs.set.runs_dir.parent().unwrap_or(Path::new(".")).join("paper/reference.csv");
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let references: Vec<Reference> = reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a reference table", path.display()))?;
+    let v = |run: &str, metric: &str| inputs.value(run, metric);
+    // Each measured counterpart, with what it is.
+    let measured = |quantity: &str| -> Option<(Option<f64>, &'static str)> {
+        Some(match quantity {
+            "usable_token_loss_max" => (
+                v("Y01", "tokens_kept").zip(v("Y06", "tokens_kept")).map(|(a, b)| 1.0 - a / b),
+                "1 - Y01.tokens_kept / Y06.tokens_kept",
+            ),
+            "tokens_per_parameter" => (v("F01", "tokens_per_param"), "F01.tokens_per_param"),
+            "val_loss" => (v("F01", "val_loss"), "F01.val_loss"),
+            "val_perplexity" => (v("F01", "val_loss").map(f64::exp), "exp(F01.val_loss)"),
+            "gpu_utilization" => (v("I02", "data_wait_share").map(|w| 1.0 - w), "1 - I02.data_wait_share"),
+            _ => return None,
+        })
+    };
+    let mut table = Table::new(&["quantity", "paper", "unit", "provenance", "measured here", "as"]);
+    for r in &references {
+        if let Some((value, how)) = measured(&r.quantity) {
+            table.push(vec![
+                r.quantity.clone().into(),
+                Cell::Float(r.value),
+                r.unit.clone().into(),
+                r.provenance.clone().into(),
+                value.into(),
+                format!("`{how}`").into(),
+            ]);
+        }
+    }
+    table.save(tables, "paper_vs_measured")?;
+    Ok(format!(
+        "## The paper's numbers beside this profile's\n\nFrom `paper/reference.csv`. Small profiles keep ratios, \
+         not absolute scale: losses and utilisation are not expected to match the paper's.\n\n{}\n",
         table.to_markdown()
     ))
 }

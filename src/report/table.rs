@@ -29,7 +29,7 @@ impl Cell {
         match self {
             Cell::Text(t) => t.replace('|', "\\|"),
             Cell::Int(i) => i.to_string(),
-            Cell::Float(f) if f.abs() >= 1000.0 => format!("{f:.0}"),
+            Cell::Float(f) if f.abs() >= 1000.0 || (f.fract() == 0.0 && f.abs() < 1e15) => format!("{f:.0}"),
             Cell::Float(f) if f.abs() >= 10.0 => format!("{f:.2}"),
             Cell::Float(f) => format!("{f:.4}"),
             Cell::Missing => "–".into(),
@@ -106,10 +106,12 @@ mod tests {
         let mut t = Table::new(&["run", "tokens", "loss"]);
         t.push(vec!["Y01".into(), Cell::Int(12), Cell::Float(1.23456)]);
         t.push(vec!["a|b".into(), Cell::Missing, Cell::Float(12345.6)]);
-        assert_eq!(t.to_csv().unwrap(), "run,tokens,loss\nY01,12,1.23456\na|b,,12345.6\n");
+        t.push(vec!["count".into(), Cell::Float(40.0), Cell::Float(0.5)]);
+        assert_eq!(t.to_csv().unwrap(), "run,tokens,loss\nY01,12,1.23456\na|b,,12345.6\ncount,40,0.5\n");
         let md = t.to_markdown();
         assert!(md.starts_with("| run | tokens | loss |\n|---|---|---|\n"));
         assert!(md.contains("| Y01 | 12 | 1.2346 |"));
         assert!(md.contains("| a\\|b | – | 12346 |"));
+        assert!(md.contains("| count | 40 | 0.5000 |"), "whole numbers print as integers");
     }
 }
