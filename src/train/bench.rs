@@ -270,9 +270,11 @@ mod tests {
     #[test]
     fn ci_bench_shape_is_the_profile_final_shape() {
         let (shape, rows) = f01_shape(&runs(), "ci").unwrap();
-        let d = shape.dims;
-        assert_eq!((d.layers, d.hidden, d.heads, d.ffn), (4, 128, 4, 344));
-        assert_eq!((shape.vocab, shape.context, rows), (2048, 128, 8));
+        let profile = crate::spec::load_profile(&runs(), "ci").unwrap();
+        assert_eq!(shape.dims, profile.shapes.final_shape);
+        let context = profile.overrides["train"]["context"].as_u64().unwrap() as u32;
+        let batch = profile.overrides["train"]["batch_sequences"].as_u64().unwrap() as usize;
+        assert_eq!((shape.vocab, shape.context, rows), (profile.vocab.standard, context, batch));
     }
 
     #[test]
