@@ -4,8 +4,9 @@
 //! [`validate`], [`encoding`], [`extract`], [`clean`], [`quality`], [`dedup`];
 //! [`paper`] runs one paper through the per-paper ones, [`driver`] runs a
 //! whole input with resume and shards, [`finish`] applies the order-dependent
-//! rules (dedup, split) and writes the outputs, [`bench`] measures it all. Settings of the described
-//! pipeline (issue 4) are called through [`issue4`].
+//! rules (dedup, split) and writes the outputs, [`bench`] measures it all. The
+//! described pipeline's rules live in [`latex`] (main file, includes, comments,
+//! macros, drops), [`normalize`] and [`neardup`].
 
 pub mod bench;
 pub mod clean;

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use super::plan::StageName;
 use crate::prepare::ledger::DropReason;
+use crate::prepare::output::stage_name;
 use crate::prepare::{PrepareInput, PrepareOptions};
 use crate::spec::{Profile, Spec};
 use crate::tokenize::train::TOKENIZER_FILE;
@@ -145,10 +146,7 @@ impl Pipeline {
         ]);
         for (reason, papers) in &summary.drops {
             let stage = serde_json::from_value::<DropReason>(serde_json::Value::String(reason.clone()))
-                .map(|r| serde_json::to_value(r.stage()).ok().and_then(|v| v.as_str().map(str::to_string)))
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "unknown".into());
+                .map_or_else(|_| "unknown".into(), |r| stage_name(r.stage()));
             values.insert(format!("count.{stage}.{reason}"), *papers as f64);
         }
         Ok(values)
