@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let profile =
         args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)).map_or("ci", String::as_str);
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    let (shape, rows) = bench::f01_shape(&runs, profile)?;
-    bench::bench(&shape, rows, steps, on)?;
+    let shape = bench::f01_shape(&runs, profile)?;
+    bench::bench(&shape, steps, on)?;
     Ok(())
 }

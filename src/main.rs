@@ -60,6 +60,12 @@ struct Global {
     #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
 
+    /// Devices the spec's `train.devices` data-parallel replicas are spread
+    /// over (cuda: GPUs 0..N-1; default one per replica). On the CPU the
+    /// replicas are threads on its one device.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    devices: Option<u16>,
+
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', global = true)]
     jobs: Option<usize>,
@@ -350,6 +356,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 resume,
                 progress: !global.quiet,
                 backend: backend(global),
+                devices: global.devices.map(usize::from),
                 ..Default::default()
             };
             let summary =
@@ -441,8 +448,12 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         force: execution.force,
         show_progress: !global.quiet,
     };
-    let pipeline =
-        Pipeline { jobs: global.jobs.unwrap_or(0), progress: !global.quiet, backend: backend(global) };
+    let pipeline = Pipeline {
+        jobs: global.jobs.unwrap_or(0),
+        progress: !global.quiet,
+        backend: backend(global),
+        devices: global.devices.map(usize::from),
+    };
     let summary = replicate::run(&options, &pipeline)?;
     print!("{}", summary.render());
     // The tables and figures of every run the profile has outputs for, this invocation's or earlier.
@@ -506,8 +517,8 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             print!("{}", arxiv_to_model::prepare::bench::render(&report));
         }
         BenchCommand::Train { profile, steps } => {
-            let (shape, rows) = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
-            arxiv_to_model::train::bench::bench(&shape, rows, steps, backend(global))?;
+            let shape = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
+            arxiv_to_model::train::bench::bench(&shape, steps, backend(global))?;
         }
         BenchCommand::Tokenize { tokenizer, docs, repeats } => {
             let jobs =
@@ -541,7 +552,7 @@ fn verify(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
 fn bless(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
     let changes = golden::bless(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
     if changes.is_empty() {
-        println!("golden/{} unchanged", args.profile);
+        println!("golden/{} rewritten; every value is within its tolerance of the old golden", args.profile);
     } else {
         println!(
             "golden/{} rewritten; {} value(s) changed (expected = old golden, got = new):",

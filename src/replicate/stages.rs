@@ -107,6 +107,8 @@ pub struct Pipeline {
     pub progress: bool,
     /// Where training runs.
     pub backend: BackendChoice,
+    /// See `TrainOptions::devices`.
+    pub devices: Option<usize>,
 }
 
 impl Executor for Pipeline {
@@ -164,7 +166,12 @@ impl Pipeline {
             documents: &prepared.join("documents.jsonl"),
         };
         let data = train_data(ctx.spec, &inputs)?;
-        let opts = TrainOptions { progress: self.progress, backend: self.backend, ..Default::default() };
+        let opts = TrainOptions {
+            progress: self.progress,
+            backend: self.backend,
+            devices: self.devices,
+            ..Default::default()
+        };
         let summary =
             crate::train::run(&ctx.spec.model, &ctx.spec.train, &ctx.spec.loader, data, out, &opts)?;
         Ok(train_values(&summary))

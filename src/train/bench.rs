@@ -7,21 +7,23 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::prelude::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::loader::{BatchLoader, LoaderPosition, LoaderSetup, PackedLoader, VecStore};
 use super::model::{Decoder, DecoderShape};
-use super::{backend, batch_tensors, default_peak, optim, summed_nll, BackendChoice};
+use super::{backend, data_parallel_step, default_peak, optim, BackendChoice};
 use crate::spec::train::AdamW;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
     pub backend: String,
     pub shape: String,
+    /// Sequences per replica per step.
     pub rows: usize,
+    /// Data-parallel replicas, one thread each (`train.devices`).
+    pub replicas: usize,
     pub context: usize,
     pub steps: usize,
     pub step_seconds: f64,
@@ -44,27 +46,56 @@ pub struct TorchReport {
     pub tokens_per_s: f64,
 }
 
-/// F01's shape and per-device micro-batch at `profile`, read from the spec
-/// files so the bench follows them: at `ci` 4 layers, hidden 128, 4 heads,
-/// FFN 344, vocab 2048, context 128, batch 8; at `paper` the 1.36B shape at
-/// context 768, batch 32.
-pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<(DecoderShape, usize)> {
-    let (spec, _) = crate::spec::load_one(runs_dir, "F01", profile)
-        .map_err(|e| anyhow::anyhow!("cannot load F01 at the {profile} profile: {e}"))?;
-    let shape = super::decoder_shape(&spec.model, &spec.train)?;
-    Ok((shape, spec.train.batch_sequences as usize))
+/// What one bench step trains: F01's decoder at a profile, `rows`
+/// sequences on each of `replicas` data-parallel replicas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchShape {
+    pub decoder: DecoderShape,
+    pub rows: usize,
+    pub replicas: usize,
 }
 
-/// Times `steps` full training steps (forward, backward, clip, AdamW) of
-/// `shape` at `rows × shape.context` tokens per step after two warmup
-/// steps, on the CPU backend, then the same in PyTorch.
-/// On `BackendChoice::Cuda` (feature `cuda`) the PyTorch comparison is
-/// skipped and MFU is against the stated GPU peak.
-pub fn bench(shape: &DecoderShape, rows: usize, steps: usize, on: BackendChoice) -> Result<BenchReport> {
+impl BenchShape {
+    fn tokens_per_step(&self) -> usize {
+        self.rows * self.replicas * self.decoder.context as usize
+    }
+}
+
+/// F01's shape, per-replica micro-batch and replicas at `profile`, read
+/// from the spec files so the bench follows them: at `ci` 4 layers, hidden
+/// 128, 4 heads, FFN 344, context 128, 2 replicas of 4 sequences; at
+/// `paper` the 1.36B shape at context 768, 2 replicas of 32.
+pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape> {
+    let (spec, _) = crate::spec::load_one(runs_dir, "F01", profile)
+        .map_err(|e| anyhow::anyhow!("cannot load F01 at the {profile} profile: {e}"))?;
+    Ok(BenchShape {
+        decoder: super::decoder_shape(&spec.model, &spec.train)?,
+        rows: spec.train.batch_sequences as usize,
+        replicas: spec.train.devices.max(1) as usize,
+    })
+}
+
+/// Times `steps` full training steps (forward and backward on every
+/// replica, gradient sum, clip, AdamW) after two warmup steps, then the
+/// same global batch in PyTorch on CPU.
+/// On `BackendChoice::Cuda` (feature `cuda`) the replicas go to GPUs
+/// 0..replicas−1, the PyTorch comparison is skipped and MFU is against the
+/// stated GPU peak.
+pub fn bench(shape: &BenchShape, steps: usize, on: BackendChoice) -> Result<BenchReport> {
     let report = match on {
-        BackendChoice::Cpu => bench_on::<backend::TrainBackend>(shape, rows, steps, on)?,
+        BackendChoice::Cpu => {
+            bench_on::<backend::TrainBackend>(shape, &vec![Default::default(); shape.replicas], steps, on)?
+        }
         #[cfg(feature = "cuda")]
-        BackendChoice::Cuda => bench_on::<backend::CudaTrainBackend>(shape, rows, steps, on)?,
+        BackendChoice::Cuda => {
+            let devices = backend::cuda_devices(None, shape.replicas)?;
+            bench_on::<backend::CudaTrainBackend>(
+                shape,
+                &super::placement(&devices, shape.replicas),
+                steps,
+                on,
+            )?
+        }
         #[cfg(not(feature = "cuda"))]
         BackendChoice::Cuda => anyhow::bail!("built without CUDA: add `--features cuda`"),
     };
@@ -73,22 +104,23 @@ pub fn bench(shape: &DecoderShape, rows: usize, steps: usize, on: BackendChoice)
 }
 
 fn bench_on<B: AutodiffBackend>(
-    shape: &DecoderShape,
-    rows: usize,
+    bench: &BenchShape,
+    placement: &[B::Device],
     steps: usize,
     on: BackendChoice,
 ) -> Result<BenchReport> {
-    let device = B::Device::default();
+    let shape = &bench.decoder;
+    let device = placement[0].clone();
     let context = shape.context as usize;
     let mut model: Decoder<B> = shape.init(&device, 1);
     let spec = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&spec);
-    let tokens: Vec<u32> = (0..(rows * context * (steps + 2) + 1) as u32)
+    let tokens: Vec<u32> = (0..(bench.tokens_per_step() * (steps + 2) + 1) as u32)
         .map(|i| i.wrapping_mul(2_654_435_761) % shape.vocab)
         .collect();
     let setup = LoaderSetup {
         context,
-        rows,
+        rows: bench.rows,
         seed: 1,
         shuffle: false,
         fraction: 1.0,
@@ -99,11 +131,9 @@ fn bench_on<B: AutodiffBackend>(
     let mut loader = PackedLoader::new(std::sync::Arc::new(VecStore::new(tokens, 4)), setup)?;
     let mut timed = 0.0;
     for i in 0..steps + 2 {
-        let batch = loader.next_batch()?;
+        let batches = (0..bench.replicas).map(|_| loader.next_batch()).collect::<Result<Vec<_>>>()?;
         let t0 = Instant::now();
-        let (inputs, targets, weights) = batch_tensors::<B>(&batch, &device);
-        let loss = summed_nll(model.forward(inputs), targets, weights).div_scalar(batch.positions() as f64);
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (_, mut grads) = data_parallel_step(&model, placement, &batches, 1)?;
         optim::clip_global_norm(&model, &mut grads, 1.0);
         model = optim.step(1e-3, model, grads);
         // Read one value back so lazy backends finish the step inside the timer.
@@ -113,11 +143,11 @@ fn bench_on<B: AutodiffBackend>(
         }
     }
     let step_seconds = timed / steps.max(1) as f64;
-    let tokens_per_s = (rows * context) as f64 / step_seconds;
+    let tokens_per_s = bench.tokens_per_step() as f64 / step_seconds;
     let (peak, peak_source) = default_peak(on);
     let mfu = 6.0 * shape.flop_parameters() as f64 * tokens_per_s / peak;
     let (torch, torch_note) = match on {
-        BackendChoice::Cpu => match torch_step(shape, rows, steps) {
+        BackendChoice::Cpu => match torch_step(shape, bench.rows * bench.replicas, steps) {
             Ok(t) => (Some(t), String::new()),
             Err(e) => (None, format!("{e:#}")),
         },
@@ -126,7 +156,8 @@ fn bench_on<B: AutodiffBackend>(
     Ok(BenchReport {
         backend: format!("{on:?}"),
         shape: format!("{:?} vocab {} context {}", shape.dims, shape.vocab, shape.context),
-        rows,
+        rows: bench.rows,
+        replicas: bench.replicas,
         context,
         steps,
         step_seconds,
@@ -142,9 +173,10 @@ fn bench_on<B: AutodiffBackend>(
 
 pub fn format_report(r: &BenchReport) -> String {
     let mut s = format!(
-        "burn 0.21 ({}): {} | {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        "burn 0.21 ({}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
         r.backend,
         r.shape,
+        r.replicas,
         r.rows,
         r.context,
         r.step_seconds * 1e3,
@@ -269,19 +301,25 @@ mod tests {
 
     #[test]
     fn ci_bench_shape_is_the_profile_final_shape() {
-        let (shape, rows) = f01_shape(&runs(), "ci").unwrap();
+        let bench = f01_shape(&runs(), "ci").unwrap();
         let profile = crate::spec::load_profile(&runs(), "ci").unwrap();
-        assert_eq!(shape.dims, profile.shapes.final_shape);
-        let context = profile.overrides["train"]["context"].as_u64().unwrap() as u32;
-        let batch = profile.overrides["train"]["batch_sequences"].as_u64().unwrap() as usize;
-        assert_eq!((shape.vocab, shape.context, rows), (profile.vocab.standard, context, batch));
+        assert_eq!(bench.decoder.dims, profile.shapes.final_shape);
+        let train = &profile.overrides["train"];
+        let context = train["context"].as_u64().unwrap() as u32;
+        let batch = train["batch_sequences"].as_u64().unwrap() as usize;
+        let devices = train["devices"].as_u64().unwrap() as usize;
+        assert_eq!(
+            (bench.decoder.vocab, bench.decoder.context, bench.rows, bench.replicas),
+            (profile.vocab.standard, context, batch, devices)
+        );
     }
 
     #[test]
     fn paper_shape_counts_the_model_card_parameters_without_allocating() {
         // PAPER.md: 24/2048/16/5504 with a 32k untied vocabulary is 1.345B.
-        let (shape, rows) = f01_shape(&runs(), "paper").unwrap();
-        assert_eq!((shape.context, rows), (768, 32));
+        let bench = f01_shape(&runs(), "paper").unwrap();
+        let shape = bench.decoder;
+        assert_eq!((shape.context, bench.rows, bench.replicas), (768, 32, 2));
         assert_eq!(shape.parameters(), 1_345_423_360);
         let large = DecoderShape { vocab: 102_400, ..shape };
         assert_eq!(large.parameters(), 1_633_781_760);

@@ -55,6 +55,23 @@ pub mod backend {
     pub type CudaTrainBackend = Autodiff<CudaBackend>;
     #[cfg(feature = "cuda")]
     pub type CheckpointedCudaTrainBackend = Autodiff<CudaBackend, BalancedCheckpointing>;
+
+    /// GPUs 0..N−1, N = `requested` or one per replica, never more than the
+    /// driver reports.
+    #[cfg(feature = "cuda")]
+    pub fn cuda_devices(
+        requested: Option<usize>,
+        replicas: usize,
+    ) -> anyhow::Result<Vec<burn::backend::cuda::CudaDevice>> {
+        use burn::tensor::backend::Backend;
+        let present = <CudaBackend as Backend>::device_count(0);
+        let wanted = requested.unwrap_or_else(|| replicas.min(present.max(1)));
+        anyhow::ensure!(
+            wanted >= 1 && wanted <= present,
+            "--devices {wanted} asks for more GPUs than the {present} the CUDA driver reports"
+        );
+        Ok((0..wanted).map(burn::backend::cuda::CudaDevice::new).collect())
+    }
 }
 
 /// Which device trains.
@@ -85,6 +102,11 @@ pub struct TrainOptions {
     /// Print one line per eval interval to stderr.
     pub progress: bool,
     pub backend: BackendChoice,
+    /// Devices the spec's `train.devices` data-parallel replicas are spread
+    /// over, round-robin (cuda: GPUs 0..N−1). `None`: one per replica, capped
+    /// by the GPUs present; on the CPU every replica is a thread on the one
+    /// CPU device.
+    pub devices: Option<usize>,
     /// Peak FLOP/s the MFU is computed against; `None` uses the stated
     /// default of the backend (see [`default_peak`]).
     pub peak_flops: Option<f64>,
@@ -124,7 +146,10 @@ pub struct TrainSummary {
     pub precision_note: String,
     pub backend: String,
     pub loader: LoaderKind,
+    /// Data-parallel replicas (`train.devices`).
     pub devices: u32,
+    /// The devices the replicas ran on, in replica order (round-robin).
+    pub device_placement: Vec<String>,
     pub data_parallel: String,
     pub resumed_from_step: Option<u64>,
     /// Whether activations were recomputed in the backward pass.
@@ -200,43 +225,53 @@ pub fn run(
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    let device = Default::default();
+    let replicas = train.devices.max(1) as usize;
     let checkpointing = train.gradient_checkpointing;
     match (opts.backend, checkpointing) {
         (BackendChoice::Cpu, false) => {
-            run_on::<backend::TrainBackend>(device, model, train, loader, data, out, opts)
+            let devices = cpu_devices(opts.devices)?;
+            run_on::<backend::TrainBackend>(&devices, model, train, loader, data, out, opts)
         }
         (BackendChoice::Cpu, true) => {
-            run_on::<backend::CheckpointedTrainBackend>(device, model, train, loader, data, out, opts)
+            let devices = cpu_devices(opts.devices)?;
+            run_on::<backend::CheckpointedTrainBackend>(&devices, model, train, loader, data, out, opts)
         }
         #[cfg(feature = "cuda")]
         (BackendChoice::Cuda, false) => {
-            run_on::<backend::CudaTrainBackend>(Default::default(), model, train, loader, data, out, opts)
+            let devices = backend::cuda_devices(opts.devices, replicas)?;
+            run_on::<backend::CudaTrainBackend>(&devices, model, train, loader, data, out, opts)
         }
         #[cfg(feature = "cuda")]
-        (BackendChoice::Cuda, true) => run_on::<backend::CheckpointedCudaTrainBackend>(
-            Default::default(),
-            model,
-            train,
-            loader,
-            data,
-            out,
-            opts,
-        ),
+        (BackendChoice::Cuda, true) => {
+            let devices = backend::cuda_devices(opts.devices, replicas)?;
+            run_on::<backend::CheckpointedCudaTrainBackend>(&devices, model, train, loader, data, out, opts)
+        }
         #[cfg(not(feature = "cuda"))]
         (BackendChoice::Cuda, _) => {
+            let _ = replicas;
             bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
         }
     }
+}
+
+/// The CPU is one device: replicas run as threads on it.
+fn cpu_devices(requested: Option<usize>) -> Result<Vec<burn::backend::flex::FlexDevice>> {
+    ensure!(
+        requested.is_none_or(|n| n == 1),
+        "--devices {} asks for several CPU devices; the CPU backend has one (data-parallel replicas run as threads on it): drop --devices or use --device cuda",
+        requested.unwrap_or(1)
+    );
+    Ok(vec![Default::default()])
 }
 
 /// Everything fixed for the run: shape, steps, loaders' setup.
 struct Plan {
     shape: DecoderShape,
     steps: u64,
-    /// Micro-batches per optimizer step: accumulation × devices (devices are
-    /// emulated by accumulation on one device, see README).
-    micro: u64,
+    /// Micro-batches per replica per optimizer step.
+    accumulation: usize,
+    /// Data-parallel replicas (`train.devices`).
+    replicas: usize,
     rows: usize,
     schedule: schedule::Schedule,
     fingerprint: String,
@@ -257,7 +292,8 @@ fn plan(model: &ModelConfig, train: &TrainConfig) -> Result<Plan> {
     Ok(Plan {
         shape,
         steps,
-        micro: (train.accumulation.max(1) * train.devices.max(1)) as u64,
+        accumulation: train.accumulation.max(1) as usize,
+        replicas: train.devices.max(1) as usize,
         rows: train.batch_sequences as usize,
         schedule: schedule::Schedule::from_spec(train, steps),
         fingerprint,
@@ -385,6 +421,87 @@ fn validate<B: Backend>(
     Ok(nll / count.max(1) as f64)
 }
 
+/// Which device each replica runs on: round-robin over `devices`.
+fn placement<D: Clone>(devices: &[D], replicas: usize) -> Vec<D> {
+    (0..replicas).map(|r| devices[r % devices.len()].clone()).collect()
+}
+
+fn matmul_precision(train: &TrainConfig) -> model::MatmulPrecision {
+    match train.precision {
+        Precision::F32 => model::MatmulPrecision::F32,
+        Precision::Bf16Mixed => model::MatmulPrecision::Bf16,
+    }
+}
+
+/// One optimizer step's loss and summed gradients, data parallel: replica
+/// r takes micro-batches `r·accumulation ..` on `placement[r]`, each replica
+/// in its own thread with its own copy of the weights (fresh autodiff
+/// leaves, the same parameter ids), and the gradients are summed on the
+/// master's device in replica order, so the result does not depend on
+/// thread timing and equals `accumulation × replicas` accumulation on one
+/// device. This is what DDP's all-reduce computes; it keeps the master
+/// weights in one place instead of one copy per device.
+fn data_parallel_step<B: AutodiffBackend>(
+    model: &Decoder<B>,
+    placement: &[B::Device],
+    micro_batches: &[loader::Batch],
+    accumulation: usize,
+) -> Result<(f64, GradientsParams)> {
+    let real: u64 = micro_batches.iter().map(real_targets).sum();
+    let shares: Vec<&[loader::Batch]> = micro_batches.chunks(accumulation).collect();
+    let results: Vec<(f64, GradientsParams)> = if shares.len() == 1 {
+        vec![replica_step(model, shares[0], real)]
+    } else {
+        let inner = model.valid();
+        let replicas: Vec<Decoder<B>> = placement
+            .iter()
+            .map(|device| Decoder::from_inner(inner.clone().fork(device)).map(&mut model::Trainable))
+            .collect();
+        std::thread::scope(|scope| {
+            let running: Vec<_> = replicas
+                .into_iter()
+                .zip(&shares)
+                .map(|(replica, share)| scope.spawn(move || replica_step(&replica, share, real)))
+                .collect();
+            running
+                .into_iter()
+                .enumerate()
+                .map(|(r, handle)| {
+                    handle.join().map_err(|_| anyhow::anyhow!("data-parallel replica {r} panicked"))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?
+    };
+    let master = model.devices()[0].clone();
+    let mut accumulator = GradientsAccumulator::<Decoder<B>>::new();
+    let mut loss = 0.0;
+    for (part, grads) in results {
+        loss += part;
+        accumulator.accumulate(model, grads.to_device(&master, model));
+    }
+    Ok((loss, accumulator.grads()))
+}
+
+/// Forward and backward over one replica's micro-batches: the summed loss
+/// and gradients, each divided by `real`, the real targets of the whole
+/// step, so padding-heavy micro-batches (I01) weigh by what they hold.
+fn replica_step<B: AutodiffBackend>(
+    model: &Decoder<B>,
+    batches: &[loader::Batch],
+    real: u64,
+) -> (f64, GradientsParams) {
+    let device = model.devices()[0].clone();
+    let mut accumulator = GradientsAccumulator::<Decoder<B>>::new();
+    let mut loss = 0.0;
+    for batch in batches {
+        let (inputs, targets, weights) = batch_tensors::<B>(batch, &device);
+        let part = summed_nll(model.forward(inputs), targets, weights).div_scalar(real.max(1) as f64);
+        loss += part.clone().into_scalar().elem::<f64>();
+        accumulator.accumulate(model, GradientsParams::from_grads(part.backward(), model));
+    }
+    (loss, accumulator.grads())
+}
+
 type Recorder32 = BinBytesRecorder<FullPrecisionSettings>;
 
 fn model_bytes<B: Backend>(model: &Decoder<B>) -> Result<Vec<u8>> {
@@ -393,7 +510,7 @@ fn model_bytes<B: Backend>(model: &Decoder<B>) -> Result<Vec<u8>> {
 }
 
 fn run_on<B: AutodiffBackend>(
-    device: B::Device,
+    devices: &[B::Device],
     model_cfg: &ModelConfig,
     train: &TrainConfig,
     loader_cfg: &LoaderConfig,
@@ -406,7 +523,9 @@ fn run_on<B: AutodiffBackend>(
     let ckpt_dir = out.join("checkpoints");
     let started = Instant::now();
 
-    let mut model: Decoder<B> = plan.shape.init(&device, train.seed);
+    let device = devices[0].clone();
+    let placement = placement(devices, plan.replicas);
+    let mut model: Decoder<B> = plan.shape.init(&device, train.seed).with_precision(matmul_precision(train));
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&train.optimizer);
     let warmup = train.warmup_steps as u64;
     let mut state = checkpoint::RunState {
@@ -463,8 +582,8 @@ fn run_on<B: AutodiffBackend>(
         let step = state.step;
         let t0 = Instant::now();
         let mut wait = 0.0;
-        let mut micro_batches = Vec::with_capacity(plan.micro as usize);
-        for _ in 0..plan.micro {
+        let mut micro_batches = Vec::with_capacity(plan.accumulation * plan.replicas);
+        for _ in 0..plan.accumulation * plan.replicas {
             let tw = Instant::now();
             let batch = batches.next_batch()?;
             check_ids(&batch, plan.shape.vocab)?;
@@ -472,17 +591,7 @@ fn run_on<B: AutodiffBackend>(
             wait += tw.elapsed().as_secs_f64();
         }
         let real: u64 = micro_batches.iter().map(real_targets).sum();
-        let mut accumulator = GradientsAccumulator::<Decoder<B>>::new();
-        let mut loss = 0.0;
-        for batch in &micro_batches {
-            let (inputs, targets, weights) = batch_tensors::<B>(batch, &device);
-            // Divide by the real targets of the whole step, so padding-heavy
-            // micro-batches (I01) weigh by what they actually hold.
-            let part = summed_nll(model.forward(inputs), targets, weights).div_scalar(real.max(1) as f64);
-            loss += part.clone().into_scalar().elem::<f64>();
-            accumulator.accumulate(&model, GradientsParams::from_grads(part.backward(), &model));
-        }
-        let mut grads = accumulator.grads();
+        let (loss, mut grads) = data_parallel_step(&model, &placement, &micro_batches, plan.accumulation)?;
         let grad_norm = optim::clip_global_norm(&model, &mut grads, train.clip_norm);
         if !loss.is_finite() || !grad_norm.is_finite() {
             let last = checkpoint::list(&ckpt_dir)?.into_iter().max();
@@ -533,7 +642,7 @@ fn run_on<B: AutodiffBackend>(
 
         let at_end = state.step == plan.steps;
         if state.step.is_multiple_of(train.eval_every.max(1) as u64) || at_end {
-            val_loss = validate(&model.valid(), &data, train, plan.rows, &device)?;
+            val_loss = validate(&model.valid(), &data, train, plan.rows * plan.replicas, &device)?;
             log.append(&metrics::MetricsRow {
                 split: "val".into(),
                 step: state.step,
@@ -575,9 +684,11 @@ fn run_on<B: AutodiffBackend>(
         }
     }
     if val_loss.is_nan() {
-        val_loss = validate(&model.valid(), &data, train, plan.rows, &device)?;
+        val_loss = validate(&model.valid(), &data, train, plan.rows * plan.replicas, &device)?;
     }
-    let summary = summarize(&plan, train, loader_cfg, &data, &state, val_loss, started, opts, resumed_from);
+    let placement = placement.iter().map(|d| format!("{d:?}")).collect();
+    let summary =
+        summarize(&plan, train, loader_cfg, &data, &state, val_loss, started, opts, resumed_from, placement);
     crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -593,6 +704,7 @@ fn summarize(
     started: Instant,
     opts: &TrainOptions,
     resumed_from: Option<u64>,
+    device_placement: Vec<String>,
 ) -> TrainSummary {
     let (default_peak_flops, default_source) = default_peak(opts.backend);
     let (peak, peak_source) = match opts.peak_flops {
@@ -602,11 +714,14 @@ fn summarize(
     let flops = 6.0 * plan.shape.flop_parameters() as f64 * state.tokens_seen as f64;
     let seconds = state.train_seconds.max(1e-9);
     let params = plan.shape.parameters();
-    let (precision_note, precision) = match train.precision {
-        Precision::F32 => (String::new(), "f32"),
-        Precision::Bf16Mixed => (
-            "bf16-mixed requested; burn 0.21 has no autocast, so weights, activations and optimizer state ran in f32".to_string(),
-            "f32",
+    let (precision, precision_note) = match (train.precision, opts.backend) {
+        (Precision::F32, _) => ("f32", String::new()),
+        (Precision::Bf16Mixed, backend) => (
+            "bf16-mixed",
+            format!(
+                "matmul operands cast to bf16 per op; weights, optimizer state, norms, softmax and loss in f32{}",
+                if backend == BackendChoice::Cpu { " (the CPU backend rounds to bf16 but multiplies in f32: slower, not faster)" } else { "" }
+            ),
         ),
     };
     TrainSummary {
@@ -643,14 +758,16 @@ fn summarize(
         },
         loader: loader_cfg.kind,
         devices: train.devices,
-        data_parallel: if train.devices > 1 {
+        data_parallel: if plan.replicas > 1 {
             format!(
-                "emulated: {} devices run as {}x gradient accumulation on one device (same global batch)",
-                train.devices, train.devices
+                "{} replicas, one thread each, on {} device(s); gradients summed on the first in replica order",
+                plan.replicas,
+                device_placement.iter().collect::<std::collections::BTreeSet<_>>().len()
             )
         } else {
-            "single device".to_string()
+            "single replica".to_string()
         },
+        device_placement,
         resumed_from_step: resumed_from,
         gradient_checkpointing: train.gradient_checkpointing,
         activation_bytes_estimate: plan.shape.activation_bytes(plan.rows),
@@ -854,6 +971,76 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             approx::assert_relative_eq!(x.2, y.2, max_relative = 1e-4);
         }
+    }
+
+    #[test]
+    fn two_replicas_in_threads_equal_accumulation_on_one_device() {
+        let tokens: Vec<u32> = (0..6000u32).map(|i| (i * 17 + i / 5) % 64).collect();
+        let (model, mut train, loader) = smoke_spec(6, 2e-3);
+        train.devices = 1;
+        train.accumulation = 2;
+        let one_dir = tempfile::tempdir().unwrap();
+        let one =
+            run(&model, &train, &loader, data(&tokens), one_dir.path(), &TrainOptions::default()).unwrap();
+        train.devices = 2;
+        train.accumulation = 1;
+        let dp_dir = tempfile::tempdir().unwrap();
+        let dp =
+            run(&model, &train, &loader, data(&tokens), dp_dir.path(), &TrainOptions::default()).unwrap();
+        assert_eq!((one.steps, one.tokens), (dp.steps, dp.tokens), "same global batch");
+        assert_eq!(dp.devices, 2);
+        assert_eq!(dp.device_placement.len(), 2);
+        assert!(dp.data_parallel.starts_with("2 replicas"), "{}", dp.data_parallel);
+        assert_eq!(one.data_parallel, "single replica");
+        // Train rows only: validation batches are `rows × replicas` wide, so
+        // they differ between the two layouts by design.
+        let train_rows = |dir: &Path| curve(dir).into_iter().filter(|r| r.0 == "train").collect::<Vec<_>>();
+        let (a, b) = (train_rows(one_dir.path()), train_rows(dp_dir.path()));
+        assert_eq!(a.len(), 6);
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.0, x.1), (&y.0, y.1));
+            approx::assert_relative_eq!(x.2, y.2, max_relative = 1e-5);
+        }
+    }
+
+    #[test]
+    fn more_cpu_devices_than_one_are_refused() {
+        let (model, train, loader) = smoke_spec(1, 1e-3);
+        let dir = tempfile::tempdir().unwrap();
+        let opts = TrainOptions { devices: Some(2), ..Default::default() };
+        let err = run(&model, &train, &loader, data(&repetitive(2000)), dir.path(), &opts).unwrap_err();
+        assert!(format!("{err:#}").contains("the CPU backend has one"), "{err:#}");
+    }
+
+    #[test]
+    fn bf16_mixed_precision_learns_like_f32_and_says_what_ran() {
+        let tokens = repetitive(8192);
+        let bound = unigram_entropy(&tokens);
+        let (model, mut train, loader) = smoke_spec(40, 3e-3);
+        let f32_dir = tempfile::tempdir().unwrap();
+        let full =
+            run(&model, &train, &loader, data(&tokens), f32_dir.path(), &TrainOptions::default()).unwrap();
+        train.precision = Precision::Bf16Mixed;
+        let dir = tempfile::tempdir().unwrap();
+        let mixed =
+            run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default()).unwrap();
+        assert_eq!((full.precision.as_str(), mixed.precision.as_str()), ("f32", "bf16-mixed"));
+        assert!(mixed.precision_note.contains("f32"), "{}", mixed.precision_note);
+        // Rounded matmuls change the numbers but not whether it learns.
+        assert_ne!(full.train_loss, mixed.train_loss);
+        assert!(mixed.val_loss < 0.2 * bound, "bf16-mixed val loss {} vs entropy {bound}", mixed.val_loss);
+        // The master weights stay f32 in the checkpoint.
+        let latest = checkpoint::load_latest(&dir.path().join("checkpoints")).unwrap().unwrap();
+        let record = Recorder::<backend::TrainBackend>::load(
+            &Recorder32::default(),
+            latest.model,
+            &Default::default(),
+        )
+        .unwrap();
+        let restored: Decoder<backend::TrainBackend> =
+            decoder_shape(&model, &train).unwrap().init(&Default::default(), 0).load_record(record);
+        assert_eq!(restored.blocks[0].attn.q.weight.val().dtype(), burn::tensor::DType::F32);
     }
 
     #[test]

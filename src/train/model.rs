@@ -8,11 +8,9 @@
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::silu;
+use burn::tensor::activation::{silu, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{DType, Int, Tensor, TensorData};
 
 use super::rng::SplitMix64;
 use crate::spec::model::Dims;
@@ -76,6 +74,7 @@ impl DecoderShape {
             head,
             heads: self.dims.heads as usize,
             rope_theta: self.rope_theta,
+            bf16_matmuls: false,
         };
         zeros.map(&mut SeededNormal { rng: SplitMix64::new(seed), std: self.init_std })
     }
@@ -125,6 +124,19 @@ impl<B: Backend> ModuleMapper<B> for SeededNormal {
     }
 }
 
+/// Marks every float parameter as trainable. With burn 0.21,
+/// `Decoder::from_inner(model.valid())` comes back with parameters that do
+/// not require gradients (checked: even straight after `init`), so a
+/// data-parallel replica built that way would otherwise get none.
+pub struct Trainable;
+
+impl<B: Backend> ModuleMapper<B> for Trainable {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.require_grad(), mapper)
+    }
+}
+
 /// Root-mean-square norm with a learned gain (no mean subtraction, no bias).
 #[derive(Module, Debug)]
 pub struct RmsNorm<B: Backend> {
@@ -144,43 +156,103 @@ impl<B: Backend> RmsNorm<B> {
     }
 }
 
-/// Cosine and sine tables of rotary position embedding for `len` positions
-/// and `head_dim` (even) channels, in the "rotate half" layout of Llama:
-/// channel i and i + head_dim/2 form one rotating pair with frequency
-/// theta^(-2i/head_dim). Shapes `[len, head_dim]`.
-pub fn rope_tables<B: Backend>(
-    len: usize,
-    head_dim: usize,
-    theta: f64,
-    device: &B::Device,
-) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let half = head_dim / 2;
-    let mut cos = Vec::with_capacity(len * head_dim);
-    let mut sin = Vec::with_capacity(len * head_dim);
-    for pos in 0..len {
-        for c in 0..head_dim {
-            let i = c % half;
-            let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
-            let angle = pos as f64 * freq;
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
-        }
-    }
-    let table = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [len, head_dim]), device);
-    (table(cos), table(sin))
+/// Rotary position embedding for a flattened batch: `cos` and `sin` are
+/// `[batch · len, hidden]`, each head's channels in the "rotate half" layout
+/// of Llama (channel i and i + head_dim/2 of a head form one rotating pair
+/// with frequency theta^(-2i/head_dim)), repeated over heads and sequences.
+/// Full-size tables rather than broadcast ones: `flex` multiplies
+/// same-shape tensors with SIMD but walks broadcast operands element by
+/// element (measured 5x slower for RoPE at the `ci` shape).
+pub struct Rope<B: Backend> {
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+    heads: usize,
 }
 
-/// Rotates `x` of shape `[batch, heads, len, head_dim]` by its position:
-/// x·cos + rotate_half(x)·sin, where rotate_half(a, b) = (−b, a).
-pub fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 2>, sin: &Tensor<B, 2>) -> Tensor<B, 4> {
-    let [b, h, t, hd] = x.dims();
-    let half = hd / 2;
-    let first = x.clone().slice([0..b, 0..h, 0..t, 0..half]);
-    let second = x.clone().slice([0..b, 0..h, 0..t, half..hd]);
-    let rotated = Tensor::cat(vec![second.neg(), first], 3);
-    let cos = cos.clone().slice([0..t, 0..hd]).unsqueeze::<4>();
-    let sin = sin.clone().slice([0..t, 0..hd]).unsqueeze::<4>();
-    x * cos + rotated * sin
+impl<B: Backend> Rope<B> {
+    pub fn new(
+        batch: usize,
+        len: usize,
+        hidden: usize,
+        heads: usize,
+        theta: f64,
+        device: &B::Device,
+    ) -> Self {
+        let head_dim = hidden / heads;
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(len * hidden);
+        let mut sin = Vec::with_capacity(len * hidden);
+        for pos in 0..len {
+            for c in 0..hidden {
+                let i = (c % head_dim) % half;
+                let angle = pos as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64);
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        let table = |v: Vec<f32>| {
+            Tensor::<B, 2>::from_data(TensorData::new(v, [len, hidden]), device)
+                .unsqueeze::<3>()
+                .repeat_dim(0, batch)
+                .reshape([batch * len, hidden])
+        };
+        Self { cos: table(cos), sin: table(sin), heads }
+    }
+
+    /// Rotates `x: [batch · len, hidden]` by position: x·cos + rotate_half(x)·sin,
+    /// where rotate_half(a, b) = (−b, a) within each head.
+    pub fn apply(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        let half = d / self.heads / 2;
+        let pairs = x.clone().reshape([n, self.heads, 2, half]);
+        let first = pairs.clone().slice([0..n, 0..self.heads, 0..1, 0..half]);
+        let second = pairs.slice([0..n, 0..self.heads, 1..2, 0..half]);
+        let rotated = Tensor::cat(vec![second.neg(), first], 2).reshape([n, d]);
+        x * self.cos.clone() + rotated * self.sin.clone()
+    }
+}
+
+/// Additive causal mask `[1, len · len]`: 0 on and below the diagonal, −∞
+/// above. Flat so adding it to scores viewed as `[batch · heads, len · len]`
+/// broadcasts over whole contiguous rows (the fast path of `flex`).
+pub fn causal_mask<B: Backend>(len: usize, device: &B::Device) -> Tensor<B, 2> {
+    let values: Vec<f32> =
+        (0..len * len).map(|i| if i % len > i / len { f32::NEG_INFINITY } else { 0.0 }).collect();
+    Tensor::from_data(TensorData::new(values, [1, len * len]), device)
+}
+
+/// Where matrix products run. `Bf16` is mixed precision by hand (Burn has
+/// no autocast): weights, optimizer state, norms, softmax and the loss stay
+/// f32; each matmul casts its operands to bf16 and its result back, and the
+/// casts are differentiable, so gradients reach the f32 weights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MatmulPrecision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl MatmulPrecision {
+    fn matmul<B: Backend, const D: usize>(self, a: Tensor<B, D>, b: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Self::F32 => a.matmul(b),
+            Self::Bf16 => a.cast(DType::BF16).matmul(b.cast(DType::BF16)).cast(DType::F32),
+        }
+    }
+
+    /// `x · W` for a bias-free linear layer.
+    fn linear<B: Backend>(self, x: Tensor<B, 2>, layer: &Linear<B>) -> Tensor<B, 2> {
+        self.matmul(x, layer.weight.val())
+    }
+}
+
+/// What every block of one forward pass shares.
+struct Pass<B: Backend> {
+    batch: usize,
+    len: usize,
+    rope: Rope<B>,
+    mask: Tensor<B, 2>,
+    precision: MatmulPrecision,
 }
 
 #[derive(Module, Debug)]
@@ -192,23 +264,20 @@ pub struct Attention<B: Backend> {
 }
 
 impl<B: Backend> Attention<B> {
-    /// Causal multi-head self-attention over `x: [batch, len, hidden]`.
-    pub fn forward(
-        &self,
-        x: Tensor<B, 3>,
-        heads: usize,
-        cos: &Tensor<B, 2>,
-        sin: &Tensor<B, 2>,
-    ) -> Tensor<B, 3> {
-        let [b, t, d] = x.dims();
+    /// Causal multi-head self-attention over `x: [batch · len, hidden]`.
+    fn forward(&self, x: Tensor<B, 2>, pass: &Pass<B>) -> Tensor<B, 2> {
+        let (b, t, p) = (pass.batch, pass.len, pass.precision);
+        let [n, d] = x.dims();
+        let heads = pass.rope.heads;
         let hd = d / heads;
-        let split = |y: Tensor<B, 3>| y.reshape([b, t, heads, hd]).swap_dims(1, 2);
-        let q = apply_rope(split(self.q.forward(x.clone())), cos, sin);
-        let k = apply_rope(split(self.k.forward(x.clone())), cos, sin);
-        let v = split(self.v.forward(x));
-        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
-        let y = attention(q, k, v, None, None, options);
-        self.o.forward(y.swap_dims(1, 2).reshape([b, t, d]))
+        let split = |y: Tensor<B, 2>| y.reshape([b, t, heads, hd]).swap_dims(1, 2);
+        let q = split(pass.rope.apply(p.linear(x.clone(), &self.q)));
+        let k = split(pass.rope.apply(p.linear(x.clone(), &self.k)));
+        let v = split(p.linear(x, &self.v));
+        let scores = p.matmul(q, k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+        let scores = (scores.reshape([b * heads, t * t]) + pass.mask.clone()).reshape([b, heads, t, t]);
+        let y = p.matmul(softmax(scores, 3), v);
+        p.linear(y.swap_dims(1, 2).reshape([n, d]), &self.o)
     }
 }
 
@@ -221,8 +290,8 @@ pub struct SwiGlu<B: Backend> {
 }
 
 impl<B: Backend> SwiGlu<B> {
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        self.down.forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+    fn forward(&self, x: Tensor<B, 2>, p: MatmulPrecision) -> Tensor<B, 2> {
+        p.linear(silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
     }
 }
 
@@ -243,25 +312,50 @@ pub struct Decoder<B: Backend> {
     pub head: Option<Linear<B>>,
     pub heads: usize,
     pub rope_theta: f64,
+    /// Matmuls in bf16 (mixed precision); see [`MatmulPrecision`].
+    pub bf16_matmuls: bool,
 }
 
 impl<B: Backend> Decoder<B> {
-    /// Logits `[batch, len, vocab]` for token ids `[batch, len]`.
+    pub fn with_precision(mut self, precision: MatmulPrecision) -> Self {
+        self.bf16_matmuls = precision == MatmulPrecision::Bf16;
+        self
+    }
+
+    pub fn precision(&self) -> MatmulPrecision {
+        if self.bf16_matmuls {
+            MatmulPrecision::Bf16
+        } else {
+            MatmulPrecision::F32
+        }
+    }
+
+    /// Logits `[batch, len, vocab]` for token ids `[batch, len]`. Inside,
+    /// activations are `[batch · len, hidden]`: every linear layer is one
+    /// 2-D matmul instead of a broadcast batched one.
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        let [_, t] = tokens.dims();
+        let [b, t] = tokens.dims();
         let device = tokens.device();
-        let mut x = self.embedding.forward(tokens);
-        let hd = x.dims()[2] / self.heads;
-        let (cos, sin) = rope_tables::<B>(t, hd, self.rope_theta, &device);
+        let d = self.norm.gain.dims()[0];
+        let pass = Pass {
+            batch: b,
+            len: t,
+            rope: Rope::new(b, t, d, self.heads, self.rope_theta, &device),
+            mask: causal_mask(t, &device),
+            precision: self.precision(),
+        };
+        let mut x = self.embedding.forward(tokens).reshape([b * t, d]);
         for block in &self.blocks {
-            x = x.clone() + block.attn.forward(block.attn_norm.forward(x.clone()), self.heads, &cos, &sin);
-            x = x.clone() + block.mlp.forward(block.mlp_norm.forward(x));
+            x = x.clone() + block.attn.forward(block.attn_norm.forward(x.clone()), &pass);
+            x = x.clone() + block.mlp.forward(block.mlp_norm.forward(x), pass.precision);
         }
         let x = self.norm.forward(x);
-        match &self.head {
-            Some(head) => head.forward(x),
-            None => x.matmul(self.embedding.weight.val().transpose().unsqueeze::<3>()),
-        }
+        let logits = match &self.head {
+            Some(head) => pass.precision.linear(x, head),
+            None => pass.precision.matmul(x, self.embedding.weight.val().transpose()),
+        };
+        let vocab = logits.dims()[1];
+        logits.reshape([b, t, vocab])
     }
 }
 
@@ -311,15 +405,32 @@ mod tests {
     }
 
     #[test]
-    fn rope_rotation_preserves_norms() {
+    fn rope_rotation_preserves_norms_per_head() {
         let dev = device();
-        let x = Tensor::<B, 4>::random([1, 2, 8, 16], Distribution::Normal(0.0, 1.0), &dev);
-        let (cos, sin) = rope_tables::<B>(8, 16, 10_000.0, &dev);
-        let before = values(x.clone().powi_scalar(2).sum_dim(3));
-        let after = values(apply_rope(x, &cos, &sin).powi_scalar(2).sum_dim(3));
+        let (len, hidden, heads) = (8, 32, 2);
+        let x = Tensor::<B, 2>::random([len, hidden], Distribution::Normal(0.0, 1.0), &dev);
+        let rope = Rope::<B>::new(1, len, hidden, heads, 10_000.0, &dev);
+        let per_head = |t: Tensor<B, 2>| values(t.reshape([len, heads, 16]).powi_scalar(2).sum_dim(2));
+        let (before, after) = (per_head(x.clone()), per_head(rope.apply(x.clone())));
         for (a, b) in before.iter().zip(&after) {
             assert_relative_eq!(a, b, max_relative = 1e-5);
         }
+        // Position 0 is not rotated; later positions are.
+        let rotated = values(rope.apply(x.clone()));
+        let plain = values(x);
+        assert!(rotated[..hidden].iter().zip(&plain[..hidden]).all(|(a, b)| (a - b).abs() < 1e-6));
+        assert!(rotated[hidden..].iter().zip(&plain[hidden..]).any(|(a, b)| (a - b).abs() > 1e-3));
+    }
+
+    #[test]
+    fn rope_repeats_over_the_batch() {
+        let dev = device();
+        let x = Tensor::<B, 2>::random([5, 16], Distribution::Normal(0.0, 1.0), &dev);
+        let one = values(Rope::<B>::new(1, 5, 16, 1, 10_000.0, &dev).apply(x.clone()));
+        let two =
+            values(Rope::<B>::new(2, 5, 16, 1, 10_000.0, &dev).apply(Tensor::cat(vec![x.clone(), x], 0)));
+        assert_eq!(&two[..80], &one[..]);
+        assert_eq!(&two[80..], &one[..]);
     }
 
     #[test]
@@ -329,17 +440,68 @@ mod tests {
         let dev = device();
         let q = Tensor::<B, 1>::random([16], Distribution::Normal(0.0, 1.0), &dev);
         let k = Tensor::<B, 1>::random([16], Distribution::Normal(0.0, 1.0), &dev);
-        let (cos, sin) = rope_tables::<B>(12, 16, 10_000.0, &dev);
+        let rope = Rope::<B>::new(1, 12, 16, 1, 10_000.0, &dev);
         let at = |v: &Tensor<B, 1>, pos: usize| {
             let seq = Tensor::<B, 2>::zeros([12, 16], &dev)
                 .slice_assign([pos..pos + 1, 0..16], v.clone().unsqueeze::<2>());
-            let rotated = apply_rope(seq.unsqueeze::<4>(), &cos, &sin);
-            rotated.slice([0..1, 0..1, pos..pos + 1, 0..16]).reshape([16])
+            rope.apply(seq).slice([pos..pos + 1, 0..16]).reshape([16])
         };
         let score = |m: usize, n: usize| values((at(&q, m) * at(&k, n)).sum())[0];
         assert_relative_eq!(score(1, 4), score(6, 9), max_relative = 1e-4);
         // And rotation is not the identity: a different offset scores differently.
         assert!((score(1, 4) - score(1, 7)).abs() > 1e-4);
+    }
+
+    #[test]
+    fn attention_equals_burns_causal_attention_op() {
+        use burn::tensor::module::attention;
+        use burn::tensor::ops::AttentionModuleOptions;
+        let dev = device();
+        let (b, t, d, heads) = (2, 6, 32, 4);
+        let block = tiny(false).init::<B>(&dev, 5).blocks.remove(0);
+        let x = Tensor::<B, 2>::random([b * t, d], Distribution::Normal(0.0, 1.0), &dev);
+        let pass = Pass {
+            batch: b,
+            len: t,
+            rope: Rope::new(b, t, d, heads, 10_000.0, &dev),
+            mask: causal_mask(t, &dev),
+            precision: MatmulPrecision::F32,
+        };
+        let ours = values(block.attn.forward(x.clone(), &pass));
+        let split = |y: Tensor<B, 2>| y.reshape([b, t, heads, d / heads]).swap_dims(1, 2);
+        let project = |layer: &Linear<B>| x.clone().matmul(layer.weight.val());
+        let q = split(pass.rope.apply(project(&block.attn.q)));
+        let k = split(pass.rope.apply(project(&block.attn.k)));
+        let v = split(project(&block.attn.v));
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+        let y = attention(q, k, v, None, None, options).swap_dims(1, 2).reshape([b * t, d]);
+        let reference = values(y.matmul(block.attn.o.weight.val()));
+        for (a, r) in ours.iter().zip(&reference) {
+            assert_relative_eq!(a, r, epsilon = 1e-5);
+        }
+    }
+
+    #[test]
+    fn causal_mask_hides_exactly_the_future() {
+        let mask = values(causal_mask::<B>(3, &device()));
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(mask, vec![0.0, inf, inf, 0.0, 0.0, inf, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bf16_matmuls_round_but_stay_close_to_f32() {
+        let dev = device();
+        let model = tiny(false).init::<B>(&dev, 3);
+        let tokens = Tensor::<B, 2, Int>::from_data([[5, 9, 13, 2, 40, 7]], &dev);
+        let full = values(model.forward(tokens.clone()));
+        let mixed = model.with_precision(MatmulPrecision::Bf16).forward(tokens);
+        assert_eq!(mixed.dtype(), DType::F32, "logits return to f32 for the loss");
+        let mixed = values(mixed);
+        let scale = full.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+        let worst = full.iter().zip(&mixed).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        // bf16 keeps 8 significant bits: errors of ~2^-8 relative, not zero.
+        assert!(worst > 0.0, "bf16 matmuls must actually round");
+        assert!(worst < 0.05 * scale, "bf16 error {worst} too large against logit scale {scale}");
     }
 
     #[test]
@@ -368,8 +530,8 @@ mod tests {
         assert_eq!(block.mlp.gate.weight.dims(), [32, 88]);
         assert_eq!(block.mlp.up.weight.dims(), [32, 88]);
         assert_eq!(block.mlp.down.weight.dims(), [88, 32]);
-        let x = Tensor::<B, 3>::ones([2, 5, 32], &dev);
-        assert_eq!(block.mlp.forward(x).dims(), [2, 5, 32]);
+        let x = Tensor::<B, 2>::ones([10, 32], &dev);
+        assert_eq!(block.mlp.forward(x, MatmulPrecision::F32).dims(), [10, 32]);
     }
 
     #[rstest::rstest]
