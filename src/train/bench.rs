@@ -24,6 +24,7 @@ pub struct BenchReport {
     pub rows: usize,
     /// Data-parallel replicas, one thread each (`train.devices`).
     pub replicas: usize,
+    pub gradient_checkpointing: bool,
     pub context: usize,
     pub steps: usize,
     pub step_seconds: f64,
@@ -53,6 +54,9 @@ pub struct BenchShape {
     pub decoder: DecoderShape,
     pub rows: usize,
     pub replicas: usize,
+    /// The spec's `train.gradient_checkpointing`: the paper shape needs it
+    /// to fit 32 × 768 tokens per replica on an 80 GB GPU.
+    pub checkpointing: bool,
 }
 
 impl BenchShape {
@@ -72,6 +76,7 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape
         decoder: super::decoder_shape(&spec.model, &spec.train)?,
         rows: spec.train.batch_sequences as usize,
         replicas: spec.train.devices.max(1) as usize,
+        checkpointing: spec.train.gradient_checkpointing,
     })
 }
 
@@ -82,22 +87,22 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape
 /// 0..replicas−1, the PyTorch comparison is skipped and MFU is against the
 /// stated GPU peak.
 pub fn bench(shape: &BenchShape, steps: usize, on: BackendChoice) -> Result<BenchReport> {
-    let report = match on {
-        BackendChoice::Cpu => {
-            bench_on::<backend::TrainBackend>(shape, &vec![Default::default(); shape.replicas], steps, on)?
+    let cpu = vec![Default::default(); shape.replicas];
+    let report = match (on, shape.checkpointing) {
+        (BackendChoice::Cpu, false) => bench_on::<backend::TrainBackend>(shape, &cpu, steps, on)?,
+        (BackendChoice::Cpu, true) => bench_on::<backend::CheckpointedTrainBackend>(shape, &cpu, steps, on)?,
+        #[cfg(feature = "cuda")]
+        (BackendChoice::Cuda, false) => {
+            let devices = super::placement(&backend::cuda_devices(None, shape.replicas)?, shape.replicas);
+            bench_on::<backend::CudaTrainBackend>(shape, &devices, steps, on)?
         }
         #[cfg(feature = "cuda")]
-        BackendChoice::Cuda => {
-            let devices = backend::cuda_devices(None, shape.replicas)?;
-            bench_on::<backend::CudaTrainBackend>(
-                shape,
-                &super::placement(&devices, shape.replicas),
-                steps,
-                on,
-            )?
+        (BackendChoice::Cuda, true) => {
+            let devices = super::placement(&backend::cuda_devices(None, shape.replicas)?, shape.replicas);
+            bench_on::<backend::CheckpointedCudaTrainBackend>(shape, &devices, steps, on)?
         }
         #[cfg(not(feature = "cuda"))]
-        BackendChoice::Cuda => anyhow::bail!("built without CUDA: add `--features cuda`"),
+        (BackendChoice::Cuda, _) => anyhow::bail!("built without CUDA: add `--features cuda`"),
     };
     println!("{}", format_report(&report));
     Ok(report)
@@ -158,6 +163,7 @@ fn bench_on<B: AutodiffBackend>(
         shape: format!("{:?} vocab {} context {}", shape.dims, shape.vocab, shape.context),
         rows: bench.rows,
         replicas: bench.replicas,
+        gradient_checkpointing: bench.checkpointing,
         context,
         steps,
         step_seconds,
@@ -173,8 +179,9 @@ fn bench_on<B: AutodiffBackend>(
 
 pub fn format_report(r: &BenchReport) -> String {
     let mut s = format!(
-        "burn 0.21 ({}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        "burn 0.21 ({}{}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
         r.backend,
+        if r.gradient_checkpointing { ", gradient checkpointing" } else { "" },
         r.shape,
         r.replicas,
         r.rows,
@@ -319,7 +326,7 @@ mod tests {
         // PAPER.md: 24/2048/16/5504 with a 32k untied vocabulary is 1.345B.
         let bench = f01_shape(&runs(), "paper").unwrap();
         let shape = bench.decoder;
-        assert_eq!((shape.context, bench.rows, bench.replicas), (768, 32, 2));
+        assert_eq!((shape.context, bench.rows, bench.replicas, bench.checkpointing), (768, 32, 2, true));
         assert_eq!(shape.parameters(), 1_345_423_360);
         let large = DecoderShape { vocab: 102_400, ..shape };
         assert_eq!(large.parameters(), 1_633_781_760);
