@@ -82,6 +82,13 @@ pub const METRICS: &[MetricInfo] = &[
     m("grad_norm_cv", Train, "ratio", Relative(0.15), "coefficient of variation of the gradient norm after warmup"),
     m("data_wait_share", Train, "share", Unpinned, "share of step time spent waiting for data"),
     m("padding_share", Train, "share", Exact, "share of input positions that are padding"),
+    m(
+        "truncated_share",
+        Train,
+        "share",
+        Exact,
+        "share of the tokens of the documents read that were cut off at the context length",
+    ),
     m("tokens_per_s", Train, "tokens/s", Unpinned, "training throughput"),
     m("mfu", Train, "share", Unpinned, "model FLOP utilisation against the device's peak"),
     m("non_embedding_params", Train, "parameters", Exact, "N of the scaling fit"),

@@ -149,6 +149,8 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
     run(&options(root.path(), false), &StandIn::default()).unwrap();
     let set =
         arxiv_to_model::spec::load_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
+    let expected: usize = set.specs.iter().map(|spec| spec.claims.len()).sum();
+    assert_eq!(expected, 19, "the spec set's claims");
     let index = arxiv_to_model::report::write_report(set, &root.path().join("reports")).unwrap();
     let text = std::fs::read_to_string(&index).unwrap();
     assert!(text.contains("synthetic corpus of 40 papers, seed 2602"), "captions name the corpus");
@@ -160,5 +162,5 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
         assert!(figures.join(format!("{name}.svg")).is_file(), "{name}.svg");
     }
     let claims = std::fs::read_to_string(index.parent().unwrap().join("tables/claims.csv")).unwrap();
-    assert_eq!(claims.lines().count(), 1 + 18, "a header and one row per claim");
+    assert_eq!(claims.lines().count(), 1 + expected, "a header and one row per claim");
 }

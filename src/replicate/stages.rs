@@ -188,6 +188,7 @@ pub fn train_values(s: &TrainSummary) -> BTreeMap<String, f64> {
         ("grad_norm_cv", s.grad_norm_cv),
         ("data_wait_share", s.data_wait_share),
         ("padding_share", s.padding_share),
+        ("truncated_share", s.truncated_share),
         ("tokens_per_s", s.tokens_per_s),
         ("mfu", s.mfu),
         ("non_embedding_params", s.non_embedding_params as f64),

@@ -345,7 +345,7 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
     Ok(out)
 }
 
-const TRAINING_METRICS: [&str; 10] = [
+const TRAINING_METRICS: [&str; 11] = [
     "non_embedding_params",
     "tokens_per_param",
     "train_loss",
@@ -356,6 +356,7 @@ const TRAINING_METRICS: [&str; 10] = [
     "tokens_per_s",
     "data_wait_share",
     "padding_share",
+    "truncated_share",
 ];
 
 fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
@@ -484,18 +485,19 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
 
 fn io_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     let runs = ids(inputs, Group::Infrastructure);
-    let series: Vec<(String, Vec<f64>)> =
-        [("data wait share", "data_wait_share"), ("padding share", "padding_share")]
-            .iter()
-            .map(|(name, m)| {
-                (name.to_string(), runs.iter().map(|id| inputs.value(id, m).unwrap_or(0.0)).collect())
-            })
-            .collect();
+    let series: Vec<(String, Vec<f64>)> = [
+        ("data wait share", "data_wait_share"),
+        ("padding share", "padding_share"),
+        ("truncated share", "truncated_share"),
+    ]
+    .iter()
+    .map(|(name, m)| (name.to_string(), runs.iter().map(|id| inputs.value(id, m).unwrap_or(0.0)).collect()))
+    .collect();
     if !series.iter().any(|(_, v)| v.iter().any(|&x| x > 0.0)) {
         return Ok(String::new());
     }
     let caption = inputs
-        .caption("Loaders: share of step time waiting for data and share of positions that are padding");
+        .caption("Loaders: share of step time waiting for data, of positions that are padding, and of document tokens cut at the context");
     save(&Bars { caption: caption.clone(), y_label: "share".into(), labels: runs, series }, figures, "io")?;
     Ok(format!("## Infrastructure (I01–I03)\n\n{}", figure_markdown("io", &caption)))
 }

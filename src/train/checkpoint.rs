@@ -31,6 +31,9 @@ pub struct RunState {
     pub tokens_seen: u64,
     pub real_tokens: u64,
     pub padding_tokens: u64,
+    /// Absent in checkpoints written before truncation was counted.
+    #[serde(default)]
+    pub truncated_tokens: u64,
     pub bytes_read: u64,
     pub train_seconds: f64,
     pub data_wait_seconds: f64,
@@ -172,6 +175,7 @@ mod tests {
                 tokens_seen: step * 100,
                 real_tokens: step * 90,
                 padding_tokens: step * 10,
+                truncated_tokens: step * 3,
                 bytes_read: 7,
                 train_seconds: 1.5,
                 data_wait_seconds: 0.25,

@@ -95,6 +95,9 @@ pub struct Batch {
     /// 1 where the target is a real token, 0 where it is padding.
     pub weights: Vec<f32>,
     pub padding_tokens: u64,
+    /// Tokens of this batch's documents cut off at the context length (the
+    /// released loader's other waste; packed loaders cut nothing).
+    pub truncated_tokens: u64,
     pub bytes_read: u64,
 }
 
@@ -107,6 +110,7 @@ impl Batch {
             targets: Vec::with_capacity(rows * context),
             weights: Vec::with_capacity(rows * context),
             padding_tokens: 0,
+            truncated_tokens: 0,
             bytes_read: 0,
         }
     }
@@ -256,7 +260,8 @@ impl BatchLoader for PackedLoader {
 
 /// `jsonl-on-the-fly`: the released loader. Each row is one document,
 /// tokenized now, followed by EOS, truncated to `context + 1` tokens or
-/// padded; no packing, so short documents cost padding (the waste I01 shows).
+/// padded; no packing, so short documents cost padding and long ones lose
+/// everything past the context (the two wastes I01 shows).
 pub struct DocumentLoader {
     docs: Arc<Vec<String>>,
     encode: Encode,
@@ -288,6 +293,7 @@ impl BatchLoader for DocumentLoader {
             let doc = &self.docs[self.order[self.position.cursor as usize] as usize];
             let mut ids = (self.encode)(doc);
             ids.push(self.setup.eos_id);
+            batch.truncated_tokens += ids.len().saturating_sub(self.setup.context + 1) as u64;
             ids.truncate(self.setup.context + 1);
             batch.push_row(&ids, self.setup.pad_id);
             batch.bytes_read += doc.len() as u64;
@@ -648,6 +654,8 @@ mod tests {
         assert_eq!(&batch.inputs[4..], &[99, 100, 101, 102]);
         assert_eq!(&batch.targets[4..], &[100, 101, 102, 103]);
         assert_eq!(batch.padding_tokens, 2);
+        // c d e f g h EOS is 7 tokens: 2 cut.
+        assert_eq!(batch.truncated_tokens, 2);
         assert_eq!(batch.bytes_read, 3 + 11);
     }
 

@@ -138,6 +138,9 @@ pub struct TrainSummary {
     pub grad_norm_cv: f64,
     pub data_wait_share: f64,
     pub padding_share: f64,
+    /// Share of the tokens of the documents read that were cut off at the
+    /// context length: truncated / (truncated + real targets).
+    pub truncated_share: f64,
     pub bytes_read: u64,
     pub non_embedding_params: u64,
     pub params: u64,
@@ -533,6 +536,7 @@ fn run_on<B: AutodiffBackend>(
         tokens_seen: 0,
         real_tokens: 0,
         padding_tokens: 0,
+        truncated_tokens: 0,
         bytes_read: 0,
         train_seconds: 0.0,
         data_wait_seconds: 0.0,
@@ -615,6 +619,7 @@ fn run_on<B: AutodiffBackend>(
         state.tokens_seen += positions;
         state.real_tokens += real;
         state.padding_tokens += padding;
+        state.truncated_tokens += micro_batches.iter().map(|b| b.truncated_tokens).sum::<u64>();
         state.bytes_read += bytes;
         state.train_seconds += step_time;
         state.data_wait_seconds += wait;
@@ -746,6 +751,8 @@ fn summarize(
         ),
         data_wait_share: state.data_wait_seconds / seconds,
         padding_share: state.padding_tokens as f64 / state.tokens_seen.max(1) as f64,
+        truncated_share: state.truncated_tokens as f64
+            / (state.truncated_tokens + state.real_tokens).max(1) as f64,
         bytes_read: state.bytes_read,
         non_embedding_params: plan.shape.dims.non_embedding_parameters(),
         params,
