@@ -265,6 +265,13 @@ enum BenchCommand {
         profile: String,
         #[arg(long, default_value_t = 20)]
         steps: usize,
+        /// Sequences per replica instead of the spec's `train.batch_sequences`
+        /// (to size a GPU check to the card).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Data-parallel replicas instead of the spec's `train.devices`.
+        #[arg(long)]
+        replicas: Option<usize>,
     },
     /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
     Tokenize {
@@ -516,8 +523,10 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             let report = arxiv_to_model::prepare::bench(&spec.data, &input, &prepare_options(global, None))?;
             print!("{}", arxiv_to_model::prepare::bench::render(&report));
         }
-        BenchCommand::Train { profile, steps } => {
-            let shape = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
+        BenchCommand::Train { profile, steps, rows, replicas } => {
+            let mut shape = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
+            shape.rows = rows.unwrap_or(shape.rows).max(1);
+            shape.replicas = replicas.unwrap_or(shape.replicas).max(1);
             arxiv_to_model::train::bench::bench(&shape, steps, backend(global))?;
         }
         BenchCommand::Tokenize { tokenizer, docs, repeats } => {

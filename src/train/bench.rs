@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::loader::{BatchLoader, LoaderPosition, LoaderSetup, PackedLoader, VecStore};
-use super::model::{Decoder, DecoderShape};
+use super::model::{Decoder, DecoderShape, MatmulPrecision};
 use super::{backend, data_parallel_step, default_peak, optim, BackendChoice};
 use crate::spec::train::AdamW;
 
@@ -25,6 +25,7 @@ pub struct BenchReport {
     /// Data-parallel replicas, one thread each (`train.devices`).
     pub replicas: usize,
     pub gradient_checkpointing: bool,
+    pub precision: String,
     pub context: usize,
     pub steps: usize,
     pub step_seconds: f64,
@@ -57,6 +58,8 @@ pub struct BenchShape {
     /// The spec's `train.gradient_checkpointing`: the paper shape needs it
     /// to fit 32 × 768 tokens per replica on an 80 GB GPU.
     pub checkpointing: bool,
+    /// The spec's `train.precision` (paper: bf16-mixed).
+    pub precision: MatmulPrecision,
 }
 
 impl BenchShape {
@@ -77,6 +80,7 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape
         rows: spec.train.batch_sequences as usize,
         replicas: spec.train.devices.max(1) as usize,
         checkpointing: spec.train.gradient_checkpointing,
+        precision: super::matmul_precision(&spec.train),
     })
 }
 
@@ -117,7 +121,7 @@ fn bench_on<B: AutodiffBackend>(
     let shape = &bench.decoder;
     let device = placement[0].clone();
     let context = shape.context as usize;
-    let mut model: Decoder<B> = shape.init(&device, 1);
+    let mut model: Decoder<B> = shape.init(&device, 1).with_precision(bench.precision);
     let spec = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&spec);
     let tokens: Vec<u32> = (0..(bench.tokens_per_step() * (steps + 2) + 1) as u32)
@@ -149,7 +153,7 @@ fn bench_on<B: AutodiffBackend>(
     }
     let step_seconds = timed / steps.max(1) as f64;
     let tokens_per_s = bench.tokens_per_step() as f64 / step_seconds;
-    let (peak, peak_source) = default_peak(on);
+    let (peak, peak_source) = default_peak(on, bench.precision);
     let mfu = 6.0 * shape.flop_parameters() as f64 * tokens_per_s / peak;
     let (torch, torch_note) = match on {
         BackendChoice::Cpu => match torch_step(shape, bench.rows * bench.replicas, steps) {
@@ -164,6 +168,7 @@ fn bench_on<B: AutodiffBackend>(
         rows: bench.rows,
         replicas: bench.replicas,
         gradient_checkpointing: bench.checkpointing,
+        precision: format!("{:?}", bench.precision).to_lowercase(),
         context,
         steps,
         step_seconds,
@@ -179,8 +184,9 @@ fn bench_on<B: AutodiffBackend>(
 
 pub fn format_report(r: &BenchReport) -> String {
     let mut s = format!(
-        "burn 0.21 ({}{}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        "burn 0.21 ({}, {} matmuls{}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
         r.backend,
+        r.precision,
         if r.gradient_checkpointing { ", gradient checkpointing" } else { "" },
         r.shape,
         r.replicas,
@@ -327,6 +333,7 @@ mod tests {
         let bench = f01_shape(&runs(), "paper").unwrap();
         let shape = bench.decoder;
         assert_eq!((shape.context, bench.rows, bench.replicas, bench.checkpointing), (768, 32, 2, true));
+        assert_eq!(bench.precision, MatmulPrecision::Bf16, "the paper trained in bf16-mixed");
         assert_eq!(shape.parameters(), 1_345_423_360);
         let large = DecoderShape { vocab: 102_400, ..shape };
         assert_eq!(large.parameters(), 1_633_781_760);

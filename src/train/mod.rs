@@ -202,19 +202,25 @@ pub fn planned_steps(train: &TrainConfig) -> u64 {
     (train.tokens / per_step.max(1)).max(1)
 }
 
-/// Stated peak FLOP/s per backend (f32): CPU = cores × 2.5 GHz × 32 FLOP per
-/// cycle (two AVX2 FMA units of 8 lanes); H100 SXM = 67 TFLOP/s f32 (non
-/// tensor-core; the paper's bf16 peak would be 989 TFLOP/s).
-pub fn default_peak(backend: BackendChoice) -> (f64, String) {
-    match backend {
-        BackendChoice::Cpu => {
+/// Stated peak FLOP/s per backend and matmul precision: CPU = cores ×
+/// 2.5 GHz × 32 f32 FLOP per cycle (two AVX2 FMA units of 8 lanes; bf16 is
+/// multiplied in f32 there); H100/H200 SXM = 67 TFLOP/s f32 (no tensor
+/// cores) or 989 TFLOP/s dense bf16 (tensor cores, the paper's regime).
+pub fn default_peak(backend: BackendChoice, precision: model::MatmulPrecision) -> (f64, String) {
+    match (backend, precision) {
+        (BackendChoice::Cpu, _) => {
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             (
                 cores as f64 * 2.5e9 * 32.0,
                 format!("{cores} cores x 2.5 GHz x 32 f32 FLOP/cycle (AVX2 FMA), stated"),
             )
         }
-        BackendChoice::Cuda => (67e12, "NVIDIA H100 SXM f32 peak 67 TFLOP/s, stated".to_string()),
+        (BackendChoice::Cuda, model::MatmulPrecision::F32) => {
+            (67e12, "NVIDIA H100/H200 SXM f32 peak 67 TFLOP/s, stated".to_string())
+        }
+        (BackendChoice::Cuda, model::MatmulPrecision::Bf16) => {
+            (989e12, "NVIDIA H100/H200 SXM dense bf16 peak 989 TFLOP/s, stated".to_string())
+        }
     }
 }
 
@@ -711,7 +717,7 @@ fn summarize(
     resumed_from: Option<u64>,
     device_placement: Vec<String>,
 ) -> TrainSummary {
-    let (default_peak_flops, default_source) = default_peak(opts.backend);
+    let (default_peak_flops, default_source) = default_peak(opts.backend, matmul_precision(train));
     let (peak, peak_source) = match opts.peak_flops {
         Some(p) => (p, "given by the caller".to_string()),
         None => (default_peak_flops, default_source),
