@@ -141,4 +141,28 @@ fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
     let summary: serde_json::Value = serde_json::from_str(&trained).unwrap();
     assert!(summary["val_loss"].as_f64().unwrap().is_finite());
     assert!(dir.path().join("model/metrics.csv").is_file());
+    // smoke trains as the paper's two data-parallel replicas, threads on the CPU.
+    assert_eq!(summary["devices"], 2);
+    assert!(summary["data_parallel"].as_str().unwrap().starts_with("2 replicas"), "{summary}");
+
+    let refused = replicate(&[
+        "train",
+        "--devices",
+        "2",
+        "--spec",
+        "F01",
+        "--profile",
+        "smoke",
+        "--shards",
+        &path("shards"),
+        "--tokenizer",
+        &path("tok/tokenizer.json"),
+        "--docs",
+        &docs,
+        "--out",
+        &path("model2"),
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the CPU backend has one"), "{err}");
 }
