@@ -1,10 +1,12 @@
 //! Training (issue 6): the paper's Llama-style decoder on Burn, AdamW with
-//! warmup and decay, global-norm clipping, gradient accumulation, the three
-//! loaders of the I runs, atomic checkpoints with exact resume, and the
-//! metrics the claims read (`metrics.csv`, `summary.json`).
+//! warmup and decay, global-norm clipping, gradient accumulation,
+//! data-parallel replicas (`train.devices`, one thread each), bf16-mixed
+//! matmuls, the three loaders of the I runs, atomic checkpoints with exact
+//! resume, and the metrics the claims read (`metrics.csv`, `summary.json`).
 //!
 //! Entry point: [`run`]. Reading order: `model` (the decoder), `schedule`,
-//! `optim`, `loader`, `checkpoint`, `metrics`, then [`run`] top to bottom.
+//! `optim`, `loader`, `checkpoint`, `metrics`, then [`run`] top to bottom
+//! (one step is `data_parallel_step`).
 
 pub mod bench;
 pub mod checkpoint;
@@ -234,7 +236,6 @@ pub fn run(
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    let replicas = train.devices.max(1) as usize;
     let checkpointing = train.gradient_checkpointing;
     match (opts.backend, checkpointing) {
         (BackendChoice::Cpu, false) => {
@@ -247,17 +248,16 @@ pub fn run(
         }
         #[cfg(feature = "cuda")]
         (BackendChoice::Cuda, false) => {
-            let devices = backend::cuda_devices(opts.devices, replicas)?;
+            let devices = backend::cuda_devices(opts.devices, train.devices.max(1) as usize)?;
             run_on::<backend::CudaTrainBackend>(&devices, model, train, loader, data, out, opts)
         }
         #[cfg(feature = "cuda")]
         (BackendChoice::Cuda, true) => {
-            let devices = backend::cuda_devices(opts.devices, replicas)?;
+            let devices = backend::cuda_devices(opts.devices, train.devices.max(1) as usize)?;
             run_on::<backend::CheckpointedCudaTrainBackend>(&devices, model, train, loader, data, out, opts)
         }
         #[cfg(not(feature = "cuda"))]
         (BackendChoice::Cuda, _) => {
-            let _ = replicas;
             bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
         }
     }
