@@ -292,7 +292,19 @@ struct GoldenArgs {
     ids: Vec<String>,
 }
 
+/// `replicate list | head` should end quietly like any Unix tool: Rust
+/// ignores SIGPIPE, which turns a closed pipe into a panic in `println!`.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; the
+    // default disposition only ends the process when a write hits a closed pipe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     init_logging(&cli.global);
     match dispatch(cli) {

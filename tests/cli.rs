@@ -166,3 +166,24 @@ fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("the CPU backend has one"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_process_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_replicate"))
+        .args(["show", "F01", "--profile", "paper"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the replicate binary runs");
+    // Close the reading end before the child has printed anything (it first
+    // loads the spec set), as `replicate show … | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like any Unix tool");
+}
