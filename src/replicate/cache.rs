@@ -30,6 +30,8 @@ impl StageKey {
         };
         field(stage.as_bytes());
         field(env!("CARGO_PKG_VERSION").as_bytes());
+        // The code that computed the output: a rebuilt harness recomputes.
+        field(env!("REPLICATE_SOURCE_HASH").as_bytes());
         field(&serde_json::to_vec(settings).expect("stage settings serialize to JSON"));
         for input in inputs {
             field(input.stage.as_bytes());

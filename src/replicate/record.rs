@@ -65,19 +65,33 @@ pub enum StageStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Versions {
     pub crate_version: &'static str,
+    /// Hash of src/ and Cargo.lock at build time (also part of every stage key).
+    pub source_hash: &'static str,
     pub rustc: &'static str,
     /// Versions of the dependencies that decide results, from Cargo.lock.
     pub dependencies: BTreeMap<String, String>,
 }
 
 /// Dependencies whose version can change a number in a report.
-const RECORDED_DEPENDENCIES: &[&str] =
-    &["burn", "tokenizers", "polars", "plotters", "flate2", "tar", "regex", "serde_norway", "rayon"];
+const RECORDED_DEPENDENCIES: &[&str] = &[
+    "burn",
+    "burn-flex",
+    "tokenizers",
+    "whatlang",
+    "plotters",
+    "flate2",
+    "zstd",
+    "tar",
+    "regex",
+    "serde_norway",
+    "rayon",
+];
 
 impl Versions {
     pub fn current() -> Self {
         Versions {
             crate_version: env!("CARGO_PKG_VERSION"),
+            source_hash: env!("REPLICATE_SOURCE_HASH"),
             rustc: env!("REPLICATE_RUSTC_VERSION"),
             dependencies: locked_versions(include_str!("../../Cargo.lock"), RECORDED_DEPENDENCIES),
         }
