@@ -75,6 +75,7 @@ pub const METRICS: &[MetricInfo] = &[
     m("fertility_prose", Tokenizer, "tokens/word", Exact, "tokens per whitespace word outside math"),
     m("fertility_math", Tokenizer, "tokens/word", Exact, "tokens per whitespace word inside math"),
     m("unk_rate", Tokenizer, "share", Exact, "tokens that are unknown or byte fallback"),
+    m("vocab_size", Tokenizer, "ids", Exact, "vocabulary the tokenizer reached (added tokens included); below the request when the corpus has too few distinct merges"),
     m("train_loss", Train, "nats/token", Relative(0.02), "final training loss"),
     m("val_loss", Train, "nats/token", Relative(0.02), "final validation loss"),
     m("val_bpb", Train, "bits/byte", Relative(0.02), "final validation loss in bits per source byte"),

@@ -202,10 +202,12 @@ pub fn train_values(s: &TrainSummary) -> BTreeMap<String, f64> {
 /// Trains the run's tokenizer on its prepared corpus and measures symbol stability on it.
 fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
     let docs = documents(ctx)?;
-    crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
+    let record = crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
     let stats = crate::tokenize::stats(&out.join(TOKENIZER_FILE), &docs)?;
     stats.save(&out.join("stats.json"))?;
-    Ok(stats.metrics)
+    let mut values = stats.metrics;
+    values.insert("vocab_size".to_string(), f64::from(record.vocab_size));
+    Ok(values)
 }
 
 /// Packs the prepared corpus into token shards with the run's tokenizer.
