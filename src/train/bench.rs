@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loader::{BatchLoader, LoaderPosition, LoaderSetup, PackedLoader, VecStore};
 use super::model::{Decoder, DecoderShape, MatmulPrecision};
-use super::{backend, data_parallel_step, default_peak, optim, BackendChoice};
+use super::{data_parallel_step, default_peak, optim, BackendChoice};
 use crate::spec::train::AdamW;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,34 +91,34 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape
 /// 0..replicas−1, the PyTorch comparison is skipped and MFU is against the
 /// stated GPU peak.
 pub fn bench(shape: &BenchShape, steps: usize, on: BackendChoice) -> Result<BenchReport> {
-    let cpu = vec![Default::default(); shape.replicas];
-    let report = match (on, shape.checkpointing) {
-        (BackendChoice::Cpu, false) => bench_on::<backend::TrainBackend>(shape, &cpu, steps, on)?,
-        (BackendChoice::Cpu, true) => bench_on::<backend::CheckpointedTrainBackend>(shape, &cpu, steps, on)?,
-        #[cfg(feature = "cuda")]
-        (BackendChoice::Cuda, false) => {
-            let devices = super::placement(&backend::cuda_devices(None, shape.replicas)?, shape.replicas);
-            bench_on::<backend::CudaTrainBackend>(shape, &devices, steps, on)?
-        }
-        #[cfg(feature = "cuda")]
-        (BackendChoice::Cuda, true) => {
-            let devices = super::placement(&backend::cuda_devices(None, shape.replicas)?, shape.replicas);
-            bench_on::<backend::CheckpointedCudaTrainBackend>(shape, &devices, steps, on)?
-        }
-        #[cfg(not(feature = "cuda"))]
-        (BackendChoice::Cuda, _) => anyhow::bail!("built without CUDA: add `--features cuda`"),
-    };
+    let task = BenchTask { shape, steps, on };
+    let report = super::on_backend(on, shape.checkpointing, None, shape.replicas, task)?;
     println!("{}", format_report(&report));
     Ok(report)
 }
 
+struct BenchTask<'a> {
+    shape: &'a BenchShape,
+    steps: usize,
+    on: BackendChoice,
+}
+
+impl super::BackendTask for BenchTask<'_> {
+    type Output = BenchReport;
+
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> Result<BenchReport> {
+        bench_on::<B>(self.shape, devices, self.steps, self.on)
+    }
+}
+
 fn bench_on<B: AutodiffBackend>(
     bench: &BenchShape,
-    placement: &[B::Device],
+    devices: &[B::Device],
     steps: usize,
     on: BackendChoice,
 ) -> Result<BenchReport> {
     let shape = &bench.decoder;
+    let placement = super::placement(devices, bench.replicas);
     let device = placement[0].clone();
     let context = shape.context as usize;
     let mut model: Decoder<B> = shape.init(&device, 1).with_precision(bench.precision);
@@ -142,7 +142,7 @@ fn bench_on<B: AutodiffBackend>(
     for i in 0..steps + 2 {
         let batches = (0..bench.replicas).map(|_| loader.next_batch()).collect::<Result<Vec<_>>>()?;
         let t0 = Instant::now();
-        let (_, mut grads) = data_parallel_step(&model, placement, &batches, 1)?;
+        let (_, mut grads) = data_parallel_step(&model, &placement, &batches, 1)?;
         optim::clip_global_norm(&model, &mut grads, 1.0);
         model = optim.step(1e-3, model, grads);
         // Read one value back so lazy backends finish the step inside the timer.

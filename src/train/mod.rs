@@ -236,30 +236,63 @@ pub fn run(
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    let checkpointing = train.gradient_checkpointing;
-    match (opts.backend, checkpointing) {
-        (BackendChoice::Cpu, false) => {
-            let devices = cpu_devices(opts.devices)?;
-            run_on::<backend::TrainBackend>(&devices, model, train, loader, data, out, opts)
-        }
-        (BackendChoice::Cpu, true) => {
-            let devices = cpu_devices(opts.devices)?;
-            run_on::<backend::CheckpointedTrainBackend>(&devices, model, train, loader, data, out, opts)
-        }
+    let replicas = train.devices.max(1) as usize;
+    let task = Training { model, train, loader, data, out, opts };
+    on_backend(opts.backend, train.gradient_checkpointing, opts.devices, replicas, task)
+}
+
+/// Work generic over the training backend. Rust has no generic closures,
+/// so `run` and the bench each implement this once and [`on_backend`] holds
+/// the one choice of backend type and devices.
+pub(crate) trait BackendTask {
+    type Output;
+    /// `devices`: the devices the replicas are placed on, round-robin.
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> Result<Self::Output>;
+}
+
+/// Runs `task` on the backend `backend` and `checkpointing` pick, with the
+/// devices `requested` (`--devices`) or, by default, one per replica.
+// `replicas` only matters where there are several devices to place them on.
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+pub(crate) fn on_backend<T: BackendTask>(
+    backend: BackendChoice,
+    checkpointing: bool,
+    requested: Option<usize>,
+    replicas: usize,
+    task: T,
+) -> Result<T::Output> {
+    match (backend, checkpointing) {
+        (BackendChoice::Cpu, false) => task.run::<backend::TrainBackend>(&cpu_devices(requested)?),
+        (BackendChoice::Cpu, true) => task.run::<backend::CheckpointedTrainBackend>(&cpu_devices(requested)?),
         #[cfg(feature = "cuda")]
         (BackendChoice::Cuda, false) => {
-            let devices = backend::cuda_devices(opts.devices, train.devices.max(1) as usize)?;
-            run_on::<backend::CudaTrainBackend>(&devices, model, train, loader, data, out, opts)
+            task.run::<backend::CudaTrainBackend>(&backend::cuda_devices(requested, replicas)?)
         }
         #[cfg(feature = "cuda")]
         (BackendChoice::Cuda, true) => {
-            let devices = backend::cuda_devices(opts.devices, train.devices.max(1) as usize)?;
-            run_on::<backend::CheckpointedCudaTrainBackend>(&devices, model, train, loader, data, out, opts)
+            task.run::<backend::CheckpointedCudaTrainBackend>(&backend::cuda_devices(requested, replicas)?)
         }
         #[cfg(not(feature = "cuda"))]
         (BackendChoice::Cuda, _) => {
             bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
         }
+    }
+}
+
+struct Training<'a> {
+    model: &'a ModelConfig,
+    train: &'a TrainConfig,
+    loader: &'a LoaderConfig,
+    data: TrainData,
+    out: &'a Path,
+    opts: &'a TrainOptions,
+}
+
+impl BackendTask for Training<'_> {
+    type Output = TrainSummary;
+
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> Result<TrainSummary> {
+        run_on::<B>(devices, self.model, self.train, self.loader, self.data, self.out, self.opts)
     }
 }
 
