@@ -122,22 +122,17 @@ fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
         &path("tok"),
     ]);
     ok(&["tokenize", "--tokenizer", &path("tok/tokenizer.json"), "--docs", &docs, "--out", &path("shards")]);
-    let trained = ok(&[
-        "-q",
-        "train",
-        "--spec",
-        "F01",
-        "--profile",
-        "smoke",
-        "--shards",
-        &path("shards"),
-        "--tokenizer",
-        &path("tok/tokenizer.json"),
-        "--docs",
-        &docs,
-        "--out",
-        &path("model"),
-    ]);
+    let (shards, tokenizer, model, refused_model) =
+        (path("shards"), path("tok/tokenizer.json"), path("model"), path("model2"));
+    let train = |out: &str, extra: &[&str]| {
+        let mut args = vec!["-q", "train", "--spec", "F01", "--profile", "smoke", "--shards", &shards];
+        args.extend(["--tokenizer", &tokenizer, "--docs", &docs, "--out", out]);
+        args.extend_from_slice(extra);
+        replicate(&args)
+    };
+    let trained = train(&model, &[]);
+    assert!(trained.status.success(), "train: {}", String::from_utf8_lossy(&trained.stderr));
+    let trained = stdout(&trained);
     let summary: serde_json::Value = serde_json::from_str(&trained).unwrap();
     assert!(summary["val_loss"].as_f64().unwrap().is_finite());
     assert!(dir.path().join("model/metrics.csv").is_file());
@@ -145,23 +140,7 @@ fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
     assert_eq!(summary["devices"], 2);
     assert!(summary["data_parallel"].as_str().unwrap().starts_with("2 replicas"), "{summary}");
 
-    let refused = replicate(&[
-        "train",
-        "--devices",
-        "2",
-        "--spec",
-        "F01",
-        "--profile",
-        "smoke",
-        "--shards",
-        &path("shards"),
-        "--tokenizer",
-        &path("tok/tokenizer.json"),
-        "--docs",
-        &docs,
-        "--out",
-        &path("model2"),
-    ]);
+    let refused = train(&refused_model, &["--devices", "2"]);
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("the CPU backend has one"), "{err}");
