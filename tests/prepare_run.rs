@@ -3,9 +3,9 @@
 //! resume, shards, manifest check and the loud failure of issue 4 settings.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use arxiv_to_model::corpus::synth::pack;
 use arxiv_to_model::prepare::output::{LedgerRow, YieldRow};
 use arxiv_to_model::prepare::{merge, run, PrepareInput, PrepareOptions};
 use arxiv_to_model::spec::DataConfig;
@@ -19,25 +19,13 @@ fn spec(id: &str) -> DataConfig {
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), Default::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
+    pack::gzip(bytes).unwrap()
 }
 
 fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, data) in members {
-        let mut header = tar::Header::new_gnu();
-        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.extend_from_slice(&[0; 1024]);
-    out
+    let members: Vec<pack::Member> =
+        members.iter().map(|(name, bytes)| pack::Member::new(*name, *bytes)).collect();
+    pack::tar(&members, false).unwrap()
 }
 
 fn paper(title: &str, body: &str) -> Vec<u8> {

@@ -18,7 +18,7 @@
 //! bytes.
 
 mod cases;
-mod pack;
+pub mod pack;
 mod papers;
 mod prose;
 

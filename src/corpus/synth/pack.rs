@@ -1,4 +1,5 @@
-//! Byte-stable tar and gzip writers for the synthetic corpus.
+//! Byte-stable tar and gzip writers for the synthetic corpus (and for the
+//! tests that hand-build arXiv-format inputs).
 //!
 //! Same seed, same bytes: every tar header carries a fixed mtime, uid/gid 0,
 //! empty owner names and fixed modes, and every gzip header has mtime 0, no
