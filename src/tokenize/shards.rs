@@ -611,6 +611,17 @@ mod tests {
         path
     }
 
+    /// Shards of `DOCS` by the merge-free latex-aware tokenizer, in `dir/shards`.
+    fn latex_aware_shards() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
+        let tok_path = save(&tok, dir.path());
+        let docs = write_docs(dir.path());
+        let out = dir.path().join("shards");
+        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
+        (dir, out)
+    }
+
     fn save(tok: &Tokenizer, dir: &Path) -> PathBuf {
         let path = dir.join("tokenizer.json");
         std::fs::write(&path, tok.to_string(false).unwrap()).unwrap();
@@ -736,12 +747,7 @@ mod tests {
 
     #[test]
     fn reader_rejects_another_tokenizer_and_damaged_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
-        let tok_path = save(&tok, dir.path());
-        let docs = write_docs(dir.path());
-        let out = dir.path().join("shards");
-        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
+        let (dir, out) = latex_aware_shards();
         let shard = out.join(TRAIN_SHARD);
         let other = "0".repeat(64);
         let err = ShardReader::open(&shard, Some(&other)).err().unwrap().to_string();
@@ -784,12 +790,7 @@ mod tests {
 
     #[test]
     fn reader_get_refuses_ranges_past_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
-        let tok_path = save(&tok, dir.path());
-        let docs = write_docs(dir.path());
-        let out = dir.path().join("shards");
-        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
+        let (_dir, out) = latex_aware_shards();
         let reader = ShardReader::open(&out.join(VALIDATION_SHARD), None).unwrap();
         assert_eq!(reader.get(0..reader.len() + 1), None);
         assert_eq!(reader.get(1..reader.len()).map(|v| v.len()), Some(reader.len() - 1));
@@ -818,12 +819,7 @@ mod tests {
 
     #[test]
     fn stream_rejects_truncated_and_foreign_shards() {
-        let dir = tempfile::tempdir().unwrap();
-        let tok = recipe_with_merges(Recipe::LatexAware, &[]).unwrap();
-        let tok_path = save(&tok, dir.path());
-        let docs = write_docs(dir.path());
-        let out = dir.path().join("shards");
-        write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &out).unwrap();
+        let (dir, out) = latex_aware_shards();
         let zst = out.join(TRAIN_SHARD_ZST);
         let err = ShardStream::open(&zst, Some(&"0".repeat(64))).err().unwrap().to_string();
         assert!(err.contains("written by tokenizer"), "{err}");
