@@ -71,17 +71,26 @@ pub enum DropReason {
     TooLarge,
     /// A valid archive without any `.tex` source (figures only, PDF inside a tar, …).
     NoTex,
+    /// The same paper id appeared earlier in the input; only the first is processed.
+    DuplicateInput,
     // encoding
     Undecodable,
     // extraction
     /// No `.tex` member within `max_tex_bytes`.
     NoUsableTex,
     NoMainFile,
+    /// Include resolution inlined more text than the paper's budget
+    /// (an include fan-out bomb); see `latex::includes::InlineBudget`.
+    IncludeBudget,
+    /// The stage's per-paper wall-time budget was spent (`prepare::watchdog`).
+    ExtractionTimeLimit,
     // cleaning
     EmptyAfterCleaning,
+    CleaningTimeLimit,
     // quality
     TooFewWords,
     NotEnglish,
+    QualityTimeLimit,
     // dedup
     ExactDuplicate,
     NearDuplicate,
@@ -95,11 +104,11 @@ impl DropReason {
                 LedgerStage::Metadata
             }
             ManifestMd5Mismatch | NotATar | Empty | Corrupt | PdfOnly | PostscriptOnly | HtmlOnly
-            | UnknownFormat | UnsafeMember | TooLarge | NoTex => LedgerStage::Validation,
+            | UnknownFormat | UnsafeMember | TooLarge | NoTex | DuplicateInput => LedgerStage::Validation,
             Undecodable => LedgerStage::Encoding,
-            NoUsableTex | NoMainFile => LedgerStage::Extraction,
-            EmptyAfterCleaning => LedgerStage::Cleaning,
-            TooFewWords | NotEnglish => LedgerStage::Quality,
+            NoUsableTex | NoMainFile | IncludeBudget | ExtractionTimeLimit => LedgerStage::Extraction,
+            EmptyAfterCleaning | CleaningTimeLimit => LedgerStage::Cleaning,
+            TooFewWords | NotEnglish | QualityTimeLimit => LedgerStage::Quality,
             ExactDuplicate | NearDuplicate => LedgerStage::Dedup,
         }
     }

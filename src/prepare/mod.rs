@@ -24,5 +24,6 @@ pub mod output;
 pub mod paper;
 pub mod quality;
 pub mod validate;
+pub mod watchdog;
 pub use bench::{bench, BenchReport};
 pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};

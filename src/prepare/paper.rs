@@ -21,6 +21,7 @@ use super::quality::{
     assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
 };
 use super::validate::{is_tex_member, validate_source, SourceKind};
+use super::watchdog;
 use crate::corpus::source::{RawContent, RawPaper};
 use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
 
@@ -169,10 +170,14 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     drop(source.members);
     p.pass(decoded.iter().map(|m| chars(&m.text)).sum());
 
+    let limit = watchdog::stage_limit();
+    let armed = watchdog::arm(limit);
     let tex = match extract_text(cfg, &decoded, &raw.id) {
+        Ok(_) if armed.tripped() => return Ok(p.leave(DropReason::ExtractionTimeLimit)),
         Ok(tex) => tex,
         Err(reason) => return Ok(p.leave(reason)),
     };
+    drop(armed);
     p.pass(chars(&tex));
 
     // Without --metadata the released scripts have no title or abstract to
@@ -183,7 +188,12 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     };
     let sty_files: Vec<&str> =
         decoded.iter().filter(|m| m.name.ends_with(".sty")).map(|m| m.text.as_str()).collect();
+    let armed = watchdog::arm(limit);
     let (body, degraded) = clean_and_normalize(ctx, &tex, &sty_files);
+    if armed.tripped() {
+        return Ok(p.leave(DropReason::CleaningTimeLimit));
+    }
+    drop(armed);
     drop(tex);
     if body.trim().is_empty() {
         return Ok(p.leave(DropReason::EmptyAfterCleaning));
@@ -195,7 +205,13 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     if !has_enough_words(words, cfg.filters.min_words) {
         return Ok(p.leave(DropReason::TooFewWords));
     }
-    if !language_passes(ctx, &text) {
+    let armed = watchdog::arm(limit);
+    let language_ok = language_passes(ctx, &text);
+    if armed.tripped() {
+        return Ok(p.leave(DropReason::QualityTimeLimit));
+    }
+    drop(armed);
+    if !language_ok {
         return Ok(p.leave(DropReason::NotEnglish));
     }
     let text_chars = chars(&text);

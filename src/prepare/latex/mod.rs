@@ -47,6 +47,31 @@ pub struct Resolved {
     pub depth_capped: bool,
 }
 
+/// How much text include resolution may produce for one paper.
+///
+/// Depth and per-file size are capped by the spec, but a file that includes
+/// another ten times, fifteen levels deep, multiplies a 600-byte archive
+/// into gigabytes. A real paper inlines each file about once, so its
+/// resolved text is about the size of its sources: past `GROWTH` times the
+/// archive's text (with a floor for small papers that repeat a snippet),
+/// or past twice `max_tex_bytes`, the paper is dropped (`include-budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineBudget {
+    pub max_bytes: usize,
+}
+
+impl InlineBudget {
+    pub const GROWTH: usize = 4;
+    pub const FLOOR: usize = 1 << 20;
+
+    pub fn for_archive(files: &BTreeMap<String, String>, max_tex_bytes: u64) -> Self {
+        let source: usize = files.values().map(String::len).sum();
+        let relative = source.saturating_mul(Self::GROWTH).max(Self::FLOOR);
+        let absolute = usize::try_from(max_tex_bytes.saturating_mul(2)).unwrap_or(usize::MAX);
+        Self { max_bytes: relative.min(absolute.max(Self::FLOOR)) }
+    }
+}
+
 /// Finds the main file of an archive and inlines its includes.
 ///
 /// `files` maps archive paths (`sections/intro.tex`, `00README.XXX`,
@@ -58,6 +83,7 @@ pub fn extract_resolved(
     cfg: &Extraction,
 ) -> Result<Resolved, DropReason> {
     let files = normalized_paths(files);
+    let budget = InlineBudget::for_archive(&files, cfg.max_tex_bytes);
     let (main_file, rule) =
         detect_main_file(&files, archive_stem, cfg.max_tex_bytes).ok_or(DropReason::NoMainFile)?;
     let mut resolver = Resolver {
@@ -66,6 +92,9 @@ pub fn extract_resolved(
         main_dir: parent_dir(&main_file).to_string(),
         bbl: bibliography_path(&files, &main_file),
         stack: Vec::new(),
+        budget,
+        over_budget: false,
+        include_cost: 0,
         report: Resolved {
             text: String::new(),
             main_file: main_file.clone(),
@@ -79,6 +108,12 @@ pub fn extract_resolved(
     let main_dir = resolver.main_dir.clone();
     let mut text = String::new();
     resolver.inline(&main_file, &main_dir, 0, &mut text);
+    if resolver.over_budget {
+        return Err(DropReason::IncludeBudget);
+    }
+    if crate::prepare::watchdog::expired() {
+        return Err(DropReason::ExtractionTimeLimit);
+    }
     resolver.report.text = text;
     Ok(resolver.report)
 }
@@ -167,6 +202,12 @@ struct Resolver<'a> {
     bbl: Option<String>,
     /// Files being inlined, outermost first, for cycle detection.
     stack: Vec<String>,
+    budget: InlineBudget,
+    /// Set once the output passed the budget; nothing more is inlined.
+    over_budget: bool,
+    /// Bytes of include commands followed so far: charged to the budget
+    /// too, so includes of empty files cannot loop for free.
+    include_cost: usize,
     report: Resolved,
 }
 
@@ -182,13 +223,25 @@ impl<'a> Resolver<'a> {
         self.stack.push(path.to_string());
         let mut copied = 0;
         for include in find_includes(text) {
+            if self.spent(out.len() + include.range.start - copied) {
+                break;
+            }
             out.push_str(&text[copied..include.range.start]);
             copied = include.range.end;
             let command = &text[include.range.clone()];
             self.inline_include(path, command, &include.target, import_dir, depth, out);
         }
-        out.push_str(&text[copied..]);
+        if !self.spent(out.len() + text.len() - copied) {
+            out.push_str(&text[copied..]);
+        }
         self.stack.pop();
+    }
+
+    /// Whether output of `len` bytes would pass the budget (or the stage's
+    /// time is up); once spent, it stays spent and inlining stops.
+    fn spent(&mut self, len: usize) -> bool {
+        self.over_budget |= len.saturating_add(self.include_cost) > self.budget.max_bytes;
+        self.over_budget || crate::prepare::watchdog::expired()
     }
 
     /// Where an include points: the archive path (if any), the import
@@ -232,6 +285,7 @@ impl<'a> Resolver<'a> {
         depth: u32,
         out: &mut String,
     ) {
+        self.include_cost += command.len();
         if *target == IncludeTarget::Bibliography && (!self.cfg.keep_bibliography || self.bbl.is_none()) {
             // Without a .bbl, or when the spec drops the bibliography, the
             // command stays for the cleaning rules.
@@ -256,6 +310,9 @@ impl<'a> Resolver<'a> {
         let oversize = self.files.get(found).is_some_and(|t| t.len() as u64 > self.cfg.max_tex_bytes);
         if oversize {
             self.report.missing.push(format!("{name} (over max_tex_bytes)"));
+            return;
+        }
+        if self.spent(out.len()) {
             return;
         }
         if !self.report.included.iter().any(|p| p == found) {
@@ -390,6 +447,31 @@ mod tests {
         let resolved = extract_resolved(&files, "x", &extraction(cap, false)).unwrap();
         assert_eq!(resolved.depth_capped, capped);
         assert_eq!(resolved.included.len(), levels);
+    }
+
+    /// Issue 14: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
+    #[test]
+    fn include_fan_out_bomb_is_dropped_within_budget() {
+        let mut files = vec![("main.tex".to_string(), main_with(&"\\input{l1}\n".repeat(10)))];
+        for i in 1..15 {
+            files.push((format!("l{i}.tex"), format!("\\input{{l{}}}\n", i + 1).repeat(10)));
+        }
+        files.push(("l15.tex".to_string(), "x".repeat(60)));
+        let files: BTreeMap<String, String> = files.into_iter().collect();
+        let result = extract_resolved(&files, "x", &extraction(16, false));
+        assert_eq!(result, Err(DropReason::IncludeBudget));
+        // Includes of empty files cost their command length, so they cannot loop for free.
+        let mut files = files;
+        files.insert("l15.tex".to_string(), String::new());
+        assert_eq!(extract_resolved(&files, "x", &extraction(16, false)), Err(DropReason::IncludeBudget));
+    }
+
+    #[test]
+    fn repeated_snippet_within_budget_is_kept() {
+        let files =
+            archive(&[("main.tex", &main_with(&"\\input{row}\n".repeat(50))), ("row.tex", "a & b \\\\")]);
+        let resolved = extract_resolved(&files, "x", &extraction(16, false)).unwrap();
+        assert_eq!(resolved.text.matches("a & b").count(), 50);
     }
 
     #[rstest]
