@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use whatlang::Lang;
 
 use crate::prepare::latex::math::math_spans;
-use crate::prepare::latex::scan::{control_seq, environment_name, is_word, skip_blanks};
+use crate::prepare::latex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
+use crate::prepare::watchdog;
 
 /// Released document layout.
 pub fn assemble_document(title: &str, abstract_text: &str, body: &str) -> String {
@@ -48,6 +49,10 @@ pub fn is_expected_language(text: &str, expect: Lang, min_confidence: f64) -> bo
 /// a space, control words and braces disappear (the words inside
 /// `\emph{…}` stay), and whitespace collapses.
 pub fn mask_for_language(text: &str) -> String {
+    indexed(text, || mask_prose(text))
+}
+
+fn mask_prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let bytes = text.as_bytes();
     let mut copied = 0;
@@ -60,6 +65,9 @@ pub fn mask_for_language(text: &str) -> String {
     let math = math_spans(text);
     let mut math = math.iter().peekable();
     while at < bytes.len() {
+        if watchdog::expired() {
+            break;
+        }
         if let Some(m) = math.peek().filter(|m| m.start == at) {
             let end = m.end;
             math.next();

@@ -9,7 +9,8 @@
 
 use std::ops::Range;
 
-use super::scan::{control_seq, environment_name, find_end, group_end, optional_end, skip_blanks};
+use super::scan::{control_seq, environment_name, find_end, group_end, indexed, optional_end, skip_blanks};
+use crate::prepare::watchdog;
 
 /// Environments whose body TeX reads verbatim: `%` inside is text, not a comment.
 pub const VERBATIM_ENVIRONMENTS: &[&str] = &[
@@ -54,12 +55,20 @@ pub fn strip_comments(text: &str) -> String {
 
 /// Splits `text` into code, verbatim and comment spans covering it exactly.
 pub fn tex_spans(text: &str) -> Vec<Span> {
+    indexed(text, || spans_of(text))
+}
+
+fn spans_of(text: &str) -> Vec<Span> {
     let mut spans = SpanList::default();
+    let mut verb_misses = VerbMisses::default();
     let bytes = text.as_bytes();
     let mut pending_fis: Vec<usize> = Vec::new();
     let mut code_start = 0;
     let mut at = 0;
     while at < bytes.len() {
+        if watchdog::expired() {
+            break;
+        }
         let special = match bytes[at] {
             b'%' => Some((SpanKind::Comment, line_comment_end(text, at))),
             b'\\' => {
@@ -72,7 +81,7 @@ pub fn tex_spans(text: &str) -> Vec<Span> {
                     pending_fis.extend(fi);
                     Some((SpanKind::Comment, end))
                 } else {
-                    verbatim_command_end(text, cs.name, cs.end)
+                    verbatim_command_end(text, cs.name, cs.end, &mut verb_misses)
                         .map(|end| (SpanKind::Verbatim, end))
                         .or_else(|| special_environment_end(text, cs.name, cs.end))
                         .or(Some((SpanKind::Code, cs.end)))
@@ -141,7 +150,7 @@ fn line_comment_end(text: &str, percent: usize) -> usize {
 /// `\verb|…|` (any delimiter), `\lstinline`, `\url{…}` and the URL of
 /// `\href{…}{text}`: their argument is read verbatim, so `%` there is text
 /// (`\url{http://x.org/a%20b}` in countless bibliographies).
-fn verbatim_command_end(text: &str, name: &str, after: usize) -> Option<usize> {
+fn verbatim_command_end(text: &str, name: &str, after: usize, misses: &mut VerbMisses) -> Option<usize> {
     let bytes = text.as_bytes();
     match name {
         "verb" | "lstinline" => {
@@ -160,14 +169,38 @@ fn verbatim_command_end(text: &str, name: &str, after: usize) -> Option<usize> {
             if !delimiter.is_ascii() || delimiter.is_ascii_alphabetic() || delimiter.is_ascii_whitespace() {
                 return None;
             }
-            let line_end = text[at + 1..].find('\n').map_or(bytes.len(), |i| at + 1 + i);
-            text[at + 1..line_end].find(delimiter as char).map(|i| at + 1 + i + 1)
+            misses.find(text, at + 1, delimiter)
         }
         "url" | "href" => {
             let open = skip_blanks(text, after);
             (bytes.get(open) == Some(&b'{')).then(|| group_end(text, open)).flatten()
         }
         _ => None,
+    }
+}
+
+/// Where `\verb`'s closing delimiter was last looked for in vain, per
+/// delimiter: from that start to the end of its line there is none, so a
+/// later `\verb` on the same line needs no second search (a line of
+/// 100,000 `\verb!` otherwise searched to its end 100,000 times).
+#[derive(Default)]
+struct VerbMisses(std::collections::HashMap<u8, std::ops::Range<usize>>);
+
+impl VerbMisses {
+    /// The byte past the first `delimiter` from `from` on the same line.
+    fn find(&mut self, text: &str, from: usize, delimiter: u8) -> Option<usize> {
+        if self.0.get(&delimiter).is_some_and(|miss| miss.contains(&from) || miss.end == from) {
+            return None;
+        }
+        let bytes = text.as_bytes();
+        let found = bytes[from..].iter().position(|&b| b == delimiter || b == b'\n').map(|i| from + i);
+        match found {
+            Some(at) if bytes[at] == delimiter => Some(at + 1),
+            other => {
+                self.0.insert(delimiter, from..other.unwrap_or(bytes.len()));
+                None
+            }
+        }
     }
 }
 

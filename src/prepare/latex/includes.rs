@@ -37,6 +37,10 @@ pub enum IncludeTarget {
 
 /// Every include command in the code spans of `text`, in order.
 pub fn find_includes(text: &str) -> Vec<IncludeRef> {
+    super::scan::indexed(text, || includes_in(text))
+}
+
+fn includes_in(text: &str) -> Vec<IncludeRef> {
     let mut found = Vec::new();
     // Where the last include's arguments ended: they may run past the end of
     // their code span (`\input{a%}`), and the matches must not overlap.
@@ -47,6 +51,9 @@ pub fn find_includes(text: &str) -> Vec<IncludeRef> {
         }
         let mut at = span.range.start.max(resume);
         while let Some(offset) = text[at..span.range.end].find('\\') {
+            if crate::prepare::watchdog::expired() {
+                return found;
+            }
             let start = at + offset;
             let cs = control_seq(text, start, false);
             match include_at(text, cs.name, cs.end) {

@@ -8,6 +8,7 @@
 //! and an optional default, `\def` with `#1#2` parameters,
 //! `\DeclareMathOperator`, `\let`), and nothing that needs a TeX engine.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -160,8 +161,15 @@ pub fn harvest_macros(preamble: &str, sty_files: &[&str]) -> MacroTable {
 }
 
 fn harvest_into(table: &mut MacroTable, text: &str, at_letter: bool) {
+    super::scan::indexed(text, || harvest_definitions(table, text, at_letter));
+}
+
+fn harvest_definitions(table: &mut MacroTable, text: &str, at_letter: bool) {
     let mut at = 0;
     while let Some(offset) = text[at..].find('\\') {
+        if crate::prepare::watchdog::expired() {
+            break;
+        }
         let start = at + offset;
         match parse_definition(text, start, at_letter) {
             Some((definition, end)) => {
@@ -190,14 +198,15 @@ pub struct Expanded {
 pub fn expand_macros(body: &str, table: &MacroTable, max_expansions: u32, max_growth: f64) -> Expanded {
     let mut expander = Expander {
         table: table.clone(),
-        frames: vec![Frame { text: body.to_string(), at: 0 }],
+        frames: vec![Frame { text: Cow::Borrowed(body), at: 0 }],
         out: String::with_capacity(body.len()),
         expansions: 0,
         max_expansions,
         max_len: (body.len().max(GROWTH_FLOOR) as f64 * max_growth.max(1.0)) as usize,
         degraded: false,
     };
-    expander.run();
+    // The body is the text most scans run over: index it (issue 14).
+    super::scan::indexed(body, || expander.run());
     Expanded { text: expander.out, expansions: expander.expansions, degraded: expander.degraded }
 }
 
@@ -206,15 +215,16 @@ pub fn expand_macros(body: &str, table: &MacroTable, max_expansions: u32, max_gr
 const GROWTH_FLOOR: usize = 1024;
 
 /// Pending input: a replacement text (or the body) and how far it is read.
-struct Frame {
-    text: String,
+struct Frame<'a> {
+    /// The body itself (borrowed, so its scans are indexed) or a replacement.
+    text: Cow<'a, str>,
     at: usize,
 }
 
-struct Expander {
+struct Expander<'a> {
     table: MacroTable,
     /// Innermost replacement last; the body is `frames[0]`.
-    frames: Vec<Frame>,
+    frames: Vec<Frame<'a>>,
     out: String,
     expansions: u32,
     max_expansions: u32,
@@ -236,7 +246,7 @@ enum Step {
     NeedsMore,
 }
 
-impl Expander {
+impl Expander<'_> {
     fn run(&mut self) {
         while let Some(frame) = self.frames.last_mut() {
             let rest = &frame.text[frame.at..];
@@ -247,7 +257,7 @@ impl Expander {
             };
             push_tex(&mut self.out, &rest[..offset]);
             frame.at += offset;
-            if self.degraded {
+            if self.degraded || crate::prepare::watchdog::expired() {
                 let at = frame.at;
                 push_tex(&mut self.out, &frame.text[at..]);
                 self.frames.pop();
@@ -263,7 +273,7 @@ impl Expander {
         let Some(frame) = self.frames.last() else {
             return Step::Copy(0);
         };
-        let (text, at) = (frame.text.as_str(), frame.at);
+        let (text, at) = (&*frame.text, frame.at);
         let cs = control_seq(text, at, false);
         let len = |end: usize| end - at;
         if let Some(end) = verbatim_environment_end(text, cs.name, cs.end) {
@@ -310,7 +320,7 @@ impl Expander {
                     return;
                 }
                 self.advance(len);
-                self.frames.push(Frame { text: replacement, at: 0 });
+                self.frames.push(Frame { text: replacement.into(), at: 0 });
             }
             Step::Emit(replacement, len) => {
                 self.expansions += 1;
@@ -351,7 +361,7 @@ impl Expander {
         let mut text = String::with_capacity(top.text.len() - top.at + below.text.len() - below.at);
         text.push_str(&top.text[top.at..]);
         text.push_str(&below.text[below.at..]);
-        self.frames.push(Frame { text, at: 0 });
+        self.frames.push(Frame { text: text.into(), at: 0 });
     }
 }
 

@@ -5,7 +5,8 @@
 use std::ops::Range;
 
 use super::comments::VERBATIM_ENVIRONMENTS;
-use super::scan::{control_seq, environment_name, find_end, skip_blanks};
+use super::scan::{control_seq, environment_name, find_end, indexed, skip_blanks};
+use crate::prepare::watchdog;
 
 /// Display-math environments of LaTeX and amsmath.
 pub const MATH_ENVIRONMENTS: &[&str] = &[
@@ -32,10 +33,19 @@ pub const MATH_ENVIRONMENTS: &[&str] = &[
 /// Byte ranges of the math spans in `text`, delimiters included, in order.
 /// An unclosed `$` is not math (a stray dollar in prose).
 pub fn math_spans(text: &str) -> Vec<Range<usize>> {
+    indexed(text, || spans_of(text))
+}
+
+fn spans_of(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
+    let mut misses = Misses::default();
+    let mut find_unescaped = |text: &str, from: usize, close: &'static str| misses.find(text, from, close);
     let mut at = 0;
     while at < bytes.len() {
+        if watchdog::expired() {
+            break;
+        }
         let span_end = match bytes[at] {
             b'$' if bytes.get(at + 1) == Some(&b'$') => find_unescaped(text, at + 2, "$$"),
             b'$' => find_unescaped(text, at + 1, "$"),
@@ -79,12 +89,38 @@ pub fn math_spans(text: &str) -> Vec<Range<usize>> {
     spans
 }
 
+/// Per closing delimiter, the start of a search for it that failed.
+///
+/// The search steps one byte, or two at a backslash. Two searches from
+/// different starts meet at the first byte not preceded by a backslash and
+/// walk the same bytes from there, so a later search that reaches such a
+/// byte past a failed start fails too: 40,000 unclosed `\[` cost one walk
+/// to the end of the text, not 40,000.
+#[derive(Default)]
+struct Misses(std::collections::HashMap<&'static str, usize>);
+
+impl Misses {
+    fn find(&mut self, text: &str, from: usize, close: &'static str) -> Option<usize> {
+        let missed = self.0.get(close).copied();
+        let found = find_unescaped(text, from, close, missed);
+        if found.is_none() && missed.is_none_or(|m| from < m) {
+            self.0.insert(close, from);
+        }
+        found
+    }
+}
+
 /// The byte past the first `close` at or after `from` that is not escaped
-/// by a backslash (`\$` is a dollar sign, not the end of math).
-fn find_unescaped(text: &str, from: usize, close: &str) -> Option<usize> {
+/// by a backslash (`\$` is a dollar sign, not the end of math). With
+/// `missed`, the start of a search for `close` that found none (see [`Misses`]).
+fn find_unescaped(text: &str, from: usize, close: &str, missed: Option<usize>) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut at = from;
     while at < bytes.len() {
+        let joins_the_miss = missed.is_some_and(|m| at == m || (at > m && bytes[at - 1] != b'\\'));
+        if joins_the_miss {
+            return None;
+        }
         if bytes[at..].starts_with(close.as_bytes()) {
             return Some(at + close.len());
         }
@@ -98,6 +134,33 @@ fn find_unescaped(text: &str, from: usize, close: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// Remembered misses change no answer: searches from increasing starts
+    /// (as `math_spans` makes them) agree with fresh searches.
+    #[test]
+    fn remembered_misses_agree_with_fresh_searches() {
+        const PIECES: &[&str] = &["\\", "]", "\\]", "$", "x", "\\[", "\\\\"];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(state % 20) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            for close in ["\\]", "$", "$$"] {
+                let mut misses = Misses::default();
+                for from in 0..=text.len() {
+                    assert_eq!(
+                        misses.find(&text, from, close),
+                        find_unescaped(&text, from, close, None),
+                        "{text:?} {from}"
+                    );
+                }
+            }
+        }
+    }
 
     #[rstest]
     #[case::inline("a $x^2$ b", vec!["$x^2$"])]

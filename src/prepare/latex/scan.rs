@@ -58,13 +58,25 @@ pub fn skip_blanks(text: &str, mut at: usize) -> usize {
 /// Given `{` at `open`, returns the byte just past its matching `}`, or
 /// `None` when the group never closes. `\{` and `\}` do not count.
 pub fn group_end(text: &str, open: usize) -> Option<usize> {
-    delimited_end(text, open, b'{', b'}')
+    if text.as_bytes().get(open) != Some(&b'{') {
+        return None;
+    }
+    match index::lookup(text, |ix| ix.group_end(text, open)) {
+        Some(found) => found,
+        None => delimited_end(text, open, b'{', b'}'),
+    }
 }
 
 /// Given `[` at `open`, returns the byte just past the matching `]`; a `]`
 /// inside braces does not close it (`\cite[{a]b}]{k}`).
 pub fn optional_end(text: &str, open: usize) -> Option<usize> {
-    delimited_end(text, open, b'[', b']')
+    if text.as_bytes().get(open) != Some(&b'[') {
+        return None;
+    }
+    match index::lookup(text, |ix| ix.optional_end(text, open)) {
+        Some(found) => found,
+        None => delimited_end(text, open, b'[', b']'),
+    }
 }
 
 fn delimited_end(text: &str, open: usize, left: u8, right: u8) -> Option<usize> {
@@ -107,7 +119,148 @@ pub fn environment_name(text: &str, open: usize) -> Option<(&str, usize)> {
 /// Finds `\end{name}` at or after `from`, returning its start and the byte past it.
 pub fn find_end(text: &str, from: usize, name: &str) -> Option<(usize, usize)> {
     let needle = format!("\\end{{{name}}}");
-    text[from..].find(&needle).map(|i| (from + i, from + i + needle.len()))
+    let search = || text[from..].find(&needle).map(|i| (from + i, from + i + needle.len()));
+    index::lookup(text, |ix| ix.find_end(from, &needle, search)).unwrap_or_else(search)
+}
+
+pub use index::indexed;
+
+/// Linear-time answers for the scans above, per text.
+///
+/// Each scan is linear on its own, but the rules call them at every
+/// candidate: 100,000 unclosed `\cite{` or `\begin{equation}` in a 1 MB
+/// paper made every call run to the end of the text, quadratic in all. A
+/// pass that calls them over one text wraps itself in [`indexed`]; inside,
+/// calls on that same text are answered from tables built once in one
+/// backward pass (brace matching) or from remembered searches (`\end{…}`),
+/// with exactly the answers of the plain scans. Calls on any other text
+/// (a slice, a replacement text) scan as before.
+mod index {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    const NONE: u32 = u32::MAX;
+
+    pub struct TextIndex {
+        ptr: usize,
+        len: usize,
+        /// Built on the first brace query.
+        tables: RefCell<Option<Tables>>,
+        /// Per `\end{name}` needle: the last search's start and answer.
+        ends: RefCell<HashMap<String, (usize, Option<(usize, usize)>)>>,
+    }
+
+    /// For each position `p` (as the delimiter scans reach it; a backslash
+    /// takes the next byte with it): `close[p]`, the first `}` at brace depth
+    /// zero from `p`, and `stop[p]`, the first `]` or `}` at depth zero;
+    /// `NONE` when a `{` on the way never closes or the text ends first.
+    struct Tables {
+        close: Vec<u32>,
+        stop: Vec<u32>,
+    }
+
+    impl Tables {
+        fn build(bytes: &[u8]) -> Self {
+            let n = bytes.len();
+            let mut close = vec![NONE; n + 2];
+            let mut stop = vec![NONE; n + 2];
+            for p in (0..n).rev() {
+                let (c, s) = match bytes[p] {
+                    b'\\' => (close[p + 2], stop[p + 2]),
+                    b'}' => (p as u32, p as u32),
+                    b']' => (close[p + 1], p as u32),
+                    b'{' => match close[p + 1] {
+                        NONE => (NONE, NONE),
+                        m => (close[m as usize + 1], stop[m as usize + 1]),
+                    },
+                    _ => (close[p + 1], stop[p + 1]),
+                };
+                close[p] = c;
+                stop[p] = s;
+            }
+            Self { close, stop }
+        }
+    }
+
+    impl TextIndex {
+        fn tables<R>(&self, text: &str, f: impl FnOnce(&Tables) -> R) -> R {
+            let mut tables = self.tables.borrow_mut();
+            f(tables.get_or_insert_with(|| Tables::build(text.as_bytes())))
+        }
+
+        pub fn group_end(&self, text: &str, open: usize) -> Option<usize> {
+            self.tables(text, |t| match t.close[open + 1] {
+                NONE => None,
+                x => Some(x as usize + 1),
+            })
+        }
+
+        pub fn optional_end(&self, text: &str, open: usize) -> Option<usize> {
+            self.tables(text, |t| match t.stop[open + 1] {
+                NONE => None,
+                x if text.as_bytes()[x as usize] == b']' => Some(x as usize + 1),
+                _ => None,
+            })
+        }
+
+        /// A search from `from` repeats an earlier one from `start` when
+        /// `from` lies between that start and its answer (or the end of the
+        /// text, when there was none).
+        pub fn find_end(
+            &self,
+            from: usize,
+            needle: &str,
+            search: impl FnOnce() -> Option<(usize, usize)>,
+        ) -> Option<(usize, usize)> {
+            let mut ends = self.ends.borrow_mut();
+            if let Some(&(start, answer)) = ends.get(needle) {
+                let reach = answer.map_or(usize::MAX, |(at, _)| at);
+                if start <= from && from <= reach {
+                    return answer;
+                }
+            }
+            let answer = search();
+            ends.insert(needle.to_string(), (from, answer));
+            answer
+        }
+    }
+
+    thread_local! {
+        static SCOPES: RefCell<Vec<Rc<TextIndex>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Runs `f` with the scans on `text` answered from its index.
+    pub fn indexed<R>(text: &str, f: impl FnOnce() -> R) -> R {
+        struct Pop;
+        impl Drop for Pop {
+            fn drop(&mut self) {
+                SCOPES.with(|s| s.borrow_mut().pop());
+            }
+        }
+        let (ptr, len) = (text.as_ptr() as usize, text.len());
+        let reuse =
+            SCOPES.with(|s| s.borrow().iter().rev().find(|ix| ix.ptr == ptr && ix.len == len).cloned());
+        let index = reuse.unwrap_or_else(|| {
+            Rc::new(TextIndex { ptr, len, tables: RefCell::new(None), ends: RefCell::new(HashMap::new()) })
+        });
+        SCOPES.with(|s| s.borrow_mut().push(index));
+        let _pop = Pop;
+        f()
+    }
+
+    /// `f`'s answer from the index of `text` when a scope holds it. The
+    /// text is borrowed for the whole scope, so an index matching its
+    /// address and length is an index of these very bytes.
+    pub fn lookup<R>(text: &str, f: impl FnOnce(&TextIndex) -> R) -> Option<R> {
+        if text.is_empty() || text.len() >= NONE as usize - 2 {
+            return None;
+        }
+        let (ptr, len) = (text.as_ptr() as usize, text.len());
+        let index =
+            SCOPES.with(|s| s.borrow().iter().rev().find(|ix| ix.ptr == ptr && ix.len == len).cloned())?;
+        Some(f(&index))
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +292,37 @@ mod tests {
     #[case::unclosed("{a{b}", None)]
     fn matches_braces(#[case] text: &str, #[case] end: Option<usize>) {
         assert_eq!(group_end(text, 0), end);
+    }
+
+    /// Inside [`indexed`], every answer equals the plain scan's, for every
+    /// start position of arbitrary bracket soup (escapes included).
+    #[test]
+    fn indexed_answers_equal_the_plain_scans() {
+        const PIECES: &[&str] = &["{", "}", "[", "]", "\\", "x", "\\{", "\\end{a}", "é"];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(state % 30) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            let positions: Vec<usize> = (0..text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            let plain: Vec<_> = positions
+                .iter()
+                .map(|&i| {
+                    let ends = text[i..].find("\\end{a}").map(|k| (i + k, i + k + 7));
+                    (delimited_end(&text, i, b'{', b'}'), delimited_end(&text, i, b'[', b']'), ends)
+                })
+                .collect();
+            indexed(&text, || {
+                for (&i, want) in positions.iter().zip(&plain) {
+                    let got = (group_end(&text, i), optional_end(&text, i), find_end(&text, i, "a"));
+                    assert_eq!(&got, want, "{text:?} at {i}");
+                }
+            });
+        }
     }
 
     #[rstest]
