@@ -13,6 +13,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
+        // As any other output: readable as the process umask allows (the
+        // default 0600 of temporary files hid reports from a group).
+        .permissions(umask_permissions(0o666))
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
@@ -20,6 +23,68 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path).with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
     Ok(())
+}
+
+/// `mode` for a file created now; the kernel applies the process umask.
+#[cfg(unix)]
+pub fn umask_permissions(mode: u32) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(mode)
+}
+
+/// Holds an exclusive advisory lock on `path` (created if missing) until
+/// dropped; logs when another process holds it and waits.
+pub fn exclusive_lock(path: &Path, what: &str) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    if file.try_lock().is_err() {
+        tracing::info!(lock = %path.display(), "waiting for another process that holds {what}");
+        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// Errors unless `path` is a regular file: a FIFO would block forever and a
+/// device (`/dev/zero`) read until memory runs out. `what` names the option.
+pub fn require_regular_file(path: &Path, what: &str) -> Result<()> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{what} {}: cannot read it", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{what} {}: not a regular file ({}); pass a file or a directory of files",
+            path.display(),
+            file_kind(&meta)
+        );
+    }
+    Ok(())
+}
+
+/// In words, for errors: `directory`, `FIFO`, `character device`, …
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "not a file"
+    }
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.

@@ -5,9 +5,20 @@
 //! version. A directory only ever appears there complete: the stage writes into
 //! a temporary sibling that is renamed into place when it succeeds, so an
 //! interrupted run leaves nothing that looks finished.
+//!
+//! Several processes may share one work directory (two `--all` started on
+//! the same cluster node). Each key has an advisory lock file,
+//! `WORK/cache/<stage>/.<key>.lock`: a process holds it shared for as long as
+//! it may read the output (a lease, until the `StageCache` is dropped) and
+//! exclusive while it checks for and produces the output. So a second run
+//! waits for the first to finish a stage and then reuses it, and a forced
+//! rerun replaces an output only once no other process holds a lease on it.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -51,6 +62,9 @@ impl fmt::Display for StageKey {
 #[derive(Debug, Clone)]
 pub struct StageCache {
     root: PathBuf,
+    /// Shared locks on the outputs this process produced or reused, held
+    /// until the cache (the whole invocation) is dropped.
+    leases: Arc<Mutex<HashMap<StageKey, File>>>,
 }
 
 /// What `StageCache::run` did.
@@ -63,7 +77,7 @@ pub struct CacheOutcome {
 
 impl StageCache {
     pub fn new(work_dir: &Path) -> Self {
-        StageCache { root: work_dir.join("cache") }
+        StageCache { root: work_dir.join("cache"), leases: Arc::default() }
     }
 
     pub fn dir(&self, key: &StageKey) -> PathBuf {
@@ -81,25 +95,138 @@ impl StageCache {
         force: bool,
         produce: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<CacheOutcome> {
+        self.run_in(key, force, Staging::Fresh, produce)
+    }
+
+    /// Like [`Self::run`], but the stage works in a directory named after
+    /// its key, `WORK/cache/<stage>/.work-<key>/`, kept when the process
+    /// dies: a rerun hands `produce` the same directory with what the killed
+    /// run left there (training's checkpoints), so it can resume.
+    pub fn run_resumable(
+        &self,
+        key: &StageKey,
+        force: bool,
+        produce: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<CacheOutcome> {
+        self.run_in(key, force, Staging::Keyed, produce)
+    }
+
+    /// The resumable working directory of `key` (see [`Self::run_resumable`]).
+    pub fn work_dir(&self, key: &StageKey) -> PathBuf {
+        self.root.join(&key.stage).join(format!(".work-{}", key.hash))
+    }
+
+    fn run_in(
+        &self,
+        key: &StageKey,
+        force: bool,
+        staging: Staging,
+        produce: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<CacheOutcome> {
         let dir = self.dir(key);
-        if dir.is_dir() && !force {
-            return Ok(CacheOutcome { dir, reused: true });
-        }
         let parent = dir.parent().expect("cache dirs have a parent");
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create cache directory {}", parent.display()))?;
-        let staging = tempfile::Builder::new()
-            .prefix(&format!(".tmp-{}-", key.hash))
-            .tempdir_in(parent)
-            .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
-        produce(staging.path())?;
+        if self.leased(key) && !force {
+            return Ok(CacheOutcome { dir, reused: true });
+        }
+        let lock = self.lock_file(key)?;
+        if !force {
+            lock.lock_shared().with_context(|| format!("cannot lock {}", self.lock_path(key).display()))?;
+            if dir.is_dir() {
+                self.lease(key, lock);
+                return Ok(CacheOutcome { dir, reused: true });
+            }
+            lock.unlock().ok();
+        }
+        // Our own lease would make us wait for ourselves.
+        self.leases.lock().expect("lease table").remove(key);
+        if lock.try_lock().is_err() {
+            tracing::info!(stage = %key, "waiting for another process that is producing or reading this stage");
+            lock.lock().with_context(|| format!("cannot lock {}", self.lock_path(key).display()))?;
+        }
+        if dir.is_dir() && !force {
+            // Another process produced it while we waited.
+            lock.lock_shared().ok();
+            self.lease(key, lock);
+            return Ok(CacheOutcome { dir, reused: true });
+        }
+        remove_stale_staging(parent, key);
+        let staged = match staging {
+            Staging::Fresh => {
+                let staging = tempfile::Builder::new()
+                    .prefix(&format!(".tmp-{}-", key.hash))
+                    .permissions(crate::io::umask_permissions(0o777))
+                    .tempdir_in(parent)
+                    .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
+                produce(staging.path())?;
+                staging.keep()
+            }
+            Staging::Keyed => {
+                let work = self.work_dir(key);
+                if force && work.exists() {
+                    std::fs::remove_dir_all(&work)
+                        .with_context(|| format!("cannot clear {} for --force", work.display()))?;
+                }
+                std::fs::create_dir_all(&work)
+                    .with_context(|| format!("cannot create {}", work.display()))?;
+                produce(&work)?;
+                work
+            }
+        };
         if dir.is_dir() {
+            // Forced: no other process holds a lease (we hold the lock exclusively).
             std::fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
         }
-        let staged = staging.keep();
         std::fs::rename(&staged, &dir)
             .with_context(|| format!("cannot move {} to {}", staged.display(), dir.display()))?;
+        lock.lock_shared().ok();
+        self.lease(key, lock);
         Ok(CacheOutcome { dir, reused: false })
+    }
+
+    fn lock_path(&self, key: &StageKey) -> PathBuf {
+        self.root.join(&key.stage).join(format!(".{}.lock", key.hash))
+    }
+
+    fn lock_file(&self, key: &StageKey) -> Result<File> {
+        let path = self.lock_path(key);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))
+    }
+
+    fn leased(&self, key: &StageKey) -> bool {
+        self.leases.lock().expect("lease table").contains_key(key) && self.dir(key).is_dir()
+    }
+
+    fn lease(&self, key: &StageKey, lock: File) {
+        self.leases.lock().expect("lease table").insert(key.clone(), lock);
+    }
+}
+
+/// Where a stage writes before its output is renamed into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Staging {
+    /// A new temporary directory; a failed or killed attempt's is discarded.
+    Fresh,
+    /// `.work-<key>`, kept across a kill so the next attempt resumes.
+    Keyed,
+}
+
+/// Staging directories of this key left by a killed process: only the
+/// holder of the key's exclusive lock calls this, so none is in use.
+fn remove_stale_staging(parent: &Path, key: &StageKey) {
+    let prefix = format!(".tmp-{}-", key.hash);
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale staging directory");
+            }
+        }
     }
 }
 
@@ -129,7 +256,10 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(!cache.contains(&key));
-        let leftovers = std::fs::read_dir(cache.dir(&key).parent().unwrap()).unwrap().count();
+        let leftovers = std::fs::read_dir(cache.dir(&key).parent().unwrap())
+            .unwrap()
+            .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".lock"))
+            .count();
         assert_eq!(leftovers, 0, "the staging directory must be removed");
 
         let made = cache.run(&key, false, |dir| Ok(std::fs::write(dir.join("out"), b"1")?)).unwrap();

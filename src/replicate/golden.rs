@@ -76,6 +76,14 @@ pub fn values_path(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
 /// Compares the latest outputs of `ids` with golden; a missing file on either side is an error
 /// naming it and saying what to run.
 pub fn verify(golden_dir: &Path, reports_dir: &Path, profile: &str, ids: &[&str]) -> Result<Vec<Mismatch>> {
+    let unknown: Vec<&str> = ids.iter().copied().filter(|id| !crate::spec::RUN_IDS.contains(id)).collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "unknown run id(s): {}; the run ids are {} (`replicate list`)",
+            unknown.join(", "),
+            crate::spec::RUN_IDS.join(" ")
+        );
+    }
     let mut mismatches = Vec::new();
     for id in ids {
         let golden = golden_path(golden_dir, profile, id);

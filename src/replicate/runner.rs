@@ -163,6 +163,9 @@ impl<E: Executor> Job<'_, E> {
         let started = Instant::now();
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let run_dir = run_dir(&self.opts.reports_dir, &self.set.profile.profile, &spec.id);
+        // One process at a time writes a run's reports; a second waits, then reuses every stage.
+        let _reports_lock =
+            crate::io::exclusive_lock(&run_lock_path(&run_dir), "this run's report directory")?;
         let mut stages = Vec::new();
         let mut values = BTreeMap::new();
         let mut failure: Option<(StageName, String)> = None;
@@ -234,8 +237,13 @@ impl<E: Executor> Job<'_, E> {
             input_dirs: input_dirs.iter().map(PathBuf::as_path).collect(),
         };
         let clock = Instant::now();
-        let result =
-            self.cache.run(&planned.key, force, |out| self.executor.execute(planned.stage, &ctx, out));
+        let produce = |out: &Path| self.executor.execute(planned.stage, &ctx, out);
+        // Training checkpoints: a killed run resumes from the last good one.
+        let result = if planned.stage == StageName::Train {
+            self.cache.run_resumable(&planned.key, force, produce)
+        } else {
+            self.cache.run(&planned.key, force, produce)
+        };
         let wall = clock.elapsed().as_secs_f64();
         let bytes_read = input_dirs.iter().map(|d| tree_size(d)).sum();
         match result {
@@ -301,6 +309,7 @@ pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
 /// Scaling fit over S01–S05 (added to S05's values) and claim verdicts, written next to the runs.
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
     let profile_dir = reports_dir.join(&set.profile.profile);
+    let _lock = crate::io::exclusive_lock(&profile_dir.join(".finalize.lock"), "the profile's reports")?;
     let mut measured = measured(set, reports_dir)?;
     let scaling = fit_scaling(&measured);
     if let Some(report) = &scaling {
@@ -331,6 +340,12 @@ fn fit_scaling(measured: &Measured) -> Option<ScalingReport> {
 }
 
 /// `reports/<profile>/runs/<ID>/`.
+/// Beside the run directory, not in it: the run directory holds exactly the reports.
+fn run_lock_path(run_dir: &Path) -> PathBuf {
+    let name = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    run_dir.with_file_name(format!(".{name}.lock"))
+}
+
 pub fn run_dir(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
     reports_dir.join(profile).join("runs").join(id)
 }

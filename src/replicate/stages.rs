@@ -138,7 +138,8 @@ fn documents(ctx: &StageContext<'_>) -> Result<PathBuf> {
 impl Pipeline {
     fn prepare(&self, ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
         let input = PrepareInput { src: ctx.sources.src.clone(), metadata: ctx.sources.metadata.clone() };
-        let opts = PrepareOptions { shard: None, jobs: self.jobs, progress: self.progress };
+        let opts =
+            PrepareOptions { shard: None, jobs: self.jobs, progress: self.progress, allow_empty: false };
         let summary = crate::prepare::run(&ctx.spec.data, &input, out, &opts)?;
         let mut values = BTreeMap::from([
             ("papers_seen".to_string(), summary.papers_seen as f64),
@@ -166,7 +167,15 @@ impl Pipeline {
             documents: &prepared.join("documents.jsonl"),
         };
         let data = train_data(ctx.spec, &inputs)?;
+        // The cache hands a killed run's working directory back (see
+        // `StageCache::run_resumable`): continue from its last good checkpoint.
+        let resume =
+            crate::train::checkpoint::list(&out.join("checkpoints")).is_ok_and(|steps| !steps.is_empty());
+        if resume {
+            tracing::info!(run = %ctx.spec.id, dir = %out.display(), "resuming training from the last good checkpoint of a killed run");
+        }
         let opts = TrainOptions {
+            resume,
             progress: self.progress,
             backend: self.backend,
             devices: self.devices,
@@ -174,6 +183,9 @@ impl Pipeline {
         };
         let summary =
             crate::train::run(&ctx.spec.model, &ctx.spec.train, &ctx.spec.loader, data, out, &opts)?;
+        if let Some(step) = summary.resumed_from_step {
+            eprintln!("{}: training resumed from the checkpoint of step {step}", ctx.spec.id);
+        }
         Ok(train_values(&summary))
     }
 }
