@@ -27,6 +27,8 @@ pub struct MetadataRecord {
     pub license: Option<String>,
     /// Year of `versions[0].created`.
     pub first_version_year: Option<u16>,
+    /// Length of `versions`: which of two records of one id is the later.
+    pub versions: u32,
 }
 
 /// How a snapshot read went: lines that could not be used are counted and
@@ -36,7 +38,47 @@ pub struct MetadataReadStats {
     pub records: u64,
     pub malformed_lines: u64,
     pub first_errors: Vec<String>,
+    /// Records whose id an earlier line already had (see `MetadataTable::load`).
+    #[serde(default)]
+    pub duplicate_ids: u64,
 }
+
+impl MetadataReadStats {
+    /// Above this share of malformed lines the file is taken for something
+    /// other than the OAI snapshot (or a damaged one), not a few bad records.
+    pub const MAX_MALFORMED_SHARE: f64 = 0.01;
+
+    /// Warns about any malformed line; an error when they are more than
+    /// [`Self::MAX_MALFORMED_SHARE`] of the lines, naming the first ones.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        if self.malformed_lines == 0 {
+            return Ok(());
+        }
+        let lines = self.records + self.malformed_lines;
+        let share = self.malformed_lines as f64 / lines as f64;
+        let first = self.first_errors.join("\n  ");
+        if share > Self::MAX_MALFORMED_SHARE {
+            anyhow::bail!(
+                "--metadata {}: {} of {lines} lines ({:.1}%) are not usable records, more than the {}% allowed; \
+                 is it the OAI snapshot? First bad lines:\n  {first}",
+                path.display(),
+                self.malformed_lines,
+                share * 100.0,
+                Self::MAX_MALFORMED_SHARE * 100.0
+            );
+        }
+        tracing::warn!(
+            "--metadata {}: {} of {lines} lines are not usable records and were skipped; first:\n  {first}",
+            path.display(),
+            self.malformed_lines
+        );
+        Ok(())
+    }
+}
+
+/// Longest snapshot line read: real records are a few KiB; a file without
+/// newlines (`/dev/zero`, a binary) must not be read into memory whole.
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
 #[derive(Deserialize)]
 struct OaiLine {
@@ -66,7 +108,7 @@ pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Re
     let mut number = 0u64;
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).with_context(|| {
+        let n = (&mut reader).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut line).with_context(|| {
             format!(
                 "cannot read the metadata snapshot {} (line {}); is the gzip stream complete?",
                 path.display(),
@@ -77,6 +119,13 @@ pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Re
             break;
         }
         number += 1;
+        if n as u64 > MAX_LINE_BYTES {
+            anyhow::bail!(
+                "--metadata {}: line {number} is longer than {} MiB; pass the OAI snapshot JSON lines (plain or .gz)",
+                path.display(),
+                MAX_LINE_BYTES >> 20
+            );
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -97,6 +146,7 @@ pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Re
 }
 
 fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read>> {
+    crate::io::require_regular_file(path, "--metadata")?;
     let mut file = File::open(path).with_context(|| {
         format!(
             "cannot open the metadata snapshot {}; pass the OAI snapshot JSON lines (plain or .gz) to --metadata",
@@ -136,6 +186,7 @@ pub fn parse_record(line: &[u8]) -> std::result::Result<MetadataRecord, String> 
         comments: raw.comments,
         license: raw.license,
         first_version_year,
+        versions: raw.versions.as_ref().map_or(0, |v| u32::try_from(v.len()).unwrap_or(u32::MAX)),
     })
 }
 

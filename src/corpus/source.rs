@@ -93,6 +93,9 @@ pub fn plan_inputs(src: &[PathBuf]) -> Result<Vec<InputUnit>> {
     for path in src {
         let meta = std::fs::metadata(path)
             .with_context(|| format!("--src {} does not exist or cannot be read", path.display()))?;
+        if !meta.is_dir() {
+            crate::io::require_regular_file(path, "--src")?;
+        }
         let mut loose = Vec::new();
         if meta.is_dir() {
             collect_dir(path, &mut units, &mut loose)?;
@@ -120,10 +123,14 @@ fn collect_dir(dir: &Path, units: &mut Vec<InputUnit>, loose: &mut Vec<PathBuf>)
         }
         if path.is_dir() {
             collect_dir(&path, units, loose)?;
-        } else if is_bulk_tar_name(&name) {
-            units.push(InputUnit::BulkTar { path });
-        } else if arxiv_id_from_name(&name).is_some() {
-            loose.push(path);
+        } else if is_bulk_tar_name(&name) || arxiv_id_from_name(&name).is_some() {
+            // A FIFO named like a paper would block the reader forever.
+            crate::io::require_regular_file(&path, "--src")?;
+            if is_bulk_tar_name(&name) {
+                units.push(InputUnit::BulkTar { path });
+            } else {
+                loose.push(path);
+            }
         }
     }
     Ok(())

@@ -51,6 +51,8 @@ pub struct PrepareOptions {
     pub jobs: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Accept an input without any paper instead of failing.
+    pub allow_empty: bool,
 }
 
 /// How a bulk tar fared against `arXiv_src_manifest.xml`.
@@ -94,6 +96,9 @@ pub struct MetadataSummary {
     pub records: u64,
     pub malformed_lines: u64,
     pub first_errors: Vec<String>,
+    /// Records dropped for repeating an id (the one with most versions is kept).
+    #[serde(default)]
+    pub duplicate_ids: u64,
     pub seconds: f64,
 }
 
@@ -207,6 +212,13 @@ pub fn run(
         }
     }
     let units = plan_inputs(&input.src)?;
+    if units.is_empty() && !opts.allow_empty {
+        bail!(
+            "--src {}: no paper found (bulk tars arXiv_src_*.tar or files named like an arXiv id); \
+             check the path, or pass --allow-empty to accept an empty input",
+            input.src.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+        );
+    }
     let parts_dir = out.join(PARTS_DIR);
     std::fs::create_dir_all(&parts_dir).with_context(|| {
         format!("cannot create the output directory {}; is it writable?", parts_dir.display())
@@ -322,15 +334,17 @@ fn load_metadata(
     };
     let clock = Instant::now();
     let table = MetadataTable::load(path, &cfg.metadata_filter)?;
-    let MetadataReadStats { records, malformed_lines, first_errors } = table.stats.clone();
+    let MetadataReadStats { records, malformed_lines, first_errors, duplicate_ids } = table.stats.clone();
     if records == 0 {
         bail!("--metadata {} holds no usable record; pass the OAI snapshot JSON lines", path.display());
     }
+    table.stats.check(path)?;
     let summary = MetadataSummary {
         path: path.to_path_buf(),
         records,
         malformed_lines,
         first_errors,
+        duplicate_ids,
         seconds: clock.elapsed().as_secs_f64(),
     };
     Ok((Some(table), Some(summary)))

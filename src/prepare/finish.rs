@@ -45,6 +45,16 @@ pub fn finish(
     pass.complete(out, clock, started)
 }
 
+/// The same paper given twice (two copies in `--src`, a tar and its
+/// unpacked files): the first copy is the paper, a later one leaves at
+/// validation as `duplicate-input`, so it is neither processed twice nor kept twice.
+fn mark_duplicate_input(record: &mut PaperRecord) {
+    tracing::warn!(paper = %record.id, "the input holds this paper more than once; later copies are dropped (duplicate-input)");
+    record.dropped = Some(DropReason::DuplicateInput);
+    record.doc = None;
+    record.chars_after.truncate(waterfall_position(LedgerStage::Validation));
+}
+
 struct Finisher<'a> {
     cfg: &'a DataConfig,
     documents: AtomicFile,
@@ -56,6 +66,8 @@ struct Finisher<'a> {
     waterfall: Vec<YieldRow>,
     stage_seconds: StageSeconds,
     summary: PrepareSummary,
+    /// Paper ids met so far, in input order.
+    seen_ids: std::collections::HashSet<String>,
 }
 
 impl<'a> Finisher<'a> {
@@ -75,6 +87,7 @@ impl<'a> Finisher<'a> {
                 .map(|s| YieldRow { stage: stage_name(*s), ..YieldRow::default() })
                 .collect(),
             stage_seconds: [0.0; PER_PAPER_STAGES],
+            seen_ids: std::collections::HashSet::new(),
             summary: PrepareSummary {
                 papers_seen: 0,
                 papers_kept: 0,
@@ -131,6 +144,9 @@ impl<'a> Finisher<'a> {
     }
 
     fn add_paper(&mut self, mut record: PaperRecord) -> Result<()> {
+        if !self.seen_ids.insert(record.id.clone()) {
+            mark_duplicate_input(&mut record);
+        }
         let kept = self.apply_dedup(&mut record)?;
         self.count_in_waterfall(&record);
         self.summary.papers_seen += 1;

@@ -107,7 +107,18 @@ pub struct MetadataTable {
 impl MetadataTable {
     pub fn load(path: &Path, filter: &MetadataFilter) -> Result<Self> {
         let mut verdicts = HashMap::new();
-        let stats = for_each_record(path, |record| {
+        // Duplicate ids: the record with the most versions (the latest
+        // snapshot of the paper) wins; on a tie, the later line.
+        let mut versions: HashMap<String, u32> = HashMap::new();
+        let mut duplicates = 0u64;
+        let mut stats = for_each_record(path, |record| {
+            if let Some(&seen) = versions.get(&record.id) {
+                duplicates += 1;
+                if record.versions < seen {
+                    return;
+                }
+            }
+            versions.insert(record.id.clone(), record.versions);
             let verdict = judge_record(&record, filter).map(|()| MetadataFields {
                 title: record.title.unwrap_or_default(),
                 abstract_text: record.abstract_text.unwrap_or_default(),
@@ -115,6 +126,14 @@ impl MetadataTable {
             });
             verdicts.insert(record.id, verdict);
         })?;
+        stats.duplicate_ids = duplicates;
+        if duplicates > 0 {
+            tracing::warn!(
+                metadata = %path.display(),
+                duplicates,
+                "the metadata snapshot repeats paper ids; the record with the most versions was kept for each"
+            );
+        }
         Ok(Self { verdicts, stats })
     }
 
@@ -229,6 +248,7 @@ mod tests {
             comments: Some("withdrawn".into()),
             license: None,
             first_version_year: Some(1990),
+            versions: 1,
         }
     }
 
