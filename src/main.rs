@@ -206,6 +206,9 @@ struct PrepareArgs {
     /// Process the i-th of N deterministic slices by input file (0-based), e.g. `--shard $SLURM_ARRAY_TASK_ID/64`.
     #[arg(long, value_parser = arxiv_to_model::prepare::parse_shard)]
     shard: Option<(usize, usize)>,
+    /// Accept a --src that holds no paper (otherwise an error: a typo in a path is the usual cause).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -333,6 +336,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global()?;
     }
     let global = &cli.global;
+    check_device_built(global)?;
     if cli.all && cli.command.is_some() {
         anyhow::bail!("--all runs every spec; it does not combine with a subcommand");
     }
@@ -482,6 +486,18 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// `--device cuda` on a CPU-only build fails here, before any stage runs,
+/// rather than at the train stage after hours of data stages.
+fn check_device_built(global: &Global) -> Result<()> {
+    if global.device == "cuda" && !cfg!(feature = "cuda") {
+        anyhow::bail!(
+            "--device cuda: this binary was built without CUDA; rebuild with `cargo build --release --features cuda` \
+             (needs an NVIDIA driver at run time), or use --device cpu"
+        );
+    }
+    Ok(())
+}
+
 fn backend(global: &Global) -> BackendChoice {
     if global.device == "cuda" {
         BackendChoice::Cuda
@@ -491,14 +507,18 @@ fn backend(global: &Global) -> BackendChoice {
 }
 
 fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {
-    PrepareOptions { shard, jobs: global.jobs.unwrap_or(0), progress: !global.quiet }
+    PrepareOptions { shard, jobs: global.jobs.unwrap_or(0), progress: !global.quiet, allow_empty: false }
 }
 
 fn prepare(global: &Global, args: &PrepareArgs) -> Result<ExitCode> {
     let (spec, _) = spec::load_one(&global.runs_dir, &args.spec, &args.profile)?;
     let input = PrepareInput { src: args.src.clone(), metadata: args.metadata.clone() };
-    let summary =
-        arxiv_to_model::prepare::run(&spec.data, &input, &args.out, &prepare_options(global, args.shard))?;
+    let summary = arxiv_to_model::prepare::run(
+        &spec.data,
+        &input,
+        &args.out,
+        &PrepareOptions { allow_empty: args.allow_empty, ..prepare_options(global, args.shard) },
+    )?;
     println!(
         "{}: {} papers seen, {} kept ({} train, {} validation); ledger and waterfall in {}",
         args.spec,

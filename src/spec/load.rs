@@ -88,10 +88,16 @@ struct SourceFile {
 
 impl SourceFile {
     fn read(path: &Path) -> Result<Self, SpecError> {
+        crate::io::require_regular_file(path, "spec")
+            .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("{e:#}")))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("cannot read: {e}")))?;
+        if let Err((line, message)) = super::guard::check_shape(&text) {
+            return Err(SpecError::new(SpecErrorKind::Syntax, path, message).at(line, None));
+        }
         let value: Value = serde_norway::from_str(&text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
+            let line = super::guard::duplicate_key_line(&text, &e.to_string())
+                .or_else(|| e.location().map(|l| l.line()));
             SpecError::new(SpecErrorKind::Syntax, path, format!("not valid YAML: {e}")).at(line, None)
         })?;
         if !value.is_mapping() {
@@ -254,6 +260,21 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
         .at(line, Some("extends".into())));
     };
     let parent = path.parent().unwrap_or(Path::new(".")).join(target);
+    // `extends` names a file of the runs directory (the first spec's), never
+    // one elsewhere: `../../../etc/passwd` is not a base spec.
+    let root = seen.first().and_then(|p| p.parent()).map(Path::to_path_buf);
+    let inside = match (parent.canonicalize(), root) {
+        (Ok(target), Some(root)) => target.starts_with(root),
+        _ => true,
+    };
+    if !inside {
+        return Err(SpecError::new(
+            SpecErrorKind::DanglingExtends,
+            path,
+            format!("extends `{target}`, which is outside the runs directory; name a file next to the specs"),
+        )
+        .at(line, Some("extends".into())));
+    }
     if !parent.is_file() {
         return Err(SpecError::new(
             SpecErrorKind::DanglingExtends,
@@ -485,6 +506,15 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         check(divides, "model.shape", format!("{} heads do not divide hidden {}", d.heads, d.hidden));
         check(!divides || d.head_dim() % 2 == 0, "model.shape", "RoPE needs an even head dimension".into());
         check(d.layers > 0 && d.ffn > 0, "model.shape", "layers and ffn must be positive".into());
+        let vocab = spec.tokenizer.vocab.size().unwrap_or(0);
+        check(
+            d.checked_parameters(vocab, false).is_some(),
+            "model.shape",
+            format!(
+                "{} layers x hidden {} x ffn {} overflow a 64-bit parameter count; use sizes a model can have",
+                d.layers, d.hidden, d.ffn
+            ),
+        );
     }
     let vocab = spec.tokenizer.vocab.size().unwrap_or(0);
     check(vocab >= 300, "tokenizer.vocab", format!("{vocab} is too small for byte-level BPE (at least 300)"));

@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod data;
+mod guard;
 mod load;
 mod locate;
 pub mod model;

@@ -88,15 +88,31 @@ impl Dims {
     /// Parameters outside the embedding and LM head: per block two RMSNorm
     /// gains, Q/K/V/O projections and the three SwiGLU matrices (no biases),
     /// plus the final RMSNorm. This is the N of the scaling fit.
+    /// Saturates at `u64::MAX` rather than wrap; spec validation rejects
+    /// shapes whose count does not fit ([`Self::checked_parameters`]).
     pub fn non_embedding_parameters(&self) -> u64 {
-        let (l, d, f) = (self.layers as u64, self.hidden as u64, self.ffn as u64);
-        l * (4 * d * d + 3 * d * f + 2 * d) + d
+        self.checked_non_embedding_parameters().unwrap_or(u64::MAX)
     }
 
     /// Exact parameter count with the embedding and an LM head (untied unless `tied`).
     pub fn parameters(&self, vocab: u32, tied: bool) -> u64 {
-        let tables = if tied { 1 } else { 2 };
-        self.non_embedding_parameters() + tables * vocab as u64 * self.hidden as u64
+        self.checked_parameters(vocab, tied).unwrap_or(u64::MAX)
+    }
+
+    /// [`Self::non_embedding_parameters`], `None` when it overflows `u64`.
+    pub fn checked_non_embedding_parameters(&self) -> Option<u64> {
+        let (l, d, f) = (self.layers as u64, self.hidden as u64, self.ffn as u64);
+        let attention = d.checked_mul(d)?.checked_mul(4)?;
+        let mlp = d.checked_mul(f)?.checked_mul(3)?;
+        let block = attention.checked_add(mlp)?.checked_add(d.checked_mul(2)?)?;
+        l.checked_mul(block)?.checked_add(d)
+    }
+
+    /// [`Self::parameters`], `None` when it overflows `u64`.
+    pub fn checked_parameters(&self, vocab: u32, tied: bool) -> Option<u64> {
+        let tables: u64 = if tied { 1 } else { 2 };
+        let embedding = tables.checked_mul(vocab as u64)?.checked_mul(self.hidden as u64)?;
+        self.checked_non_embedding_parameters()?.checked_add(embedding)
     }
 }
 
