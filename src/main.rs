@@ -310,11 +310,24 @@ fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
     init_logging(&cli.global);
-    match dispatch(cli) {
+    let code = match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
+        }
+    };
+    report_peak_rss();
+    code
+}
+
+/// With `REPLICATE_PEAK_RSS` set, the process's peak resident memory on
+/// stderr at exit: `tests/hostile.rs` bounds it (a parent's rusage of a
+/// child also counts the memory the child was forked with).
+fn report_peak_rss() {
+    if std::env::var_os("REPLICATE_PEAK_RSS").is_some() {
+        if let Some(bytes) = arxiv_to_model::io::peak_rss_bytes() {
+            eprintln!("peak-rss-bytes: {bytes}");
         }
     }
 }

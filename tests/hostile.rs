@@ -1,10 +1,11 @@
 //! Hostile input, concurrent runs and kills (issue 14): each case is
 //! generated here, small, and run through the `replicate` binary as a child
-//! whose peak resident memory is read from the kernel (`wait4`'s rusage);
-//! every case must end in a clear error or a ledger reason with bounded
-//! memory.
+//! that reports its own peak resident memory (`VmHWM`, with
+//! `REPLICATE_PEAK_RSS`; `wait4`'s rusage would also count the test
+//! process's memory the child was forked with). Every case must end in a
+//! clear error or a ledger reason with bounded memory; a child that aborts
+//! reports nothing and fails the bound.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +34,7 @@ fn replicate(dir: &Path) -> Command {
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("REPLICATE_LOG", "warn")
+        .env("REPLICATE_PEAK_RSS", "1")
         .arg("--quiet")
         .arg("--work-dir")
         .arg(dir.join("work"))
@@ -53,28 +55,22 @@ fn measured(mut command: Command, limit: Duration) -> Finished {
     };
     let out = pipe(Box::new(child.stdout.take().unwrap()));
     let err = pipe(Box::new(child.stderr.take().unwrap()));
-    let pid = child.id() as libc::pid_t;
     let started = Instant::now();
-    let (status, usage) = loop {
-        let mut status = 0;
-        // SAFETY: plain FFI call with pointers to locals; `pid` is our child.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if got == pid {
-            break (status, usage);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for replicate") {
+            break status;
         }
         if started.elapsed() > limit {
             child.kill().ok();
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -libc::WTERMSIG(status) };
-    Finished {
-        code,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        peak_rss: usage.ru_maxrss as u64 * 1024,
-    }
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().unwrap_or_else(|| -status.signal().unwrap_or(0));
+    let stderr = err.join().unwrap();
+    let peak_rss =
+        stderr.lines().find_map(|l| l.strip_prefix("peak-rss-bytes: ")).and_then(|n| n.parse().ok());
+    Finished { code, stdout: out.join().unwrap(), stderr, peak_rss: peak_rss.unwrap_or(0) }
 }
 
 fn check_memory(case: &str, f: &Finished) {
@@ -338,13 +334,18 @@ fn check_specs(dir: &Path, runs: &Path) -> Finished {
     measured(command, Duration::from_secs(60))
 }
 
+/// A case name, the file to edit, the edit, and what the error must say.
+type SpecCase = (&'static str, &'static str, Box<dyn Fn(&str) -> String>, &'static [&'static str]);
+
 #[test]
 fn hostile_specs_are_refused_with_the_key_and_line() {
-    let cases: [(&str, &str, Box<dyn Fn(&str) -> String>, &[&str]); 4] = [
+    let cases: [SpecCase; 4] = [
         (
             "extends outside runs/",
             "Y03.yaml",
-            Box::new(|t: &str| t.replacen("extends: base.yaml", "extends: ../../../../../etc/passwd", 1)),
+            Box::new(|t: &str| {
+                t.replacen("extends: Y02.yaml", "extends: ../../../../../../../etc/passwd", 1)
+            }),
             &["outside the runs directory"],
         ),
         (
@@ -382,12 +383,10 @@ fn hostile_specs_are_refused_with_the_key_and_line() {
     }
 }
 
-fn smoke_all(dir: &Path, shared: &Path) -> Command {
-    let mut command = replicate(dir);
-    command
-        .args(["--work-dir", shared.join("work").to_str().unwrap()])
-        .args(["--reports-dir", shared.join("reports").to_str().unwrap()])
-        .args(["--all", "--profile", "smoke"]);
+/// `--all --profile smoke` on `shared/work` and `shared/reports`.
+fn smoke_all(shared: &Path) -> Command {
+    let mut command = replicate(shared);
+    command.args(["--all", "--profile", "smoke"]);
     command
 }
 
@@ -395,7 +394,7 @@ fn smoke_all(dir: &Path, shared: &Path) -> Command {
 fn two_concurrent_runs_on_shared_directories_both_succeed_and_verify() {
     let shared = tempfile::tempdir().unwrap();
     let spawn = || {
-        let command = smoke_all(shared.path(), shared.path());
+        let command = smoke_all(shared.path());
         std::thread::spawn(move || measured(command, Duration::from_secs(900)))
     };
     let (a, b) = (spawn(), spawn());
@@ -404,7 +403,6 @@ fn two_concurrent_runs_on_shared_directories_both_succeed_and_verify() {
     check_memory("concurrent --all (second)", &b);
     assert_eq!((a.code, b.code), (0, 0), "first:\n{}\nsecond:\n{}", a.output(), b.output());
     let mut command = replicate(shared.path());
-    command.args(["--reports-dir", shared.path().join("reports").to_str().unwrap()]);
     command.args(["verify", "--profile", "smoke"]);
     let verified = measured(command, Duration::from_secs(60));
     assert_eq!(verified.code, 0, "{}", verified.output());
@@ -450,24 +448,31 @@ fn training_killed_at_a_random_checkpoint_resumes_with_the_same_loss_curve() {
 
     let killed = tempfile::tempdir().unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let kill_after = 1 + (nanos % 14) as usize;
+    // A random checkpoint step of the 64 (4, 8, …, 56) to be killed right after.
+    let kill_at = 4 * (1 + u64::from(nanos % 14));
     let mut child = run(killed.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let train_cache = killed.path().join("work").join("cache").join("train");
-    let checkpoints = || {
-        walk(&train_cache).into_iter().filter(|p| p.contains(".work-") && p.contains("/checkpoints/")).count()
+    // Training keeps the newest checkpoints only, so watch the step numbers.
+    let newest_step = || {
+        walk(&train_cache)
+            .iter()
+            .filter(|p| p.contains(".work-"))
+            .filter_map(|p| p.rsplit_once("step-")?.1.strip_suffix(".ckpt")?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
     };
     let started = Instant::now();
-    while checkpoints() < kill_after && started.elapsed() < Duration::from_secs(600) {
+    while newest_step() < kill_at && started.elapsed() < Duration::from_secs(600) {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let seen = checkpoints();
-    eprintln!("killed after {seen} checkpoint(s) (aimed at {kill_after})");
-    assert!(seen > 0, "the run ended before a checkpoint was written");
+    let seen = newest_step();
+    eprintln!("killed with the newest checkpoint at step {seen} (aimed at {kill_at})");
+    assert!(seen > 0 && seen < 64, "the kill did not land inside training (newest checkpoint {seen})");
 
     let resumed = measured(run(killed.path()), Duration::from_secs(600));
     check_memory("resumed training", &resumed);

@@ -48,8 +48,10 @@ const PATTERNS: &[&str] = &[
 const MAX_RATIO: f64 = 3.5;
 
 /// Times below this are too short to judge by ratio: a quadratic pass over
-/// 1 MB takes seconds, not milliseconds.
-const NOISE_FLOOR_S: f64 = 0.02;
+/// 1 MB takes seconds, not milliseconds, while a linear one crossing the
+/// cache size between 0.5 and 1 MB can look 4x slower at a few milliseconds
+/// (measured: extraction on `\verb`, 5 ms -> 21 ms, then 61 ms at 2 MB).
+const NOISE_FLOOR_S: f64 = 0.05;
 
 fn cleaning() -> Cleaning {
     Cleaning {
@@ -144,7 +146,7 @@ fn every_pass_is_linear_on_every_pathological_pattern() {
             let full = seconds(&*pass, &repeated(pattern, 1_000_000));
             let ratio = full / half.max(1e-9);
             let judged = full >= NOISE_FLOOR_S;
-            if judged && ratio > worst.0 {
+            if ratio > worst.0 {
                 worst = (ratio, format!("{name} on {pattern:?}: {half:.4} s -> {full:.4} s"));
             }
             if judged && ratio > MAX_RATIO {
@@ -154,6 +156,6 @@ fn every_pass_is_linear_on_every_pathological_pattern() {
             }
         }
     }
-    eprintln!("worst judged ratio: x{:.2} ({})", worst.0, worst.1);
+    eprintln!("worst ratio (judged or not): x{:.2} ({})", worst.0, worst.1);
     assert!(failures.is_empty(), "superlinear passes:\n{}", failures.join("\n"));
 }

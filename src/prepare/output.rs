@@ -24,6 +24,7 @@ impl AtomicFile {
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
+            .permissions(crate::io::umask_permissions(0o666))
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}; is it writable?", dir.display()))?;
         Ok(Self { path: path.to_path_buf(), writer: BufWriter::with_capacity(1 << 20, tmp) })

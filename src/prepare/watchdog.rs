@@ -73,7 +73,7 @@ pub fn expired() -> bool {
         t.set(n);
         n
     });
-    if ticks % CHECK_EVERY != 0 {
+    if !ticks.is_multiple_of(CHECK_EVERY) {
         return false;
     }
     let over = Instant::now() >= deadline;

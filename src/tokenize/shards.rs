@@ -264,6 +264,7 @@ pub fn compress_shard(src: &Path, dst: &Path) -> Result<u64> {
     let input = File::open(src).with_context(|| format!("cannot open {}", src.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
+        .permissions(crate::io::umask_permissions(0o666))
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let mut encoder =
@@ -296,6 +297,7 @@ impl ShardWriter {
     fn create(dir: &Path, name: &str) -> Result<Self> {
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
+            .permissions(crate::io::umask_permissions(0o666))
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         let mut file = BufWriter::with_capacity(1 << 20, tmp);

@@ -142,13 +142,16 @@ mod index {
 
     const NONE: u32 = u32::MAX;
 
+    /// A search for `\\end{name}`: where it started and what it found.
+    type EndSearch = (usize, Option<(usize, usize)>);
+
     pub struct TextIndex {
         ptr: usize,
         len: usize,
         /// Built on the first brace query.
         tables: RefCell<Option<Tables>>,
         /// Per `\end{name}` needle: the last search's start and answer.
-        ends: RefCell<HashMap<String, (usize, Option<(usize, usize)>)>>,
+        ends: RefCell<HashMap<String, EndSearch>>,
     }
 
     /// For each position `p` (as the delimiter scans reach it; a backslash
