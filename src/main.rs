@@ -56,8 +56,9 @@ struct Global {
     #[arg(long, global = true, default_value = "golden")]
     golden_dir: PathBuf,
 
-    /// Where training runs: `cuda` needs a build with `--features cuda` and an NVIDIA driver.
-    #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    /// Where training runs: `cuda` needs a build with `--features cuda` and an NVIDIA driver;
+    /// `wgpu` a Vulkan device (a GPU's, or lavapipe: `apt-get install mesa-vulkan-drivers libvulkan1`).
+    #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "cuda", "wgpu"])]
     device: String,
 
     /// Devices the spec's `train.devices` data-parallel replicas are spread
@@ -512,10 +513,10 @@ fn check_device_built(global: &Global) -> Result<()> {
 }
 
 fn backend(global: &Global) -> BackendChoice {
-    if global.device == "cuda" {
-        BackendChoice::Cuda
-    } else {
-        BackendChoice::Cpu
+    match global.device.as_str() {
+        "cuda" => BackendChoice::Cuda,
+        "wgpu" => BackendChoice::Wgpu,
+        _ => BackendChoice::Cpu,
     }
 }
 
@@ -594,8 +595,14 @@ fn golden_ids(args: &GoldenArgs) -> Vec<&str> {
 fn verify(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
     let mismatches =
         golden::verify(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
+    let mut devices = std::collections::BTreeSet::new();
+    for id in golden_ids(args) {
+        devices.insert(format!("{:?}", golden::trained_on(&global.reports_dir, &args.profile, id)?));
+    }
+    let devices = devices.into_iter().collect::<Vec<_>>().join(", ");
+    let tolerances = if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
     if mismatches.is_empty() {
-        println!("{}: {} runs match golden", args.profile, golden_ids(args).len());
+        println!("{}: {} runs match golden (trained on {devices}; {tolerances})", args.profile, golden_ids(args).len());
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", golden::render(&mismatches));

@@ -1,5 +1,7 @@
 //! Golden outputs: each run's values pinned per profile, compared with the
-//! tolerance the metric registry gives (`crate::metrics::tolerance_for`).
+//! tolerance the metric registry gives (`crate::metrics::tolerance_for`), or
+//! its cross-device tolerance for runs trained on another backend than
+//! golden's CPU (`crate::metrics::cross_device_tolerance_for`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +10,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::io::write_atomic;
-use crate::metrics::{tolerance_for, Tolerance};
+use crate::metrics::{cross_device_tolerance_for, tolerance_for, Tolerance};
+use crate::train::{BackendChoice, TrainSummary};
 
 /// What a run reports: registry metrics by name, plus stage counts under `count.*`.
 /// The same shape is written to `reports/<profile>/runs/<ID>/values.json` and pinned
@@ -43,12 +46,27 @@ pub struct Mismatch {
     pub tolerance: Tolerance,
 }
 
-/// Every key whose value differs beyond its tolerance, or is present on one side only.
-pub fn compare(expected: &RunValues, got: &RunValues) -> Vec<Mismatch> {
+/// Which backend trained a run's values, from the `train.json` in its report
+/// folder; CPU (golden's) when it did not train.
+pub fn trained_on(reports_dir: &Path, profile: &str, id: &str) -> Result<BackendChoice> {
+    let path = super::runner::run_dir(reports_dir, profile, id).join("train.json");
+    if !path.exists() {
+        return Ok(BackendChoice::Cpu);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let summary: TrainSummary =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a training summary", path.display()))?;
+    Ok(summary.device)
+}
+
+/// Every key whose value differs beyond its tolerance, or is present on one
+/// side only. `on`: the backend that trained `got` (golden's is the CPU).
+pub fn compare(expected: &RunValues, got: &RunValues, on: BackendChoice) -> Vec<Mismatch> {
     let keys: std::collections::BTreeSet<&String> = expected.values.keys().chain(got.values.keys()).collect();
     keys.into_iter()
         .filter_map(|key| {
-            let tolerance = tolerance_for(key);
+            let tolerance =
+                if on == BackendChoice::Cpu { tolerance_for(key) } else { cross_device_tolerance_for(key) };
             let (e, g) = (expected.values.get(key).copied(), got.values.get(key).copied());
             let fine = match (e, g) {
                 (Some(e), Some(g)) => tolerance.accepts(e, g),
@@ -94,7 +112,7 @@ pub fn verify(golden_dir: &Path, reports_dir: &Path, profile: &str, ids: &[&str]
         let got = RunValues::read(&got_path).with_context(|| {
             format!("no outputs for {id}: run `replicate run {id} --profile {profile}` first")
         })?;
-        mismatches.extend(compare(&expected, &got));
+        mismatches.extend(compare(&expected, &got, trained_on(reports_dir, profile, id)?));
     }
     Ok(mismatches)
 }
@@ -106,10 +124,16 @@ pub fn bless(golden_dir: &Path, reports_dir: &Path, profile: &str, ids: &[&str])
         let got = RunValues::read(&values_path(reports_dir, profile, id)).with_context(|| {
             format!("no outputs for {id}: run `replicate run {id} --profile {profile}` first")
         })?;
+        let on = trained_on(reports_dir, profile, id)?;
+        anyhow::ensure!(
+            on == BackendChoice::Cpu,
+            "{id} was trained on {on:?}: golden values come from the CPU (the other devices are checked \
+             against them); rerun it without --device before blessing"
+        );
         let path = golden_path(golden_dir, profile, id);
         let before =
             RunValues::read(&path).unwrap_or_else(|_| RunValues { id: id.to_string(), ..Default::default() });
-        changes.extend(compare(&before, &got));
+        changes.extend(compare(&before, &got, BackendChoice::Cpu));
         got.write(&path)?;
     }
     Ok(changes)
@@ -148,17 +172,23 @@ mod tests {
     fn compare_uses_each_metrics_tolerance() {
         let golden = values(&[("papers_kept", 30.0), ("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
         let close = values(&[("papers_kept", 30.0), ("val_loss", 3.05), ("tokens_per_s", 9000.0)]);
-        assert!(compare(&golden, &close).is_empty());
+        assert!(compare(&golden, &close, BackendChoice::Cpu).is_empty());
         let off = values(&[("papers_kept", 31.0), ("val_loss", 3.2), ("tokens_per_s", 1.0)]);
-        let keys: Vec<String> = compare(&golden, &off).into_iter().map(|m| m.key).collect();
+        let keys: Vec<String> = compare(&golden, &off, BackendChoice::Cpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"]);
+        // 3% off: beyond the CPU's tolerance, within another device's.
+        let other_device = values(&[("papers_kept", 30.0), ("val_loss", 3.09)]);
+        assert_eq!(compare(&golden, &other_device, BackendChoice::Cpu).len(), 1);
+        assert!(compare(&golden, &other_device, BackendChoice::Wgpu).is_empty());
+        let keys: Vec<String> = compare(&golden, &off, BackendChoice::Wgpu).into_iter().map(|m| m.key).collect();
+        assert_eq!(keys, vec!["papers_kept", "val_loss"], "counts stay exact across devices");
     }
 
     #[test]
     fn keys_on_one_side_only_are_mismatches() {
         let golden = values(&[("count.validation.pdf-only", 2.0)]);
         let got = values(&[("count.validation.empty", 1.0)]);
-        let found = compare(&golden, &got);
+        let found = compare(&golden, &got, BackendChoice::Cpu);
         assert_eq!(found.len(), 2);
         assert!(render(&found).contains("(absent)"));
     }

@@ -160,7 +160,7 @@ fn bench_on<B: AutodiffBackend>(
             Ok(t) => (Some(t), String::new()),
             Err(e) => (None, format!("{e:#}")),
         },
-        BackendChoice::Cuda => (None, "compared on CPU only".to_string()),
+        BackendChoice::Cuda | BackendChoice::Wgpu => (None, "compared on CPU only".to_string()),
     };
     Ok(BenchReport {
         backend: format!("{on:?}"),

@@ -58,6 +58,19 @@ pub mod backend {
     #[cfg(feature = "cuda")]
     pub type CheckpointedCudaTrainBackend = Autodiff<CudaBackend, BalancedCheckpointing>;
 
+    /// Burn's wgpu backend: the CubeCL kernels burn-cuda runs, compiled to
+    /// WGSL for any Vulkan device (lavapipe, Mesa's software Vulkan, in CI).
+    #[cfg(feature = "wgpu")]
+    pub type WgpuBackend = burn::backend::Wgpu;
+    #[cfg(feature = "wgpu")]
+    pub type WgpuTrainBackend = Autodiff<WgpuBackend>;
+    #[cfg(feature = "wgpu")]
+    pub type CheckpointedWgpuTrainBackend = Autodiff<WgpuBackend, BalancedCheckpointing>;
+
+    /// Set to `1` to skip the tests of the wgpu path on a machine without a
+    /// Vulkan device; without it they fail, naming the packages to install.
+    pub const NO_GPU_BACKEND_ENV: &str = "ARXIV_TO_MODEL_NO_GPU_BACKEND";
+
     /// GPUs 0..N−1, N = `requested` or one per replica, never more than the
     /// driver reports.
     #[cfg(feature = "cuda")]
@@ -74,6 +87,118 @@ pub mod backend {
         );
         Ok((0..wanted).map(burn::backend::cuda::CudaDevice::new).collect())
     }
+
+    #[cfg(feature = "wgpu")]
+    pub use self::wgpu::wgpu_devices;
+
+    /// " on <adapter>" for a wgpu device, by its `Debug` name as the summary
+    /// records placements; empty for any other device.
+    pub fn adapter_note(device: &str) -> String {
+        #[cfg(feature = "wgpu")]
+        if let Some(adapter) = self::wgpu::adapter_of(device) {
+            return format!(" on {adapter}");
+        }
+        let _ = device;
+        String::new()
+    }
+
+    #[cfg(feature = "wgpu")]
+    mod wgpu {
+        use std::future::Future;
+        use std::sync::OnceLock;
+
+        use anyhow::{bail, ensure, Result};
+        use burn::backend::wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
+        use burn::backend::wgpu::WgpuDevice;
+
+        /// The adapters the replicas may use: burn's device for each and its
+        /// description, in the order burn numbers them.
+        fn adapters() -> &'static [(WgpuDevice, String)] {
+            static ADAPTERS: OnceLock<Vec<(WgpuDevice, String)>> = OnceLock::new();
+            ADAPTERS.get_or_init(|| {
+                let api = AutoGraphicsApi::backend();
+                let instance = ::wgpu::Instance::new(::wgpu::InstanceDescriptor {
+                    backends: api.into(),
+                    ..::wgpu::InstanceDescriptor::new_without_display_handle()
+                });
+                let mut found = std::pin::pin!(instance.enumerate_adapters(api.into()));
+                // Native wgpu enumerates synchronously; the future is ready at once.
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                let adapters = loop {
+                    if let std::task::Poll::Ready(list) = found.as_mut().poll(&mut cx) {
+                        break list;
+                    }
+                    std::thread::yield_now();
+                };
+                let mut seen = [0usize; 3];
+                let mut cpu = false;
+                let mut out = Vec::new();
+                for adapter in adapters {
+                    let info = adapter.get_info();
+                    // burn selects "the n-th adapter of a type", and only the
+                    // first of type CPU.
+                    let device = match info.device_type {
+                        ::wgpu::DeviceType::DiscreteGpu => WgpuDevice::DiscreteGpu(next(&mut seen[0])),
+                        ::wgpu::DeviceType::IntegratedGpu => WgpuDevice::IntegratedGpu(next(&mut seen[1])),
+                        ::wgpu::DeviceType::VirtualGpu => WgpuDevice::VirtualGpu(next(&mut seen[2])),
+                        ::wgpu::DeviceType::Cpu if !cpu => {
+                            cpu = true;
+                            WgpuDevice::Cpu
+                        }
+                        _ => continue,
+                    };
+                    let description = format!(
+                        "{} ({:?}, {:?}, driver {} {})",
+                        info.name, info.device_type, info.backend, info.driver, info.driver_info
+                    );
+                    out.push((device, description));
+                }
+                // Hardware first: burn's default device prefers it too.
+                out.sort_by_key(|(device, _)| matches!(device, WgpuDevice::Cpu));
+                out
+            })
+        }
+
+        fn next(counter: &mut usize) -> usize {
+            *counter += 1;
+            *counter - 1
+        }
+
+        /// The adapter of the device whose `Debug` name is `device`.
+        pub fn adapter_of(device: &str) -> Option<&'static str> {
+            adapters().iter().find(|(d, _)| format!("{d:?}") == device).map(|(_, name)| name.as_str())
+        }
+
+        /// The first N adapters, N = `requested` or one per replica, never
+        /// more than there are; each is named on stderr the first time.
+        pub fn wgpu_devices(requested: Option<usize>, replicas: usize) -> Result<Vec<WgpuDevice>> {
+            let present = adapters();
+            if present.is_empty() {
+                bail!(
+                    "--device wgpu found no {:?} adapter: install a GPU driver, or the Vulkan loader and Mesa's \
+                     software device (`apt-get install -y mesa-vulkan-drivers libvulkan1`); tests of the wgpu \
+                     path can be skipped with {}=1",
+                    AutoGraphicsApi::backend(),
+                    super::NO_GPU_BACKEND_ENV
+                );
+            }
+            let wanted = requested.unwrap_or_else(|| replicas.min(present.len()));
+            ensure!(
+                wanted >= 1 && wanted <= present.len(),
+                "--devices {wanted} asks for more wgpu adapters than the {} present ({}); replicas share \
+                 devices round-robin, so drop --devices to run them all on what there is",
+                present.len(),
+                present.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>().join("; ")
+            );
+            static ANNOUNCED: OnceLock<()> = OnceLock::new();
+            ANNOUNCED.get_or_init(|| {
+                for (i, (device, name)) in present.iter().enumerate() {
+                    eprintln!("wgpu adapter {i}: {name} (burn device {device:?})");
+                }
+            });
+            Ok(present[..wanted].iter().map(|(device, _)| device.clone()).collect())
+        }
+    }
 }
 
 /// Which device trains.
@@ -84,6 +209,9 @@ pub enum BackendChoice {
     Cpu,
     /// Needs the `cuda` cargo feature and an NVIDIA driver at run time.
     Cuda,
+    /// Burn's wgpu backend on a Vulkan device (the `wgpu` feature, on by
+    /// default); lavapipe makes one of the CPU where there is no GPU.
+    Wgpu,
 }
 
 /// The tokens a run trains and validates on.
@@ -150,6 +278,9 @@ pub struct TrainSummary {
     pub precision: String,
     pub precision_note: String,
     pub backend: String,
+    /// The `--device` that trained (absent in older summaries: the CPU).
+    #[serde(default)]
+    pub device: BackendChoice,
     pub loader: LoaderKind,
     /// Data-parallel replicas (`train.devices`).
     pub devices: u32,
@@ -210,7 +341,9 @@ pub fn planned_steps(train: &TrainConfig) -> u64 {
 /// cores) or 989 TFLOP/s dense bf16 (tensor cores, the paper's regime).
 pub fn default_peak(backend: BackendChoice, precision: model::MatmulPrecision) -> (f64, String) {
     match (backend, precision) {
-        (BackendChoice::Cpu, _) => {
+        // wgpu: the CPU's peak, since lavapipe computes on these cores; MFU of
+        // a hardware Vulkan GPU is not a number this harness claims.
+        (BackendChoice::Cpu | BackendChoice::Wgpu, _) => {
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             (
                 cores as f64 * 2.5e9 * 32.0,
@@ -253,7 +386,7 @@ pub(crate) trait BackendTask {
 /// Runs `task` on the backend `backend` and `checkpointing` pick, with the
 /// devices `requested` (`--devices`) or, by default, one per replica.
 // `replicas` only matters where there are several devices to place them on.
-#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(unused_variables))]
 pub(crate) fn on_backend<T: BackendTask>(
     backend: BackendChoice,
     checkpointing: bool,
@@ -275,6 +408,18 @@ pub(crate) fn on_backend<T: BackendTask>(
         #[cfg(not(feature = "cuda"))]
         (BackendChoice::Cuda, _) => {
             bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
+        }
+        #[cfg(feature = "wgpu")]
+        (BackendChoice::Wgpu, false) => {
+            task.run::<backend::WgpuTrainBackend>(&backend::wgpu_devices(requested, replicas)?)
+        }
+        #[cfg(feature = "wgpu")]
+        (BackendChoice::Wgpu, true) => {
+            task.run::<backend::CheckpointedWgpuTrainBackend>(&backend::wgpu_devices(requested, replicas)?)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        (BackendChoice::Wgpu, _) => {
+            bail!("this binary was built without wgpu: rebuild with `cargo build --release --features wgpu`")
         }
     }
 }
@@ -468,6 +613,23 @@ fn placement<D: Clone>(devices: &[D], replicas: usize) -> Vec<D> {
     (0..replicas).map(|r| devices[r % devices.len()].clone()).collect()
 }
 
+/// bf16-mixed needs bf16 tensors on every device; a device without them
+/// (lavapipe's Vulkan has no bf16 shader type) is refused rather than
+/// trained in f32 under a bf16 label.
+fn check_precision<B: Backend>(train: &TrainConfig, placement: &[B::Device]) -> Result<()> {
+    if train.precision == Precision::Bf16Mixed {
+        for device in placement {
+            ensure!(
+                B::supports_dtype(device, burn::tensor::DType::BF16),
+                "precision bf16-mixed: the training device {device:?}{} has no bf16 tensors; \
+                 train in f32 (`precision: f32`) or on a device with bf16",
+                backend::adapter_note(&format!("{device:?}"))
+            );
+        }
+    }
+    Ok(())
+}
+
 fn matmul_precision(train: &TrainConfig) -> model::MatmulPrecision {
     match train.precision {
         Precision::F32 => model::MatmulPrecision::F32,
@@ -567,6 +729,7 @@ fn run_on<B: AutodiffBackend>(
 
     let device = devices[0].clone();
     let placement = placement(devices, plan.replicas);
+    check_precision::<B>(train, &placement)?;
     let mut model: Decoder<B> = plan.shape.init(&device, train.seed).with_precision(matmul_precision(train));
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&train.optimizer);
     let warmup = train.warmup_steps as u64;
@@ -801,7 +964,9 @@ fn summarize(
         backend: match opts.backend {
             BackendChoice::Cpu => "burn 0.21 flex (CPU)".to_string(),
             BackendChoice::Cuda => "burn 0.21 cuda".to_string(),
+            BackendChoice::Wgpu => format!("burn 0.21 wgpu{}", backend::adapter_note(&device_placement[0])),
         },
+        device: opts.backend,
         loader: loader_cfg.kind,
         devices: train.devices,
         data_parallel: if plan.replicas > 1 {
@@ -1019,20 +1184,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn two_replicas_in_threads_equal_accumulation_on_one_device() {
+    /// Two data-parallel replicas on `backend` against one replica that
+    /// accumulates the same two micro-batches: the same training curve.
+    fn two_replicas_equal_accumulation(backend: BackendChoice) -> TrainSummary {
         let tokens: Vec<u32> = (0..6000u32).map(|i| (i * 17 + i / 5) % 64).collect();
         let (model, mut train, loader) = smoke_spec(6, 2e-3);
+        let opts = TrainOptions { backend, ..Default::default() };
         train.devices = 1;
         train.accumulation = 2;
         let one_dir = tempfile::tempdir().unwrap();
-        let one =
-            run(&model, &train, &loader, data(&tokens), one_dir.path(), &TrainOptions::default()).unwrap();
+        let one = run(&model, &train, &loader, data(&tokens), one_dir.path(), &opts).unwrap();
         train.devices = 2;
         train.accumulation = 1;
         let dp_dir = tempfile::tempdir().unwrap();
-        let dp =
-            run(&model, &train, &loader, data(&tokens), dp_dir.path(), &TrainOptions::default()).unwrap();
+        let dp = run(&model, &train, &loader, data(&tokens), dp_dir.path(), &opts).unwrap();
         assert_eq!((one.steps, one.tokens), (dp.steps, dp.tokens), "same global batch");
         assert_eq!(dp.devices, 2);
         assert_eq!(dp.device_placement.len(), 2);
@@ -1047,6 +1212,65 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert_eq!((&x.0, x.1), (&y.0, y.1));
             approx::assert_relative_eq!(x.2, y.2, max_relative = 1e-5);
+        }
+        dp
+    }
+
+    #[test]
+    fn two_replicas_in_threads_equal_accumulation_on_one_device() {
+        let dp = two_replicas_equal_accumulation(BackendChoice::Cpu);
+        assert_eq!(dp.backend, "burn 0.21 flex (CPU)");
+    }
+
+    /// False (the test runs) unless the wgpu tests are switched off with
+    /// `ARXIV_TO_MODEL_NO_GPU_BACKEND=1`, which the output says. Without a
+    /// Vulkan adapter the test then fails, naming the packages to install.
+    fn wgpu_tests_skipped(test: &str) -> bool {
+        let skip = std::env::var(backend::NO_GPU_BACKEND_ENV).is_ok_and(|v| v == "1");
+        if skip {
+            eprintln!("{test}: SKIPPED ({}=1): the wgpu backend was not exercised", backend::NO_GPU_BACKEND_ENV);
+        }
+        skip
+    }
+
+    /// The GPU code path without a GPU: two replicas through burn's wgpu
+    /// backend (lavapipe in CI). lavapipe is one Vulkan adapter, so the two
+    /// replicas run as two threads on its one device and queue, as they do
+    /// on the CPU; with two adapters they get one each.
+    #[test]
+    fn two_replicas_on_wgpu_equal_accumulation() {
+        if wgpu_tests_skipped("two_replicas_on_wgpu_equal_accumulation") {
+            return;
+        }
+        let dp = two_replicas_equal_accumulation(BackendChoice::Wgpu);
+        assert!(dp.backend.starts_with("burn 0.21 wgpu on "), "{}", dp.backend);
+        eprintln!("two replicas on {:?}: {}; {}", dp.device_placement, dp.backend, dp.data_parallel);
+    }
+
+    /// bf16-mixed on wgpu runs where the device has bf16 tensors and is
+    /// refused, with the reason, where it has not (lavapipe): never f32
+    /// under a bf16 label.
+    #[test]
+    fn bf16_mixed_on_wgpu_runs_in_bf16_or_is_refused() {
+        if wgpu_tests_skipped("bf16_mixed_on_wgpu_runs_in_bf16_or_is_refused") {
+            return;
+        }
+        let (model, mut train, loader) = smoke_spec(4, 2e-3);
+        train.precision = Precision::Bf16Mixed;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = TrainOptions { backend: BackendChoice::Wgpu, ..Default::default() };
+        match run(&model, &train, &loader, data(&repetitive(4000)), dir.path(), &opts) {
+            Ok(summary) => {
+                assert_eq!(summary.precision, "bf16-mixed");
+                assert!(summary.train_loss.is_finite());
+                eprintln!("bf16-mixed trained on {}", summary.backend);
+            }
+            Err(err) => {
+                let msg = format!("{err:#}");
+                assert!(msg.contains("has no bf16 tensors"), "{msg}");
+                assert!(!dir.path().join("summary.json").exists(), "a refused run writes no summary");
+                eprintln!("bf16-mixed NOT run on this wgpu device (refused, not trained in f32): {msg}");
+            }
         }
     }
 
