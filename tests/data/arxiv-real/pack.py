@@ -47,9 +47,10 @@ PAPERS = [
     dict(id="2612.90010", repo="bluechiperic/renewal-entropy-dimension", commit="517487877a92b4d765a3f12ec2296d06294452a1",
          path="renewal_entropy_dimension.tex", cats="math.DS math.PR", lic=MIT),
     dict(id="2612.90011", repo="teorth/equational_theories", commit="54edcda2f320cef0a241f8109fa164f901a69b87",
-         path="paper", cats="math.RA cs.LO", lic=APACHE, latin1="contributions.tex",
+         path="paper", cats="math.RA cs.LO", lic=APACHE, latin1=("contributions.tex",),
          note="contributions.tex (accented contributor names) transcoded from UTF-8 to ISO-8859-1 by the corpus builder "
-         "(curly quotes as TeX ligatures), as a submitter on a Latin-1 system would have written it"),
+         "(curly quotes as TeX ligatures), as a submitter on a Latin-1 system would have written it; main.tex "
+         "stays UTF-8, so the package mixes encodings as many real ones do"),
     dict(id="2612.90012", repo="teorth/pfr", commit="01c9b666945e",
          path="blueprint/src", cats="math.CO math.PR", lic=APACHE, title="PFR Blueprint",
          note="plasTeX blueprint: print.tex and web.tex are both complete documents"),
@@ -271,8 +272,8 @@ def build(mirrors):
             gz = gzip.compress(files[os.path.basename(p["path"])], 9, mtime=0)
         else:
             files = package_files(rd, commit, p)
-            if "latin1" in p:
-                files[p["latin1"]] = to_latin1(files[p["latin1"]])
+            for name in p.get("latin1", ()):
+                files[name] = to_latin1(files[name])
             if "readme_xxx" in p:
                 files["00README.XXX"] = f"{p['readme_xxx']} toplevelfile\n".encode()
             if "readme_json" in p:
