@@ -1,6 +1,6 @@
 //! `cargo bench --bench prepare [-- SRC...]`: prepare throughput per stage
-//! under Y01 (ci profile) against a raw decompression pass, on the real arXiv
-//! sample by default. The CLI's `replicate bench prepare --src …` calls the same
+//! under Y01 (ci profile) against a raw decompression pass, on the embedded real
+//! arXiv corpus by default. The CLI's `replicate bench prepare --src …` calls the same
 //! `arxiv_to_model::prepare::bench`.
 
 use std::path::{Path, PathBuf};
@@ -12,15 +12,7 @@ fn main() -> anyhow::Result<()> {
     let mut src: Vec<PathBuf> =
         std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
     if src.is_empty() {
-        let sample = root.join("../shared/arxiv-sample/arXiv_src_2612_001.tar");
-        if !sample.is_file() {
-            eprintln!(
-                "skipping: the real arXiv sample {} is absent; pass input paths after --",
-                sample.display()
-            );
-            return Ok(());
-        }
-        src.push(sample);
+        src = arxiv_to_model::corpus::real::RealCorpus::locate()?.tars;
     }
     let (spec, _) = arxiv_to_model::spec::load_one(&root.join("runs"), "Y01", "ci")?;
     let jobs = std::env::var("PREPARE_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);

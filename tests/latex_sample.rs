@@ -1,4 +1,4 @@
-//! The resolve + clean chain on ten real arXiv papers (`../shared/arxiv-sample`).
+//! The resolve + clean chain on the embedded real arXiv corpus (`tests/data/arxiv-real`).
 //!
 //! Run `cargo test --release --test latex_sample -- --nocapture` for the
 //! per-paper table, and with `--ignored` for the timing against decompression.
@@ -16,7 +16,6 @@ use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
 use arxiv_to_model::spec::load_one;
 
-const SAMPLE_TAR: &str = "../shared/arxiv-sample/arXiv_src_2612_001.tar";
 
 /// One paper: its id and its files (archive path → text).
 struct Paper {
@@ -24,16 +23,14 @@ struct Paper {
     files: BTreeMap<String, String>,
 }
 
-/// Reads the bulk tar, or prints why the test is skipped.
-fn sample() -> Option<Vec<Paper>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE_TAR);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(read_bulk_tar(&bytes)),
-        Err(e) => {
-            eprintln!("SKIPPED: the arXiv sample is absent ({}: {e})", path.display());
-            None
-        }
-    }
+/// Every paper of the embedded real corpus's bulk tars.
+fn sample() -> Vec<Paper> {
+    let corpus = arxiv_to_model::corpus::real::RealCorpus::locate().expect("the embedded real corpus");
+    corpus
+        .tars
+        .iter()
+        .flat_map(|tar| read_bulk_tar(&std::fs::read(tar).expect("a real corpus tar")))
+        .collect()
 }
 
 /// A deliberately small reader: bulk tar → `YYMM/<id>.gz` → gzipped tar or
@@ -117,7 +114,7 @@ fn marker_line(text: &str) -> Option<&str> {
 
 #[test]
 fn every_sample_paper_resolves_and_cleans() {
-    let Some(papers) = sample() else { return };
+    let papers = sample();
     assert_eq!(papers.len(), 10);
     let data = data_config("Y06");
     let y05 = data_config("Y05");
@@ -186,7 +183,7 @@ fn every_sample_paper_resolves_and_cleans() {
 
 #[test]
 fn sample_output_is_deterministic() {
-    let Some(papers) = sample() else { return };
+    let papers = sample();
     let data = data_config("Y06");
     for paper in papers.iter().take(3) {
         assert_eq!(chain_text(paper, &data).1, chain_text(paper, &data).1, "{}", paper.id);
@@ -248,7 +245,7 @@ fn time_resolve_chain_against_decompression() {
 /// at the original.
 #[test]
 fn near_dedup_on_sample() {
-    let Some(papers) = sample() else { return };
+    let papers = sample();
     let data = data_config("Y06");
     let near = data.dedup.near.clone().expect("Y06 sets near-dedup");
     let mut texts: Vec<String> = papers.iter().map(|p| chain_text(p, &data).1).collect();
@@ -265,7 +262,7 @@ fn near_dedup_on_sample() {
 /// Masked for the prose-only check, every sample paper reads as English.
 #[test]
 fn masked_sample_papers_read_as_english() {
-    let Some(papers) = sample() else { return };
+    let papers = sample();
     let data = data_config("Y06");
     for paper in &papers {
         let prose = arxiv_to_model::prepare::quality::mask_for_language(&chain_text(paper, &data).1);

@@ -1,5 +1,4 @@
-//! `prepare` on the ten real arXiv papers of `../shared/arxiv-sample` (skipped
-//! with a message where that folder is absent).
+//! `prepare` on the embedded real arXiv corpus (`tests/data/arxiv-real`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,16 +6,8 @@ use std::path::{Path, PathBuf};
 use arxiv_to_model::prepare::output::{LedgerRow, YieldRow};
 use arxiv_to_model::prepare::{run, PrepareInput, PrepareOptions};
 
-const SAMPLE: &str = "../shared/arxiv-sample";
-
-fn sample() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE);
-    if dir.join("arXiv_src_2612_001.tar").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: the real arXiv sample {} is absent", dir.display());
-        None
-    }
+fn sample() -> PathBuf {
+    PathBuf::from(arxiv_to_model::corpus::real::REAL_CORPUS_DIR)
 }
 
 fn y01() -> arxiv_to_model::spec::DataConfig {
@@ -52,7 +43,7 @@ fn released_validation_keeps(gz: &[u8]) -> bool {
 
 #[test]
 fn y01_on_the_real_sample_accounts_for_every_paper() {
-    let Some(dir) = sample() else { return };
+    let dir = sample();
     let tar = dir.join("arXiv_src_2612_001.tar");
     let out = tempfile::tempdir().unwrap();
     let input = PrepareInput { src: vec![tar.clone()], metadata: None };
@@ -144,7 +135,7 @@ fn y01_on_the_real_sample_accounts_for_every_paper() {
 
 #[test]
 fn the_sample_manifest_matches_and_metadata_titles_are_used() {
-    let Some(dir) = sample() else { return };
+    let dir = sample();
     let mut cfg = y01();
     cfg.validation.check_manifest = true;
     let out = tempfile::tempdir().unwrap();

@@ -126,11 +126,7 @@ mod tests {
 
     #[test]
     fn the_real_sample_manifest_parses() {
-        let path = Path::new("../shared/arxiv-sample").join(MANIFEST_FILE_NAME);
-        if !path.exists() {
-            eprintln!("skipping: {} is absent", path.display());
-            return;
-        }
+        let path = Path::new(crate::corpus::real::REAL_CORPUS_DIR).join(MANIFEST_FILE_NAME);
         let manifest = read_manifest(&path).unwrap();
         assert_eq!(manifest.len(), 1);
     }

@@ -8,5 +8,6 @@
 pub mod id;
 pub mod manifest;
 pub mod metadata;
+pub mod real;
 pub mod source;
 pub mod synth;

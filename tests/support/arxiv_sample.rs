@@ -1,14 +1,12 @@
-//! Reads the real arXiv sample (`../shared/arxiv-sample`) into one LaTeX
-//! document per paper, for tests and benchmarks (shared with `#[path]`).
+//! Reads the embedded real arXiv corpus (`tests/data/arxiv-real`) into one
+//! LaTeX document per paper, for tests and benchmarks (shared with `#[path]`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// `../shared/arxiv-sample` relative to the repository root.
-pub fn arxiv_sample() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/arxiv-sample");
-    let tar = dir.join("arXiv_src_2612_001.tar");
-    tar.exists().then_some(tar)
+/// The bulk tars of the embedded real corpus (it is committed, so never absent).
+pub fn arxiv_sample() -> Vec<PathBuf> {
+    arxiv_to_model::corpus::real::RealCorpus::locate().expect("the embedded real corpus").tars
 }
 
 fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -32,8 +30,13 @@ fn body(tex: &str) -> &str {
     &tex[start..end]
 }
 
-/// One document per paper: its `.tex` files' bodies (AppleDouble `._*` skipped).
-pub fn sample_papers(tar_path: &Path) -> Vec<(String, String)> {
+/// One document per paper of every tar: its `.tex` files' bodies.
+pub fn sample_papers(tars: &[PathBuf]) -> Vec<(String, String)> {
+    tars.iter().flat_map(|tar| tar_papers(tar)).collect()
+}
+
+/// One document per paper of one bulk tar (AppleDouble `._*` skipped).
+fn tar_papers(tar_path: &Path) -> Vec<(String, String)> {
     let mut papers = Vec::new();
     let mut archive = tar::Archive::new(std::fs::File::open(tar_path).unwrap());
     for entry in archive.entries().unwrap() {
