@@ -73,6 +73,13 @@ fn measured(mut command: Command, limit: Duration) -> Finished {
     Finished { code, stdout: out.join().unwrap(), stderr, peak_rss: peak_rss.unwrap_or(0) }
 }
 
+/// A refused case: bounded memory, a failing exit and `needle` in the error.
+fn assert_refused(case: &str, f: &Finished, needle: &str) {
+    check_memory(case, f);
+    assert_ne!(f.code, 0, "{case}: {}", f.output());
+    assert!(f.stderr.contains(needle), "{case}: missing {needle:?}\n{}", f.output());
+}
+
 fn check_memory(case: &str, f: &Finished) {
     eprintln!("{case}: peak RSS {:.1} MiB, exit {}", f.peak_rss as f64 / (1 << 20) as f64, f.code);
     assert!(
@@ -219,9 +226,7 @@ fn malformed_metadata_is_an_error_or_a_warning_and_dev_zero_is_refused() {
     assert_eq!(ledger(dir.path()), [("2101.00001".to_string(), "end/".to_string())]);
 
     let done = prepare(dir.path(), &[&src], &["--metadata", "/dev/zero"], &[]);
-    check_memory("--metadata /dev/zero", &done);
-    assert_ne!(done.code, 0);
-    assert!(done.stderr.contains("not a regular file"), "{}", done.output());
+    assert_refused("--metadata /dev/zero", &done, "not a regular file");
 }
 
 #[test]
@@ -231,9 +236,7 @@ fn overlong_metadata_line_is_an_error_not_an_abort() {
     let meta = dir.path().join("long.jsonl");
     std::fs::write(&meta, vec![b'x'; 17 << 20]).unwrap();
     let done = prepare(dir.path(), &[&src], &["--metadata", meta.to_str().unwrap()], &[]);
-    check_memory("17 MiB metadata line", &done);
-    assert_ne!(done.code, 0);
-    assert!(done.stderr.contains("longer than 16 MiB"), "{}", done.output());
+    assert_refused("17 MiB metadata line", &done, "longer than 16 MiB");
 }
 
 #[test]
@@ -245,17 +248,13 @@ fn inputs_must_be_regular_files_nonempty_and_unique() {
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     for (case, src) in [("FIFO", fifo.as_path()), ("/dev/zero", Path::new("/dev/zero"))] {
         let done = prepare(dir.path(), &[src], &[], &[]);
-        check_memory(case, &done);
-        assert_ne!(done.code, 0);
-        assert!(done.stderr.contains("not a regular file"), "{case}: {}", done.output());
+        assert_refused(case, &done, "not a regular file");
     }
 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let done = prepare(dir.path(), &[&empty], &[], &[]);
-    check_memory("empty --src", &done);
-    assert_ne!(done.code, 0);
-    assert!(done.stderr.contains("--allow-empty"), "{}", done.output());
+    assert_refused("empty --src", &done, "--allow-empty");
     let done = prepare(dir.path(), &[&empty], &["--allow-empty"], &[]);
     assert_eq!(done.code, 0, "{}", done.output());
 
@@ -293,9 +292,7 @@ fn cuda_without_the_feature_and_misspelt_verify_fail_early_and_clearly() {
         let mut command = replicate(dir.path());
         command.args(["--device", "cuda", "run", "F01", "--profile", "smoke"]);
         let done = measured(command, Duration::from_secs(60));
-        check_memory("--device cuda", &done);
-        assert_ne!(done.code, 0);
-        assert!(done.stderr.contains("--features cuda"), "{}", done.output());
+        assert_refused("--device cuda", &done, "--features cuda");
         assert!(!dir.path().join("work").join("cache").exists(), "a stage ran before the device check");
     }
     let mut command = replicate(dir.path());

@@ -214,13 +214,7 @@ mod tests {
             &["\\begin{figure}", "\\end{figure}", "\\begin{table}", "x", "\\end{fig", "{figure}"];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..2000 {
-            let mut text = String::new();
-            for _ in 0..(state % 24) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
-            }
+            let text = super::super::scan::soup(&mut state, PIECES, 24);
             let matcher = EnvMatcher::new(&text, "figure");
             for from in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
                 assert_eq!(

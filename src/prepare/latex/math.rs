@@ -142,13 +142,7 @@ mod tests {
         const PIECES: &[&str] = &["\\", "]", "\\]", "$", "x", "\\[", "\\\\"];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..3000 {
-            let mut text = String::new();
-            for _ in 0..(state % 20) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
-            }
+            let text = super::super::scan::soup(&mut state, PIECES, 20);
             for close in ["\\]", "$", "$$"] {
                 let mut misses = Misses::default();
                 for from in 0..=text.len() {

@@ -266,6 +266,20 @@ mod index {
     }
 }
 
+/// For the rules' property tests: up to `max_pieces` of `pieces` joined,
+/// drawn with xorshift from `state` (fixed seeds keep the tests repeatable).
+#[cfg(test)]
+pub(crate) fn soup(state: &mut u64, pieces: &[&str], max_pieces: u64) -> String {
+    let mut next = || {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    };
+    let len = next() % (max_pieces + 1);
+    (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,13 +318,7 @@ mod tests {
         const PIECES: &[&str] = &["{", "}", "[", "]", "\\", "x", "\\{", "\\end{a}", "é"];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         for _ in 0..3000 {
-            let mut text = String::new();
-            for _ in 0..(state % 30) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
-            }
+            let text = soup(&mut state, PIECES, 30);
             let positions: Vec<usize> = (0..text.len()).filter(|&i| text.is_char_boundary(i)).collect();
             let plain: Vec<_> = positions
                 .iter()
