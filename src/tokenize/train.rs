@@ -218,7 +218,9 @@ mod tests {
         assert_eq!(one.tokenizer_sha256, hex::encode(Sha256::digest(&a)));
         assert_eq!(one.tokenizer_sha256, two.tokenizer_sha256);
         assert_eq!((one.corpus_documents, one.sample_documents), (40, 36));
-        assert_eq!((one.requested_vocab, one.vocab_size), (vocab, vocab));
+        // The released recipe adds tokens beyond the merges, so it may pass the request.
+        assert_eq!(one.requested_vocab, vocab);
+        assert!(one.vocab_size >= vocab && one.vocab_size <= vocab + 16, "{}", one.vocab_size);
         let record: TokenizerRecord =
             serde_json::from_slice(&std::fs::read(dir.path().join("one").join(RECORD_FILE)).unwrap())
                 .unwrap();
