@@ -8,14 +8,15 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use arxiv_to_model::prepare::latex::main_file::MainFileRule;
 use arxiv_to_model::prepare::latex::{
     self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans, split_preamble,
     strip_comments, Resolved,
 };
+use arxiv_to_model::prepare::ledger::DropReason;
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
 use arxiv_to_model::spec::load_one;
-
 
 /// One paper: its id and its files (archive path → text).
 struct Paper {
@@ -23,8 +24,30 @@ struct Paper {
     files: BTreeMap<String, String>,
 }
 
-/// Every paper of the embedded real corpus's bulk tars.
+/// Papers no file of which is a complete document, so extraction must drop them
+/// (`no-main-file`): 2612.90016's print.tex leaves `\begin{document}` to the
+/// blueprint.tex it `\input`s.
+const WITHOUT_MAIN_FILE: [&str; 1] = ["2612.90016"];
+
+/// Every paper of the embedded real corpus that has a main file (see [`WITHOUT_MAIN_FILE`]).
 fn sample() -> Vec<Paper> {
+    let (with, without): (Vec<Paper>, Vec<Paper>) =
+        all_papers().into_iter().partition(|p| !WITHOUT_MAIN_FILE.contains(&p.id.as_str()));
+    assert_eq!(
+        without.len(),
+        WITHOUT_MAIN_FILE.len(),
+        "a paper listed without a main file is not in the corpus"
+    );
+    let data = data_config("Y06");
+    for paper in &without {
+        let result = extract_resolved(&paper.files, &paper.id, &data.extraction);
+        assert_eq!(result.err(), Some(DropReason::NoMainFile), "{}", paper.id);
+    }
+    with
+}
+
+/// Every paper of the embedded real corpus's bulk tars.
+fn all_papers() -> Vec<Paper> {
     let corpus = arxiv_to_model::corpus::real::RealCorpus::locate().expect("the embedded real corpus");
     corpus
         .tars
@@ -42,10 +65,9 @@ fn read_bulk_tar(bytes: &[u8]) -> Vec<Paper> {
     for entry in outer.entries().expect("the sample is a tar") {
         let mut entry = entry.expect("readable tar entry");
         let name = entry.path().expect("entry path").to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".gz").and_then(|n| n.rsplit('/').next()) else {
+        let Some(id) = arxiv_to_model::corpus::id::arxiv_id_from_name(&name) else {
             continue;
         };
-        let id = id.to_string();
         let mut gz = Vec::new();
         entry.read_to_end(&mut gz).expect("read member");
         let mut raw = Vec::new();
@@ -115,7 +137,7 @@ fn marker_line(text: &str) -> Option<&str> {
 #[test]
 fn every_sample_paper_resolves_and_cleans() {
     let papers = sample();
-    assert_eq!(papers.len(), 10);
+    assert!(papers.len() + WITHOUT_MAIN_FILE.len() >= 60, "{} papers", papers.len());
     let data = data_config("Y06");
     let y05 = data_config("Y05");
     println!(
@@ -143,9 +165,10 @@ fn every_sample_paper_resolves_and_cleans() {
         }
         // Math spans survive. Without macro expansion (Y05) every span of
         // the source body outside dropped environments and commands is
-        // still math in the output; expansion (Y06) may legitimately add or
-        // merge a few (2509.12337's `\Lim` puts `$…$` inside a `\raisebox`
-        // used in math), so Y06 must stay within 1% of that count.
+        // still math in the output; expansion (Y06) may legitimately add
+        // spans (1406.2692's `\um` is `$\mu$m`) or merge a few (2509.12337's
+        // `\Lim` puts `$…$` inside a `\raisebox` used in math), so Y06 may
+        // lose at most 1% of that count.
         let code = strip_comments(&resolved.text);
         let (_, body) = split_preamble(&code);
         let body = latex::drop_commands(
@@ -155,14 +178,19 @@ fn every_sample_paper_resolves_and_cleans() {
         let math_in = math_spans(&body).len();
         let math_y05 = math_spans(&chain_text(paper, &y05).1).len();
         let math_out = math_spans(&text).len();
-        assert!(math_in > 0, "{}: no math found in the source", paper.id);
+        // Drafts and stubs are real too (2612.90031 is 2 kB, 2612.90037 has no
+        // formula); only full papers must have math and yield a paper's worth.
+        let full_paper = tex_chars(paper) >= 20_000;
+        assert!(math_in > 0 || !full_paper, "{}: no math found in the source", paper.id);
         assert_eq!(math_y05, math_in, "{}: math spans changed", paper.id);
         assert!(
-            math_out.abs_diff(math_in) * 100 <= math_in,
-            "{}: macro expansion changed math spans {math_in} -> {math_out}",
+            math_out * 100 >= math_in * 99,
+            "{}: macro expansion lost math spans {math_in} -> {math_out}",
             paper.id
         );
-        assert!(text.split_whitespace().count() >= 500, "{}: too little text", paper.id);
+        if full_paper {
+            assert!(text.split_whitespace().count() >= 500, "{}: too little text", paper.id);
+        }
         println!(
             "{:<11} {:<34} {:<17} {:>9} {:>9} {:>5} {:>5} {:>6} {:>6}",
             paper.id,
@@ -181,6 +209,61 @@ fn every_sample_paper_resolves_and_cleans() {
     }
 }
 
+/// The file each multi-file paper was submitted with, and where the choice is
+/// the `00README` marker's, that rule.
+const MAIN_FILES: [(&str, &str, Option<MainFileRule>); 8] = [
+    // 00README.XXX names ms63.tex; the conventional ms.tex is an \input draft.
+    ("2612.90035", "ms63.tex", Some(MainFileRule::ReadmeToplevel)),
+    // 00README.json names the flattened arxiv.tex over the \input draft ms.tex.
+    ("2612.90034", "arxiv.tex", Some(MainFileRule::ReadmeJson)),
+    // The authors' 00README.XXX names a main.tex that is not in the package: fall back.
+    ("2612.90033", "paper.tex", None),
+    // ms.tex \include-s its sections; master.tex is an older complete draft.
+    ("2612.90026", "ms.tex", None),
+    // The cover letter and the rebuttal are complete documents too.
+    ("2612.90024", "paper.tex", None),
+    // main.tex \input-s 14 section files.
+    ("2612.90011", "main.tex", None),
+    // The supplement sm-rnns-causal.tex is a second document.
+    ("2612.90020", "rnns-causal.tex", None),
+    // A blueprint: print.tex (the paper) beside web.tex (the plasTeX site).
+    ("2612.90012", "print.tex", None),
+];
+
+#[test]
+fn main_file_resolution_finds_the_submitted_file() {
+    let papers = sample();
+    let data = data_config("Y06");
+    for (id, main, rule) in MAIN_FILES {
+        let paper = papers.iter().find(|p| p.id == id).unwrap_or_else(|| panic!("{id} is not in the corpus"));
+        let resolved = extract_resolved(&paper.files, &paper.id, &data.extraction)
+            .unwrap_or_else(|reason| panic!("{id}: no document ({reason:?})"));
+        assert_eq!(resolved.main_file, main, "{id}: main file ({:?})", resolved.rule);
+        if let Some(rule) = rule {
+            assert_eq!(resolved.rule, rule, "{id}");
+        }
+        assert!(resolved.missing.len() <= resolved.included.len(), "{id}: {:?}", resolved.missing);
+    }
+    // The markers decide: without them the conventional name would win.
+    for (id, marker) in [("2612.90035", "00README.XXX"), ("2612.90034", "00README.json")] {
+        let paper = papers.iter().find(|p| p.id == id).expect("listed above");
+        let mut files = paper.files.clone();
+        assert!(files.remove(marker).is_some(), "{id} has no {marker}");
+        let resolved = extract_resolved(&files, id, &data.extraction).expect("a document");
+        assert_eq!(resolved.main_file, "ms.tex", "{id} without {marker}");
+    }
+    // \input trees are inlined: stardate's ms.tex pulls its sections in.
+    let stardate = papers.iter().find(|p| p.id == "2612.90026").expect("stardate");
+    let resolved = extract_resolved(&stardate.files, &stardate.id, &data.extraction).expect("a document");
+    for section in ["intro.tex", "method.tex", "results.tex", "conclusion.tex"] {
+        assert!(
+            resolved.included.iter().any(|p| p == section),
+            "{section} not inlined: {:?}",
+            resolved.included
+        );
+    }
+}
+
 #[test]
 fn sample_output_is_deterministic() {
     let papers = sample();
@@ -195,11 +278,8 @@ fn sample_output_is_deterministic() {
 #[test]
 #[ignore = "timing measurement; run with --ignored --nocapture"]
 fn time_resolve_chain_against_decompression() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE_TAR);
-    let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("SKIPPED: the arXiv sample is absent ({})", path.display());
-        return;
-    };
+    let corpus = arxiv_to_model::corpus::real::RealCorpus::locate().expect("the embedded real corpus");
+    let bytes = std::fs::read(&corpus.tars[0]).expect("the first real corpus tar");
     let data = data_config("Y06");
     let best = |f: &dyn Fn() -> usize| -> (Duration, usize) {
         (0..5)
@@ -231,7 +311,7 @@ fn time_resolve_chain_against_decompression() {
             .map(|(_, t)| latex::comments::tex_spans(t).len())
             .sum()
     });
-    println!("ten sample papers, best of 5, one thread:");
+    println!("the ten papers of {}, best of 5, one thread:", corpus.tars[0].display());
     println!("  comment/verbatim span scan of every .tex member: {spans:?} ({span_count} spans)");
     println!("  decompress (tar + gzip + inner tar + UTF-8): {decompress:?}");
     println!("  resolve + comments + macros + drops + normalize: {resolve_only:?} ({tex_bytes} .tex bytes in, {chars} bytes out)");
@@ -241,8 +321,10 @@ fn time_resolve_chain_against_decompression() {
     );
 }
 
-/// The ten papers are distinct; an edited copy of one is caught and points
-/// at the original.
+/// Two real papers are versions of one (RuthAngus/gauge and action-time:
+/// "Measuring stellar ages with vertical kinematics"); the later is caught as a
+/// near-duplicate of the earlier, every other paper is distinct, and an edited
+/// copy of one is caught and points at the original.
 #[test]
 fn near_dedup_on_sample() {
     let papers = sample();
@@ -254,7 +336,9 @@ fn near_dedup_on_sample() {
     let docs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let found = arxiv_to_model::prepare::neardup::near_duplicates(&docs, &near, 0)
         .expect("valid near-dedup settings");
+    let at = |id: &str| papers.iter().position(|p| p.id == id).unwrap_or_else(|| panic!("{id} missing"));
     let mut expected = vec![None; papers.len()];
+    expected[at("2612.90048")] = Some(at("2612.90047"));
     expected.push(Some(3));
     assert_eq!(found, expected);
 }

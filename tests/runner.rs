@@ -3,10 +3,11 @@
 //! and scaling and claims are judged from the values.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Result};
+use arxiv_to_model::corpus::real::RealCorpus;
 use arxiv_to_model::replicate::plan::StageName;
 use arxiv_to_model::replicate::record::RunStatus;
 use arxiv_to_model::replicate::stages::{Executor, StageContext, VALUES_FILE};
@@ -30,7 +31,7 @@ impl Executor for StandIn {
     }
 
     fn execute(&self, stage: StageName, ctx: &StageContext<'_>, out: &Path) -> Result<()> {
-        assert!(ctx.sources.src[0].ends_with("arXiv_src_2401_001.tar"));
+        assert!(ctx.sources.src[0].ends_with("arXiv_src_2401_001.tar"), "smoke reads the synthetic corpus");
         self.executed.lock().unwrap().push((stage, ctx.spec.id.clone()));
         let mut values = BTreeMap::new();
         match stage {
@@ -163,4 +164,76 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
     }
     let claims = std::fs::read_to_string(index.parent().unwrap().join("tables/claims.csv")).unwrap();
     assert_eq!(claims.lines().count(), 1 + expected, "a header and one row per claim");
+}
+
+/// Records which sources each run saw; writes a ledger and per-document tokens for the per-paper view.
+#[derive(Default)]
+struct SourceSpy {
+    seen: Mutex<BTreeMap<String, PathBuf>>,
+}
+
+impl Executor for SourceSpy {
+    fn synthesize(&self, papers: u32, seed: u64, out: &Path) -> Result<()> {
+        StandIn::default().synthesize(papers, seed, out)
+    }
+
+    fn execute(&self, stage: StageName, ctx: &StageContext<'_>, out: &Path) -> Result<()> {
+        self.seen.lock().unwrap().insert(ctx.spec.id.clone(), ctx.sources.src[0].clone());
+        match stage {
+            StageName::Prepare => std::fs::write(
+                out.join("ledger.csv"),
+                "id,status,stage,reason,bytes_in,chars_out\n1911.02782,kept,end,,100,1234\n\
+                 2612.90031,dropped,quality,too-few-words,10,0\n",
+            )?,
+            StageName::Tokenize => {
+                std::fs::write(out.join("document_tokens.csv"), "id,tokens\n1911.02782,321\n")?
+            }
+            _ => {}
+        }
+        std::fs::write(out.join(VALUES_FILE), b"{}")?;
+        Ok(())
+    }
+}
+
+#[test]
+fn ci_reads_the_real_corpus_for_y_and_t_only_and_the_report_says_which() {
+    let root = tempfile::tempdir().unwrap();
+    let spy = SourceSpy::default();
+    let opts = RunOptions {
+        profile: "ci".into(),
+        ids: Some(vec!["Y01".into(), "T01".into(), "S01".into()]),
+        ..options(root.path(), false)
+    };
+    run(&opts, &spy).unwrap();
+    let real = RealCorpus::locate().unwrap();
+    let seen = spy.seen.lock().unwrap().clone();
+    assert_eq!(seen["Y01"], real.tars[0]);
+    assert_eq!(seen["T01"], real.tars[0]);
+    assert!(seen["S01"].ends_with("arXiv_src_2401_001.tar"), "S01 read {}", seen["S01"].display());
+    let record = |id: &str| -> serde_json::Value {
+        let path = root.path().join(format!("reports/ci/runs/{id}/record.json"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    assert_eq!(record("Y01")["input"]["kind"], "real");
+    assert_eq!(record("T01")["input"]["kind"], "real");
+    assert_eq!(record("S01")["input"]["kind"], "synthetic");
+
+    let set = arxiv_to_model::spec::load_set(&opts.runs_dir, "ci").unwrap();
+    let index = arxiv_to_model::report::write_report(set, &opts.reports_dir).unwrap();
+    let text = std::fs::read_to_string(&index).unwrap();
+    let papers = std::fs::read_to_string(&real.metadata).unwrap().lines().count();
+    let real_line = format!("Corpus: embedded real arXiv corpus of {papers} papers");
+    let yield_at = text.find("## Data yield").expect("a yield section");
+    let tokens_at = text.find("## Tokenization").expect("a tokenizer section");
+    assert!(text[yield_at..tokens_at].contains(&real_line), "the yield section names its corpus");
+    assert!(text[tokens_at..].contains(&real_line), "the tokenizer section names its corpus");
+    let summary = format!(
+        "Y, T: embedded real arXiv corpus of {papers} papers (tests/data/arxiv-real); \
+         S: synthetic corpus of 160 papers, seed 2602"
+    );
+    assert!(text.contains(&summary), "the header says which corpus each group read: {text}");
+    assert!(text.contains("| 1911.02782 | kept: 1234 chars, 321 tokens |"), "{text}");
+    assert!(text.contains("| 2612.90031 | left at quality: too-few-words |"), "{text}");
+    let per_paper = std::fs::read_to_string(index.parent().unwrap().join("tables/per_paper.csv")).unwrap();
+    assert_eq!(per_paper.lines().count(), 3, "a header and one row per paper and Y run: {per_paper}");
 }

@@ -128,6 +128,7 @@ mod tests {
     fn the_real_sample_manifest_parses() {
         let path = Path::new(crate::corpus::real::REAL_CORPUS_DIR).join(MANIFEST_FILE_NAME);
         let manifest = read_manifest(&path).unwrap();
-        assert_eq!(manifest.len(), 1);
+        let corpus = crate::corpus::real::RealCorpus::locate().unwrap();
+        assert_eq!(manifest.len(), corpus.tars.len(), "one manifest entry per bulk tar");
     }
 }

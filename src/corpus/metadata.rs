@@ -258,7 +258,8 @@ mod tests {
 
     #[test]
     fn the_real_oai_head_reads_without_malformed_lines() {
-        let path = Path::new(crate::corpus::real::REAL_CORPUS_DIR).join("arxiv-metadata-oai-snapshot.head200.json");
+        let path =
+            Path::new(crate::corpus::real::REAL_CORPUS_DIR).join("arxiv-metadata-oai-snapshot.head200.json");
         let path = path.as_path();
         let mut years = Vec::new();
         let stats = for_each_record(path, |r| years.push(r.first_version_year)).unwrap();

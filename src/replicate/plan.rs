@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::cache::StageKey;
+use crate::corpus::real::RealCorpus;
 use crate::spec::tokenizer::{Recipe, ShardDtype, VocabRef};
 use crate::spec::{Profile, Spec};
 
@@ -50,6 +51,8 @@ pub enum Input {
     Synthetic { papers: u32, seed: u64 },
     /// Real arXiv bulk tars or per-paper files, with optional OAI metadata.
     Sources { src: Vec<PathBuf>, metadata: Option<PathBuf>, fingerprint: String },
+    /// The embedded real arXiv corpus (`corpus::real`), for the groups the profile names.
+    Real { papers: u64, fingerprint: String },
 }
 
 impl Input {
@@ -71,6 +74,23 @@ impl Input {
         }
         let fingerprint = StageKey::new("input", &parts, &[]).hash;
         Ok(Input::Sources { src, metadata, fingerprint })
+    }
+
+    /// The embedded real corpus, fingerprinted by content (tar names and sizes, the manifest's
+    /// md5 sums, the metadata) rather than by path, so checkouts in different places share keys.
+    pub fn real(corpus: &RealCorpus) -> std::io::Result<Self> {
+        let mut parts = Vec::new();
+        for tar in &corpus.tars {
+            let name = tar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            parts.push((name, std::fs::metadata(tar)?.len(), String::new()));
+        }
+        let metadata = std::fs::read_to_string(&corpus.metadata)?;
+        let manifest_path = corpus.dir.join(crate::corpus::manifest::MANIFEST_FILE_NAME);
+        let manifest = std::fs::read_to_string(manifest_path)?;
+        parts.push(("manifest".into(), 0, manifest));
+        let papers = metadata.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+        parts.push(("metadata".into(), papers, metadata));
+        Ok(Input::Real { papers, fingerprint: StageKey::new("input", &parts, &[]).hash })
     }
 
     fn key(&self) -> StageKey {

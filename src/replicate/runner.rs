@@ -14,6 +14,7 @@ use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus,
 use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
 use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
 use super::verdicts::{judge, ClaimVerdict, Measured};
+use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
 use crate::spec::{load_set, Spec, SpecSet};
 
@@ -31,7 +32,7 @@ pub struct RunOptions {
     pub profile: String,
     /// `None` runs all 24.
     pub ids: Option<Vec<String>>,
-    /// Real sources; `None` uses the embedded synthetic corpus.
+    /// Real sources for every run; `None` uses the embedded corpora the profile names.
     pub sources: Option<Sources>,
     /// Redo stages even when their output is cached (once per stage key per invocation).
     pub force: bool,
@@ -97,13 +98,14 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     })?;
     let selected = select(&set, opts.ids.as_deref())?;
     let cache = StageCache::new(&opts.work_dir);
-    let (input, sources) = materialize_input(opts, &set, &cache, executor)?;
+    let inputs = Inputs::materialize(opts, &set, &selected, &cache, executor)?;
     let progress = progress_bar(opts.show_progress, selected.len());
     let mut forced = HashSet::new();
     let mut runs = Vec::new();
     for spec in selected {
         progress.set_message(spec.id.clone());
-        let job = Job { set: &set, input: &input, sources: &sources, cache: &cache, opts, executor };
+        let (input, sources) = inputs.of(spec, &set);
+        let job = Job { set: &set, input, sources, cache: &cache, opts, executor };
         let outcome = job.run(spec, &mut forced)?;
         if let Some(stage) = outcome.failed_stage {
             tracing::error!(run = %outcome.id, %stage, "run failed: {}", outcome.error.as_deref().unwrap_or(""));
@@ -127,25 +129,60 @@ fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>>
     Ok(set.specs.iter().filter(|s| ids.contains(&s.id)).collect())
 }
 
-/// Real sources as given, or the synthetic corpus generated once into the cache.
-fn materialize_input(
-    opts: &RunOptions,
-    set: &SpecSet,
-    cache: &StageCache,
-    executor: &impl Executor,
-) -> Result<(Input, Sources)> {
-    if let Some(sources) = &opts.sources {
-        let input = Input::sources(sources.src.clone(), sources.metadata.clone())
-            .context("cannot read an input path given with --src/--metadata")?;
-        return Ok((input, sources.clone()));
+/// What each run reads: the sources given with `--src` for every run, else the
+/// embedded real corpus for the groups the profile names and the synthetic corpus
+/// (generated once into the cache) for the rest. Each is materialized only when a
+/// selected run needs it.
+struct Inputs {
+    given: Option<(Input, Sources)>,
+    real: Option<(Input, Sources)>,
+    synthetic: Option<(Input, Sources)>,
+}
+
+impl Inputs {
+    fn materialize(
+        opts: &RunOptions,
+        set: &SpecSet,
+        selected: &[&Spec],
+        cache: &StageCache,
+        executor: &impl Executor,
+    ) -> Result<Self> {
+        if let Some(sources) = &opts.sources {
+            let input = Input::sources(sources.src.clone(), sources.metadata.clone())
+                .context("cannot read an input path given with --src/--metadata")?;
+            return Ok(Inputs { given: Some((input, sources.clone())), real: None, synthetic: None });
+        }
+        let corpus = &set.profile.corpus;
+        let real = if selected.iter().any(|s| corpus.is_real(s.group)) {
+            let located = RealCorpus::locate()?;
+            let input = Input::real(&located)
+                .with_context(|| format!("cannot read the real corpus in {}", located.dir.display()))?;
+            Some((input, Sources { src: located.tars, metadata: Some(located.metadata) }))
+        } else {
+            None
+        };
+        let synthetic = if selected.iter().any(|s| !corpus.is_real(s.group)) {
+            let input = Input::synthetic(&set.profile);
+            let key = StageKey::new("corpus", &input, &[]);
+            let made = cache
+                .run(&key, false, |out| executor.synthesize(corpus.papers, corpus.seed, out))
+                .context("cannot generate the embedded synthetic corpus")?;
+            Some((input, Sources::in_corpus_dir(&made.dir)?))
+        } else {
+            None
+        };
+        Ok(Inputs { given: None, real, synthetic })
     }
-    let input = Input::synthetic(&set.profile);
-    let Input::Synthetic { papers, seed } = input else { unreachable!("built as synthetic") };
-    let key = StageKey::new("corpus", &input, &[]);
-    let made = cache
-        .run(&key, false, |out| executor.synthesize(papers, seed, out))
-        .context("cannot generate the embedded synthetic corpus")?;
-    Ok((input, Sources::in_corpus_dir(&made.dir)?))
+
+    /// The input of `spec`'s runs.
+    fn of(&self, spec: &Spec, set: &SpecSet) -> &(Input, Sources) {
+        let chosen = match &self.given {
+            Some(given) => Some(given),
+            None if set.profile.corpus.is_real(spec.group) => self.real.as_ref(),
+            None => self.synthetic.as_ref(),
+        };
+        chosen.expect("materialized for every selected spec")
+    }
 }
 
 /// One invocation's shared state.
@@ -206,7 +243,7 @@ impl<E: Executor> Job<'_, E> {
                 train: spec.train.seed,
                 corpus: match self.input {
                     Input::Synthetic { seed, .. } => Some(*seed),
-                    Input::Sources { .. } => None,
+                    Input::Sources { .. } | Input::Real { .. } => None,
                 },
             },
             input: self.input.clone(),

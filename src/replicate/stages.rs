@@ -80,11 +80,16 @@ pub trait Executor {
 /// Files of a stage's output that belong in `reports/<profile>/runs/<ID>/`, with the name they get there.
 pub fn artifacts(stage: StageName) -> &'static [(&'static str, &'static str)] {
     match stage {
-        StageName::Prepare => &[("yield.csv", "yield.csv"), ("summary.json", "prepare.json")],
+        StageName::Prepare => {
+            &[("yield.csv", "yield.csv"), ("summary.json", "prepare.json"), ("ledger.csv", "ledger.csv")]
+        }
         StageName::Tokenizer => {
             &[("tokenizer.record.json", "tokenizer.json"), ("stats.json", "tokenizer-stats.json")]
         }
-        StageName::Tokenize => &[("shards.json", "shards.json")],
+        StageName::Tokenize => &[
+            ("shards.json", "shards.json"),
+            (crate::tokenize::shards::DOCUMENT_TOKENS_FILE, crate::tokenize::shards::DOCUMENT_TOKENS_FILE),
+        ],
         StageName::Train => &[("metrics.csv", "metrics.csv"), ("summary.json", "train.json")],
     }
 }

@@ -16,11 +16,12 @@ use anyhow::{Context, Result};
 use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
-use crate::prepare::output::YieldRow;
+use crate::prepare::output::{LedgerRow, YieldRow};
 use crate::replicate::runner::{measured, run_dir, SCALING_RUNS};
 use crate::replicate::scaling::ScalingReport;
 use crate::replicate::verdicts::{judge, Measured};
 use crate::spec::{Group, SpecSet};
+use crate::tokenize::shards::{DocumentTokens, DOCUMENT_TOKENS_FILE};
 
 /// One training step of a run's `metrics.csv` (the columns the report draws).
 #[derive(Debug, Clone)]
@@ -31,13 +32,22 @@ pub struct StepRow {
     pub spike: bool,
 }
 
+/// The corpus a group's runs read, as their records say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorpusUsed {
+    pub description: String,
+    /// Generated text: per-paper views mean nothing there.
+    pub synthetic: bool,
+}
+
 /// Everything the report reads for one profile.
 pub struct ReportInputs {
     pub set: SpecSet,
     pub measured: Measured,
     pub scaling: Option<ScalingReport>,
-    /// What the runs read, for captions ("synthetic corpus, 40 papers, seed 2602").
-    pub corpus: String,
+    /// What each group's runs read, for captions and section headers
+    /// ("synthetic corpus of 40 papers, seed 2602"); groups without a record are absent.
+    pub corpora: BTreeMap<Group, CorpusUsed>,
     pub dir: PathBuf,
 }
 
@@ -55,16 +65,49 @@ impl ReportInputs {
         } else {
             None
         };
-        let corpus = corpus_description(&set, reports_dir);
-        Ok(ReportInputs { set, measured, scaling, corpus, dir })
+        let corpora = corpus_descriptions(&set, reports_dir);
+        Ok(ReportInputs { set, measured, scaling, corpora, dir })
     }
 
     fn value(&self, run: &str, metric: &str) -> Option<f64> {
         self.measured.get(run).and_then(|v| v.get(metric)).copied()
     }
 
-    fn caption(&self, what: &str) -> String {
-        format!("{what} (profile {}, {})", self.set.profile.profile, self.corpus)
+    /// What `group`'s runs read.
+    fn corpus(&self, group: Group) -> &str {
+        self.corpora.get(&group).map_or("no runs yet", |c| c.description.as_str())
+    }
+
+    fn caption(&self, group: Group, what: &str) -> String {
+        format!("{what} (profile {}, {})", self.set.profile.profile, self.corpus(group))
+    }
+
+    /// The line under a section's heading that says which corpus its numbers come from.
+    fn corpus_line(&self, group: Group) -> String {
+        format!("Corpus: {}.\n\n", self.corpus(group))
+    }
+
+    /// Every group's corpus, grouped by corpus ("Y, T: …; S, D, I, F: …").
+    fn corpus_summary(&self) -> String {
+        let mut by_corpus: Vec<(&str, Vec<char>)> = Vec::new();
+        for (group, used) in &self.corpora {
+            let corpus = used.description.as_str();
+            match by_corpus.iter_mut().find(|(c, _)| *c == corpus) {
+                Some((_, letters)) => letters.push(group.letter()),
+                None => by_corpus.push((corpus, vec![group.letter()])),
+            }
+        }
+        if by_corpus.is_empty() {
+            return "no runs yet".into();
+        }
+        let parts: Vec<String> = by_corpus
+            .iter()
+            .map(|(corpus, letters)| {
+                let letters: Vec<String> = letters.iter().map(char::to_string).collect();
+                format!("{}: {corpus}", letters.join(", "))
+            })
+            .collect();
+        parts.join("; ")
     }
 
     fn run_file(&self, id: &str, name: &str) -> PathBuf {
@@ -72,22 +115,36 @@ impl ReportInputs {
     }
 }
 
-/// What the runs' records say they read.
-fn corpus_description(set: &SpecSet, reports_dir: &Path) -> String {
-    let records =
-        set.specs.iter().map(|s| run_dir(reports_dir, &set.profile.profile, &s.id).join("record.json"));
-    for path in records {
+/// What each group's runs read, from the first record of the group.
+fn corpus_descriptions(set: &SpecSet, reports_dir: &Path) -> BTreeMap<Group, CorpusUsed> {
+    let mut corpora = BTreeMap::new();
+    for spec in &set.specs {
+        if corpora.contains_key(&spec.group) {
+            continue;
+        }
+        let path = run_dir(reports_dir, &set.profile.profile, &spec.id).join("record.json");
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         let input = &record["input"];
-        return match input["kind"].as_str() {
-            Some("synthetic") => {
-                format!("synthetic corpus of {} papers, seed {}", input["papers"], input["seed"])
-            }
-            _ => format!("arXiv sources {}", input["src"]),
+        let used = CorpusUsed {
+            description: describe_input(input),
+            synthetic: input["kind"].as_str() == Some("synthetic"),
         };
+        corpora.insert(spec.group, used);
     }
-    "no runs yet".into()
+    corpora
+}
+
+fn describe_input(input: &serde_json::Value) -> String {
+    match input["kind"].as_str() {
+        Some("synthetic") => {
+            format!("synthetic corpus of {} papers, seed {}", input["papers"], input["seed"])
+        }
+        Some("real") => {
+            format!("embedded real arXiv corpus of {} papers (tests/data/arxiv-real)", input["papers"])
+        }
+        _ => format!("arXiv sources {}", input["src"]),
+    }
 }
 
 /// Writes `reports/<profile>/index.md`, its tables and figures; returns the index path.
@@ -99,7 +156,8 @@ pub fn write_report(set: SpecSet, reports_dir: &Path) -> Result<PathBuf> {
         "# ArXiv-to-Model replication: profile `{}`\n\nInput: {}. Generated by `replicate report`; \
          numbers come from each run's `runs/<ID>/values.json`, figures are in `figures/` (PNG and SVG), \
          tables in `tables/` (CSV and Markdown).\n\n",
-        inputs.set.profile.profile, inputs.corpus
+        inputs.set.profile.profile,
+        inputs.corpus_summary()
     );
     index.push_str(&claims_section(&inputs, &tables)?);
     index.push_str(&paper_section(&inputs, &tables)?);
@@ -229,11 +287,17 @@ fn yield_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result
         ]);
     }
     table.save(tables, "yield")?;
-    let mut out = format!("## Data yield (Y01–Y06)\n\n{}\n", table.to_markdown());
+    let mut out = format!(
+        "## Data yield (Y01–Y06)\n\n{}{}\n",
+        inputs.corpus_line(Group::DataYield),
+        table.to_markdown()
+    );
     let tokens: Vec<f64> = runs.iter().map(|id| inputs.value(id, "tokens_kept").unwrap_or(0.0)).collect();
     if tokens.iter().any(|&t| t > 0.0) {
-        let caption = inputs
-            .caption("Usable tokens kept by each preprocessing decision, Y01 (released) to Y06 (described)");
+        let caption = inputs.caption(
+            Group::DataYield,
+            "Usable tokens kept by each preprocessing decision, Y01 (released) to Y06 (described)",
+        );
         save(
             &Bars {
                 caption: caption.clone(),
@@ -247,8 +311,9 @@ fn yield_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result
         out.push_str(&figure_markdown("usable_tokens", &caption));
     }
     for id in &runs {
-        let Some(rows) = read_yield(&inputs.run_file(id, "yield.csv"))? else { continue };
-        let caption = inputs.caption(&format!("{id}: papers left after each pipeline stage"));
+        let Some(rows) = read_rows::<YieldRow>(&inputs.run_file(id, "yield.csv"))? else { continue };
+        let caption =
+            inputs.caption(Group::DataYield, &format!("{id}: papers left after each pipeline stage"));
         let bars = Bars {
             caption: caption.clone(),
             y_label: "papers".into(),
@@ -260,7 +325,69 @@ fn yield_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result
         out.push_str(&figure_markdown(&name, &caption));
     }
     out.push_str(&drop_reasons(inputs, &runs));
+    out.push_str(&per_paper(inputs, &runs, tables)?);
     Ok(out)
+}
+
+/// Each real paper under each Y run: kept with its characters and tokens, or
+/// the stage and reason it left at (from the runs' `ledger.csv` and
+/// `document_tokens.csv`). Generated corpora get none: their papers are not papers.
+fn per_paper(inputs: &ReportInputs, runs: &[String], tables: &Path) -> Result<String> {
+    if inputs.corpora.get(&Group::DataYield).is_none_or(|c| c.synthetic) {
+        return Ok(String::new());
+    }
+    let mut papers: BTreeMap<String, BTreeMap<String, (LedgerRow, Option<u64>)>> = BTreeMap::new();
+    let mut long = Table::new(&["paper", "run", "status", "stage", "reason", "chars kept", "tokens kept"]);
+    for id in runs {
+        let Some(ledger) = read_rows::<LedgerRow>(&inputs.run_file(id, "ledger.csv"))? else { continue };
+        let tokens: BTreeMap<String, u64> =
+            read_rows::<DocumentTokens>(&inputs.run_file(id, DOCUMENT_TOKENS_FILE))?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| (d.id, d.tokens))
+                .collect();
+        for row in ledger {
+            let kept_tokens = tokens.get(&row.id).copied();
+            long.push(vec![
+                row.id.clone().into(),
+                id.clone().into(),
+                row.status.clone().into(),
+                row.stage.clone().into(),
+                row.reason.clone().into(),
+                Cell::Int(row.chars_out as i64),
+                kept_tokens.map_or(Cell::Missing, |t| Cell::Int(t as i64)),
+            ]);
+            papers.entry(row.id.clone()).or_default().insert(id.clone(), (row, kept_tokens));
+        }
+    }
+    if papers.is_empty() {
+        return Ok(String::new());
+    }
+    long.save(tables, "per_paper")?;
+    let mut columns = vec!["paper"];
+    columns.extend(runs.iter().map(String::as_str));
+    let mut wide = Table::new(&columns);
+    for (paper, per_run) in &papers {
+        let mut row: Vec<Cell> = vec![paper.clone().into()];
+        for id in runs {
+            row.push(match per_run.get(id) {
+                None => Cell::Missing,
+                Some((r, tokens)) if r.status == "kept" => {
+                    let tokens = tokens.map_or_else(|| "?".to_string(), |t| t.to_string());
+                    format!("kept: {} chars, {tokens} tokens", r.chars_out).into()
+                }
+                Some((r, _)) => format!("left at {}: {}", r.stage, r.reason).into(),
+            });
+        }
+        wide.push(row);
+    }
+    Ok(format!(
+        "### Per paper ({} papers)\n\nKept (characters in `documents.jsonl`, tokens in the shards with the \
+         end-of-document token) or the stage and reason the paper left at; `tables/per_paper.csv` has one row per \
+         paper and run.\n\n{}\n",
+        papers.len(),
+        wide.to_markdown()
+    ))
 }
 
 /// Papers dropped per stage and reason, from the `count.<stage>.<reason>` values.
@@ -287,14 +414,15 @@ fn drop_reasons(inputs: &ReportInputs, runs: &[String]) -> String {
     format!("### Drop reasons (papers)\n\n{}\n", table.to_markdown())
 }
 
-fn read_yield(path: &Path) -> Result<Option<Vec<YieldRow>>> {
+/// The rows of a CSV a stage wrote, or `None` when the run has no such file.
+fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
     if !path.exists() {
         return Ok(None);
     }
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let rows: Result<Vec<YieldRow>, _> = reader.deserialize().collect();
-    Ok(Some(rows.with_context(|| format!("{} is not a yield waterfall", path.display()))?))
+    let rows: Result<Vec<T>, _> = reader.deserialize().collect();
+    Ok(Some(rows.with_context(|| format!("{} has rows of the wrong shape", path.display()))?))
 }
 
 const TOKENIZER_METRICS: [&str; 9] = [
@@ -327,7 +455,8 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
     }
     table.save(tables, "tokenizers")?;
     let mut out = format!(
-        "## Tokenization and symbol stability (T01–T06)\n\nMetric definitions: `paper/metrics.md`.\n\n{}\n",
+        "## Tokenization and symbol stability (T01–T06)\n\n{}Metric definitions: `paper/metrics.md`.\n\n{}\n",
+        inputs.corpus_line(Group::Tokenization),
         table.to_markdown()
     );
     let series: Vec<(String, Vec<f64>)> = ["command_integrity", "context_consistency"]
@@ -335,8 +464,10 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
         .map(|m| (m.replace('_', " "), runs.iter().map(|id| inputs.value(id, m).unwrap_or(0.0)).collect()))
         .collect();
     if series.iter().any(|(_, v)| v.iter().any(|&x| x > 0.0)) {
-        let caption =
-            inputs.caption("Symbol stability per tokenizer recipe (share of occurrences, higher is better)");
+        let caption = inputs.caption(
+            Group::Tokenization,
+            "Symbol stability per tokenizer recipe (share of occurrences, higher is better)",
+        );
         save(
             &Bars { caption: caption.clone(), y_label: "share of occurrences".into(), labels: runs, series },
             figures,
@@ -371,7 +502,11 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
         table.push(row);
     }
     table.save(tables, "training")?;
-    let mut out = format!("## Training (all runs)\n\n{}\n", table.to_markdown());
+    let mut out = format!(
+        "## Training (all runs)\n\nCorpus per group: {}.\n\n{}\n",
+        inputs.corpus_summary(),
+        table.to_markdown()
+    );
     for group in Group::ALL {
         let mut loss = Vec::new();
         let mut grad = Vec::new();
@@ -393,8 +528,8 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
             continue;
         }
         let letter = group.letter();
-        let caption =
-            inputs.caption(&format!("{} runs: training loss per step, loss spikes marked x", group.name()));
+        let caption = inputs
+            .caption(group, &format!("{} runs: training loss per step, loss spikes marked x", group.name()));
         save(
             &Lines {
                 caption: caption.clone(),
@@ -407,8 +542,10 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
             &format!("loss_{letter}"),
         )?;
         out.push_str(&figure_markdown(&format!("loss_{letter}"), &caption));
-        let caption = inputs
-            .caption(&format!("{} runs: global gradient norm per step (before clipping)", group.name()));
+        let caption = inputs.caption(
+            group,
+            &format!("{} runs: global gradient norm per step (before clipping)", group.name()),
+        );
         save(
             &Lines {
                 caption: caption.clone(),
@@ -465,10 +602,13 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     let fitted: Vec<(f64, f64)> =
         (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).map(|n| (n, f.predict(n))).collect();
     let observed = report.points.iter().map(|p| (p.params, p.loss)).collect();
-    let caption = inputs.caption(&format!(
-        "S01–S05 validation loss vs size; fit alpha = {:.3} [{:.3}, {:.3}]",
-        f.alpha, report.alpha_interval.0, report.alpha_interval.1
-    ));
+    let caption = inputs.caption(
+        Group::Scaling,
+        &format!(
+            "S01–S05 validation loss vs size; fit alpha = {:.3} [{:.3}, {:.3}]",
+            f.alpha, report.alpha_interval.0, report.alpha_interval.1
+        ),
+    );
     let lines = Lines {
         caption: caption.clone(),
         x_label: "non-embedding parameters".into(),
@@ -478,8 +618,9 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     };
     save(&lines, figures, "scaling")?;
     Ok(format!(
-        "## Scaling (S01–S05)\n\nHuber fit on log-loss (Chinchilla approach 3), {} bootstrap resamples: alpha = {:.3} \
+        "## Scaling (S01–S05)\n\n{}Huber fit on log-loss (Chinchilla approach 3), {} bootstrap resamples: alpha = {:.3} \
          [{:.3}, {:.3}], E = {:.3} [{:.3}, {:.3}].\n\n{}",
+        inputs.corpus_line(Group::Scaling),
         report.resamples, f.alpha, report.alpha_interval.0, report.alpha_interval.1, f.e, report.e_interval.0,
         report.e_interval.1, figure_markdown("scaling", &caption)
     ))
@@ -499,7 +640,11 @@ fn io_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
         return Ok(String::new());
     }
     let caption = inputs
-        .caption("Loaders: share of step time waiting for data, of positions that are padding, and of document tokens cut at the context");
+        .caption(Group::Infrastructure, "Loaders: share of step time waiting for data, of positions that are padding, and of document tokens cut at the context");
     save(&Bars { caption: caption.clone(), y_label: "share".into(), labels: runs, series }, figures, "io")?;
-    Ok(format!("## Infrastructure (I01–I03)\n\n{}", figure_markdown("io", &caption)))
+    Ok(format!(
+        "## Infrastructure (I01–I03)\n\n{}{}",
+        inputs.corpus_line(Group::Infrastructure),
+        figure_markdown("io", &caption)
+    ))
 }

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::Dims;
+use super::Group;
 
 pub const PROFILES: [&str; 4] = ["paper", "gpu", "ci", "smoke"];
 
@@ -23,12 +24,24 @@ pub struct Profile {
     pub overrides: serde_norway::Value,
 }
 
-/// The embedded synthetic corpus that `replicate --all` generates when no `--src` is given.
+/// What `replicate --all` reads when no `--src` is given: the embedded real
+/// corpus (`corpus::real`) for the groups in `real`, the synthetic corpus it
+/// generates (sized here) for the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorpusScale {
     pub papers: u32,
     pub seed: u64,
+    /// Groups whose runs read the embedded real arXiv corpus instead.
+    #[serde(default)]
+    pub real: Vec<Group>,
+}
+
+impl CorpusScale {
+    /// Whether runs of `group` read the embedded real corpus.
+    pub fn is_real(&self, group: Group) -> bool {
+        self.real.contains(&group)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ use tokenizers::Tokenizer;
 use super::documents::{for_each_document, Document, Split};
 use super::recipes::eos_id;
 use crate::io::write_json_atomic;
+use crate::prepare::output::AtomicFile;
 use crate::spec::tokenizer::ShardDtype;
 
 pub const MAGIC: [u8; 8] = *b"A2MSHARD";
@@ -78,6 +79,16 @@ pub struct ShardInfo {
     pub source_bytes: u64,
     /// Tokens whose id was changed by the legacy wrap.
     pub wrapped_tokens: u64,
+}
+
+/// Per-document token counts `write_shards` writes beside the shards (for the report's per-paper view).
+pub const DOCUMENT_TOKENS_FILE: &str = "document_tokens.csv";
+
+/// One row of [`DOCUMENT_TOKENS_FILE`]: a document's tokens in the shards, its end-of-document token included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentTokens {
+    pub id: String,
+    pub tokens: u64,
 }
 
 /// What `write_shards` wrote (also saved as `out/shards.json`).
@@ -209,9 +220,10 @@ pub fn write_shards(
     };
     let mut train = ShardWriter::create(out, TRAIN_SHARD)?;
     let mut validation = ShardWriter::create(out, VALIDATION_SHARD)?;
+    let mut per_document = csv::Writer::from_writer(AtomicFile::create(&out.join(DOCUMENT_TOKENS_FILE))?);
     let mut batch: Vec<Document> = Vec::new();
     let mut batch_bytes = 0usize;
-    let flush =
+    let mut flush =
         |batch: &mut Vec<Document>, train: &mut ShardWriter, validation: &mut ShardWriter| -> Result<()> {
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
             let ids = encode_texts(&tok, &texts)?;
@@ -221,6 +233,8 @@ pub fn write_shards(
                     Split::Validation => &mut *validation,
                 };
                 writer.push_document(&ids, eos, doc.text.len() as u64, packing)?;
+                per_document
+                    .serialize(DocumentTokens { id: doc.id.clone(), tokens: ids.len() as u64 + 1 })?;
             }
             batch.clear();
             Ok(())
@@ -235,6 +249,10 @@ pub fn write_shards(
         Ok(())
     })?;
     flush(&mut batch, &mut train, &mut validation)?;
+    per_document
+        .into_inner()
+        .map_err(|e| anyhow!("cannot finish {DOCUMENT_TOKENS_FILE}: {}", e.error()))?
+        .commit()?;
     let train_info = train.finish(&header, "train")?;
     let validation_info = validation.finish(&header, "validation")?;
     if train_info.wrapped_tokens + validation_info.wrapped_tokens > 0 {

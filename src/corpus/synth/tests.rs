@@ -267,15 +267,19 @@ fn manifest_md5_sums_and_items_are_right() {
 
 #[test]
 fn manifest_content_md5_matches_arxiv_definition_on_the_real_sample() {
-    let sample = Path::new(crate::corpus::real::REAL_CORPUS_DIR);
-    let tar_path = sample.join("arXiv_src_2612_001.tar");
-    let bytes = std::fs::read(&tar_path).expect("sample tar");
-    let mut content = Md5::new();
-    for (_, _, body) in tar_members(&bytes, u64::MAX) {
-        content.update(&body);
+    let corpus = crate::corpus::real::RealCorpus::locate().expect("the embedded real corpus");
+    let xml = std::fs::read_to_string(corpus.dir.join(MANIFEST_FILE)).expect("real corpus manifest");
+    for tar_path in &corpus.tars {
+        let bytes = std::fs::read(tar_path).expect("real corpus tar");
+        let mut content = Md5::new();
+        for (_, _, body) in tar_members(&bytes, u64::MAX) {
+            content.update(&body);
+        }
+        let expected = format!("<content_md5sum>{}</content_md5sum>", hex::encode(content.finalize()));
+        assert!(xml.contains(&expected), "{}: {expected} not in the manifest", tar_path.display());
+        let whole = format!("<md5sum>{}</md5sum>", hex::encode(Md5::digest(&bytes)));
+        assert!(xml.contains(&whole), "{}: {whole} not in the manifest", tar_path.display());
     }
-    let xml = std::fs::read_to_string(sample.join(MANIFEST_FILE)).expect("sample manifest");
-    assert!(xml.contains(&format!("<content_md5sum>{}</content_md5sum>", hex::encode(content.finalize()))));
 }
 
 #[test]
@@ -298,9 +302,11 @@ fn metadata_is_json_lines_with_the_snapshot_fields() {
         "update_date",
         "authors_parsed",
     ];
-    let real = Path::new(crate::corpus::real::REAL_CORPUS_DIR).join("arxiv-metadata-oai-snapshot.head200.json");
+    let real =
+        Path::new(crate::corpus::real::REAL_CORPUS_DIR).join("arxiv-metadata-oai-snapshot.head200.json");
     let real_text = std::fs::read_to_string(&real).expect("the embedded OAI head");
-    let first: serde_json::Value = serde_json::from_str(real_text.lines().next().expect("line")).expect("json");
+    let first: serde_json::Value =
+        serde_json::from_str(real_text.lines().next().expect("line")).expect("json");
     let real_keys: Vec<&str> = first.as_object().expect("object").keys().map(String::as_str).collect();
     let mut sorted_expected = expected.clone();
     sorted_expected.sort_unstable();
