@@ -600,9 +600,14 @@ fn verify(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
         devices.insert(format!("{:?}", golden::trained_on(&global.reports_dir, &args.profile, id)?));
     }
     let devices = devices.into_iter().collect::<Vec<_>>().join(", ");
-    let tolerances = if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
+    let tolerances =
+        if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
     if mismatches.is_empty() {
-        println!("{}: {} runs match golden (trained on {devices}; {tolerances})", args.profile, golden_ids(args).len());
+        println!(
+            "{}: {} runs match golden (trained on {devices}; {tolerances})",
+            args.profile,
+            golden_ids(args).len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", golden::render(&mismatches));

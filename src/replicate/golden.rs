@@ -54,8 +54,8 @@ pub fn trained_on(reports_dir: &Path, profile: &str, id: &str) -> Result<Backend
         return Ok(BackendChoice::Cpu);
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let summary: TrainSummary =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a training summary", path.display()))?;
+    let summary: TrainSummary = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a training summary", path.display()))?;
     Ok(summary.device)
 }
 
@@ -174,13 +174,15 @@ mod tests {
         let close = values(&[("papers_kept", 30.0), ("val_loss", 3.05), ("tokens_per_s", 9000.0)]);
         assert!(compare(&golden, &close, BackendChoice::Cpu).is_empty());
         let off = values(&[("papers_kept", 31.0), ("val_loss", 3.2), ("tokens_per_s", 1.0)]);
-        let keys: Vec<String> = compare(&golden, &off, BackendChoice::Cpu).into_iter().map(|m| m.key).collect();
+        let keys: Vec<String> =
+            compare(&golden, &off, BackendChoice::Cpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"]);
         // 3% off: beyond the CPU's tolerance, within another device's.
         let other_device = values(&[("papers_kept", 30.0), ("val_loss", 3.09)]);
         assert_eq!(compare(&golden, &other_device, BackendChoice::Cpu).len(), 1);
         assert!(compare(&golden, &other_device, BackendChoice::Wgpu).is_empty());
-        let keys: Vec<String> = compare(&golden, &off, BackendChoice::Wgpu).into_iter().map(|m| m.key).collect();
+        let keys: Vec<String> =
+            compare(&golden, &off, BackendChoice::Wgpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"], "counts stay exact across devices");
     }
 
