@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::write_atomic;
 use crate::metrics::{cross_device_tolerance_for, tolerance_for, Tolerance};
-use crate::train::{BackendChoice, TrainSummary};
+use crate::train::BackendChoice;
 
 /// What a run reports: registry metrics by name, plus stage counts under `count.*`.
 /// The same shape is written to `reports/<profile>/runs/<ID>/values.json` and pinned
@@ -53,10 +53,16 @@ pub fn trained_on(reports_dir: &Path, profile: &str, id: &str) -> Result<Backend
     if !path.exists() {
         return Ok(BackendChoice::Cpu);
     }
+    /// Only the field verify needs, so summaries of older builds still read.
+    #[derive(Deserialize)]
+    struct Trained {
+        #[serde(default)]
+        device: BackendChoice,
+    }
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let summary: TrainSummary = serde_json::from_str(&text)
+    let trained: Trained = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a training summary", path.display()))?;
-    Ok(summary.device)
+    Ok(trained.device)
 }
 
 /// Every key whose value differs beyond its tolerance, or is present on one
