@@ -55,7 +55,7 @@ impl Executor for StandIn {
 
 fn options(root: &Path, force: bool) -> RunOptions {
     RunOptions {
-        runs_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"),
+        runs: Path::new(env!("CARGO_MANIFEST_DIR")).join("runs").into(),
         work_dir: root.join("work"),
         reports_dir: root.join("reports"),
         profile: "smoke".into(),

@@ -168,6 +168,7 @@ impl Pipeline {
         let data = train_data(ctx.spec, &inputs)?;
         let opts = TrainOptions {
             progress: self.progress,
+            label: Some(format!("{} {}", ctx.spec.id, StageName::Train)),
             backend: self.backend,
             devices: self.devices,
             ..Default::default()
