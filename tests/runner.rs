@@ -148,7 +148,7 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
     let root = tempfile::tempdir().unwrap();
     run(&options(root.path(), false), &StandIn::default()).unwrap();
     let set =
-        arxiv_to_model::spec::load_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
+        arxiv_to_model::spec::load_set(Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
     let expected: usize = set.specs.iter().map(|spec| spec.claims.len()).sum();
     assert_eq!(expected, 19, "the spec set's claims");
     let index = arxiv_to_model::report::write_report(set, &root.path().join("reports")).unwrap();

@@ -315,8 +315,8 @@ mod tests {
 
     #[test]
     fn ci_bench_shape_is_the_profile_final_shape() {
-        let bench = f01_shape(&runs(), "ci").unwrap();
-        let profile = crate::spec::load_profile(&runs(), "ci").unwrap();
+        let bench = f01_shape(runs(), "ci").unwrap();
+        let profile = crate::spec::load_profile(runs(), "ci").unwrap();
         assert_eq!(bench.decoder.dims, profile.shapes.final_shape);
         let train = &profile.overrides["train"];
         let context = train["context"].as_u64().unwrap() as u32;
@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn paper_shape_counts_the_model_card_parameters_without_allocating() {
         // PAPER.md: 24/2048/16/5504 with a 32k untied vocabulary is 1.345B.
-        let bench = f01_shape(&runs(), "paper").unwrap();
+        let bench = f01_shape(runs(), "paper").unwrap();
         let shape = bench.decoder;
         assert_eq!((shape.context, bench.rows, bench.replicas, bench.checkpointing), (768, 32, 2, true));
         assert_eq!(bench.precision, MatmulPrecision::Bf16, "the paper trained in bf16-mixed");
