@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// `replicate --all` runs every spec (built into the binary from runs/) on the
 /// embedded synthetic corpus (or on real arXiv dumps given with --src/--metadata).
 #[derive(Parser, Debug)]
-#[command(name = "replicate", version, arg_required_else_help = true, args_conflicts_with_subcommands = true)]
+#[command(name = "replicate", version, arg_required_else_help = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

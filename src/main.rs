@@ -13,7 +13,7 @@ use arxiv_to_model::spec::tokenizer::ShardDtype;
 use arxiv_to_model::train::inputs::{train_data, StageInputs};
 use arxiv_to_model::train::TrainOptions;
 use arxiv_to_model::{app, spec, tokenize};
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 use cli::{BenchCommand, Cli, Command, CorpusCommand, Execution, Global, GoldenArgs, TokenizerCommand};
 
 /// `replicate list | head` should end quietly like any Unix tool: Rust
@@ -29,7 +29,24 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // `--all`'s flags before a subcommand would be ignored by it (`replicate
+    // --profile smoke verify`): refuse them. Global flags (-q, -v, -j) apply everywhere.
+    if matches.subcommand_name().is_some() {
+        let misplaced: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
+        if !misplaced.is_empty() {
+            let message =
+                format!("{} belong(s) to --all; give it after the subcommand", misplaced.join(", "));
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.command.is_none() && !cli.all {
         // Flags alone (`replicate -q`, `replicate --profile smoke`) name nothing to do.
         Cli::command()
