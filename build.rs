@@ -2,7 +2,9 @@
 // - the compiler version (results can depend on it);
 // - a hash of the code that computes results (src/, runs/ are data and are
 //   hashed per stage; Cargo.lock pins the dependencies), so a stage output
-//   cached by an older build is never taken for this build's.
+//   cached by an older build is never taken for this build's;
+// - the spec set (runs/) and the paper's reference numbers, embedded so an
+//   installed binary works from any directory.
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -28,6 +30,33 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=src");
+    embed_spec_set();
+}
+
+/// Writes `$OUT_DIR/embedded_specs.rs`: every file under runs/ and
+/// paper/reference.csv as `(path relative to the checkout, text)`.
+fn embed_spec_set() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    collect_files(&root.join("runs"), &mut files);
+    files.push(root.join("paper/reference.csv"));
+    files.sort();
+    let mut out = String::from("pub(crate) const FILES: &[(&str, &str)] = &[\n");
+    for file in &files {
+        let relative = file.strip_prefix(&root).expect("under the checkout");
+        let key: Vec<String> =
+            relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        out.push_str(&format!(
+            "    ({:?}, include_str!({:?})),\n",
+            key.join("/"),
+            file.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_specs.rs");
+    std::fs::write(dest, out).expect("OUT_DIR is writable");
+    println!("cargo:rerun-if-changed=runs");
+    println!("cargo:rerun-if-changed=paper/reference.csv");
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     if src.is_empty() {
         src = arxiv_to_model::corpus::real::RealCorpus::locate()?.tars;
     }
-    let (spec, _) = arxiv_to_model::spec::load_one(&root.join("runs"), "Y01", "ci")?;
+    let (spec, _) = arxiv_to_model::spec::load_one(root.join("runs"), "Y01", "ci")?;
     let jobs = std::env::var("PREPARE_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);
     let report = bench(
         &spec.data,

@@ -5,6 +5,7 @@
 //! modules do it (corpus → prepare → tokenize → train), and `replicate` joins
 //! the stages through a content-addressed cache and records every run.
 
+pub mod app;
 pub mod corpus;
 pub mod io;
 pub mod metrics;

@@ -1,300 +1,20 @@
 //! `replicate`: the command line. Parsing and printing only; the library does the work.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
 
 use anyhow::Result;
 use arxiv_to_model::prepare::{PrepareInput, PrepareOptions};
 use arxiv_to_model::replicate::stages::{Pipeline, Sources};
-use arxiv_to_model::replicate::{self, golden, RunOptions};
-use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
+use arxiv_to_model::replicate::{golden, RunOptions};
+use arxiv_to_model::spec::profile::PROFILES;
 use arxiv_to_model::spec::tokenizer::ShardDtype;
-use arxiv_to_model::spec::{self, profile::PROFILES, Group};
-use arxiv_to_model::tokenize;
 use arxiv_to_model::train::inputs::{train_data, StageInputs};
-use arxiv_to_model::train::{BackendChoice, TrainOptions};
-use clap::{Args, Parser, Subcommand};
-
-/// Replicate "ArXiv-to-Model: A Practical Study of Scientific LM Training"
-/// (arXiv:2602.17288): 24 runs from raw arXiv LaTeX to trained models, checked
-/// against golden outputs and the paper's claims.
-///
-/// `replicate --all` runs every spec in runs/ on the embedded synthetic corpus
-/// (or on real arXiv dumps given with --src/--metadata).
-#[derive(Parser, Debug)]
-#[command(name = "replicate", version, arg_required_else_help = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    /// Run all 24 specs (same as `replicate run` with every id).
-    #[arg(long)]
-    all: bool,
-
-    #[command(flatten)]
-    execution: Execution,
-
-    #[command(flatten)]
-    global: Global,
-}
-
-#[derive(Args, Debug, Clone)]
-struct Global {
-    /// Where stage caches and checkpoints go.
-    #[arg(long, global = true, env = "REPLICATE_WORK_DIR", default_value = ".replicate")]
-    work_dir: PathBuf,
-
-    /// The spec set.
-    #[arg(long, global = true, default_value = "runs")]
-    runs_dir: PathBuf,
-
-    /// Where run records, tables and figures are written.
-    #[arg(long, global = true, default_value = "reports")]
-    reports_dir: PathBuf,
-
-    /// Pinned outputs per profile.
-    #[arg(long, global = true, default_value = "golden")]
-    golden_dir: PathBuf,
-
-    /// Where training runs: `cuda` needs a build with `--features cuda` and an NVIDIA driver;
-    /// `wgpu` a Vulkan device (a GPU's, or lavapipe: `apt-get install mesa-vulkan-drivers libvulkan1`).
-    #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "cuda", "wgpu"])]
-    device: String,
-
-    /// Devices the spec's `train.devices` data-parallel replicas are spread
-    /// over (cuda: GPUs 0..N-1; default one per replica). On the CPU the
-    /// replicas are threads on its one device.
-    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
-    devices: Option<u16>,
-
-    /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', global = true)]
-    jobs: Option<usize>,
-
-    /// Only errors.
-    #[arg(long, short, global = true, conflicts_with = "verbose")]
-    quiet: bool,
-
-    /// More log detail (-v debug, -vv trace).
-    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
-}
-
-#[derive(Args, Debug, Clone)]
-struct Execution {
-    /// Scale to run at: paper, gpu, ci or smoke (see runs/profiles/).
-    #[arg(long, short, default_value = "ci")]
-    profile: String,
-
-    /// Real inputs: bulk tars `arXiv_src_YYMM_NNN.tar`, directories of per-paper files, or single files.
-    /// Without it the embedded synthetic corpus is used.
-    #[arg(long, num_args = 1..)]
-    src: Vec<PathBuf>,
-
-    /// The OAI metadata snapshot (JSON lines, plain or .gz) for --src.
-    #[arg(long, requires = "src")]
-    metadata: Option<PathBuf>,
-
-    /// Redo stages even when their output is cached.
-    #[arg(long)]
-    force: bool,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// The 24 runs: id, group, title.
-    List,
-    /// Print a run's fully resolved spec as YAML.
-    Show {
-        /// Run id, e.g. F01.
-        id: String,
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-    },
-    /// Validate the whole spec set under every profile (or one).
-    CheckSpecs {
-        /// Check one profile only.
-        #[arg(long, short)]
-        profile: Option<String>,
-    },
-    /// Execute some runs.
-    Run {
-        /// Run ids, e.g. Y01 T03.
-        #[arg(required = true)]
-        ids: Vec<String>,
-        #[command(flatten)]
-        execution: Execution,
-    },
-    /// Run a spec's data stages on arXiv sources: ledger.csv, yield.csv, documents.jsonl, summary.json.
-    Prepare(PrepareArgs),
-    /// Join the outputs of `prepare --shard i/N` runs (dedup and the split are redone across shards).
-    PrepareMerge {
-        /// Where the merged outputs go.
-        #[arg(long)]
-        out: PathBuf,
-        /// Every shard's --out directory.
-        #[arg(required = true)]
-        shards: Vec<PathBuf>,
-    },
-    /// Train a spec's tokenizer, or measure a tokenizer's symbol stability.
-    #[command(subcommand)]
-    Tokenizer(TokenizerCommand),
-    /// Pack documents into token shards (u16 or u32 by vocabulary size).
-    Tokenize {
-        #[arg(long)]
-        tokenizer: PathBuf,
-        /// documents.jsonl from `prepare`.
-        #[arg(long)]
-        docs: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Reproduce the released uint16 shards: ids wrap at LIMIT (65536 at paper scale). T06 only.
-        #[arg(long, value_name = "LIMIT")]
-        legacy_u16: Option<u32>,
-    },
-    /// Train a spec's model on token shards: metrics.csv, summary.json, checkpoints/.
-    Train {
-        #[arg(long)]
-        spec: String,
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-        /// The `tokenize` output directory (train.bin, validation.bin).
-        #[arg(long)]
-        shards: PathBuf,
-        #[arg(long)]
-        tokenizer: PathBuf,
-        /// documents.jsonl (read by the released loader and the curriculum order).
-        #[arg(long)]
-        docs: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        /// Continue from the newest checkpoint in OUT/checkpoints.
-        #[arg(long)]
-        resume: bool,
-    },
-    /// The embedded synthetic corpus.
-    #[command(subcommand)]
-    Corpus(CorpusCommand),
-    /// Throughput benchmarks, each against a baseline measured in the same run.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-    /// Compare the latest run outputs with golden/<profile>/; exits non-zero on any mismatch.
-    Verify(GoldenArgs),
-    /// Rewrite golden/<profile>/ from the latest outputs, printing what changed. Review first.
-    Bless(GoldenArgs),
-    /// Write reports/<profile>/index.md with its tables and figures from the latest outputs.
-    Report {
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-    },
-}
-
-#[derive(Args, Debug)]
-struct PrepareArgs {
-    /// The run whose `data` settings to apply, e.g. Y01.
-    #[arg(long)]
-    spec: String,
-    #[arg(long, short, default_value = "ci")]
-    profile: String,
-    /// Bulk tars, directories of per-paper files, or single per-paper files.
-    #[arg(long, required = true, num_args = 1..)]
-    src: Vec<PathBuf>,
-    /// OAI metadata snapshot (JSON lines, plain or .gz); without it the metadata filter is skipped.
-    #[arg(long)]
-    metadata: Option<PathBuf>,
-    #[arg(long)]
-    out: PathBuf,
-    /// Process the i-th of N deterministic slices by input file (0-based), e.g. `--shard $SLURM_ARRAY_TASK_ID/64`.
-    #[arg(long, value_parser = arxiv_to_model::prepare::parse_shard)]
-    shard: Option<(usize, usize)>,
-    /// Accept a --src that holds no paper (otherwise an error: a typo in a path is the usual cause).
-    #[arg(long)]
-    allow_empty: bool,
-}
-
-#[derive(Subcommand, Debug)]
-enum TokenizerCommand {
-    /// Train the tokenizer of a spec on documents.jsonl: tokenizer.json + tokenizer.record.json.
-    Train {
-        #[arg(long)]
-        spec: String,
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-        #[arg(long)]
-        docs: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Symbol-stability metrics of a tokenizer on documents (see paper/metrics.md).
-    Stats {
-        #[arg(long)]
-        tokenizer: PathBuf,
-        #[arg(long)]
-        docs: PathBuf,
-        /// The stats.json to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum CorpusCommand {
-    /// Write bulk tars, manifest, OAI metadata and ground truth that exercise every pipeline case.
-    Synth {
-        #[arg(long, default_value_t = 160)]
-        papers: u32,
-        #[arg(long, default_value_t = 2602)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum BenchCommand {
-    /// Prepare throughput per stage against a raw decompression pass over the same input.
-    Prepare {
-        #[arg(long, default_value = "Y06")]
-        spec: String,
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-        #[arg(long, required = true, num_args = 1..)]
-        src: Vec<PathBuf>,
-        #[arg(long)]
-        metadata: Option<PathBuf>,
-    },
-    /// Training-step throughput and MFU of F01's shape, next to PyTorch on CPU when `import torch` works.
-    Train {
-        #[arg(long, short, default_value = "ci")]
-        profile: String,
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        /// Sequences per replica instead of the spec's `train.batch_sequences`
-        /// (to size a GPU check to the card).
-        #[arg(long)]
-        rows: Option<usize>,
-        /// Data-parallel replicas instead of the spec's `train.devices`.
-        #[arg(long)]
-        replicas: Option<usize>,
-    },
-    /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
-    Tokenize {
-        #[arg(long)]
-        tokenizer: PathBuf,
-        #[arg(long)]
-        docs: PathBuf,
-        #[arg(long, default_value_t = 3)]
-        repeats: usize,
-    },
-}
-
-#[derive(Args, Debug)]
-struct GoldenArgs {
-    #[arg(long, short, default_value = "ci")]
-    profile: String,
-    /// Runs to compare (default: all 24).
-    ids: Vec<String>,
-}
+use arxiv_to_model::train::TrainOptions;
+use arxiv_to_model::{app, spec, tokenize};
+use clap::{CommandFactory, FromArgMatches};
+use cli::{BenchCommand, Cli, Command, CorpusCommand, Execution, Global, GoldenArgs, TokenizerCommand};
 
 /// `replicate list | head` should end quietly like any Unix tool: Rust
 /// ignores SIGPIPE, which turns a closed pipe into a panic in `println!`.
@@ -309,7 +29,30 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // `--all`'s flags before a subcommand would be ignored by it (`replicate
+    // --profile smoke verify`): refuse them. Global flags (-q, -v, -j) apply everywhere.
+    if matches.subcommand_name().is_some() {
+        let misplaced: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
+        if !misplaced.is_empty() {
+            let message =
+                format!("{} belong(s) to --all; give it after the subcommand", misplaced.join(", "));
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.command.is_none() && !cli.all {
+        // Flags alone (`replicate -q`, `replicate --profile smoke`) name nothing to do.
+        Cli::command()
+            .error(clap::error::ErrorKind::MissingSubcommand, "give a command, or --all to run every spec")
+            .exit();
+    }
     init_logging(&cli.global);
     let code = match dispatch(cli) {
         Ok(code) => code,
@@ -345,121 +88,113 @@ fn init_logging(global: &Global) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
+fn ok(text: impl std::fmt::Display) -> Result<ExitCode> {
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(value: &impl serde::Serialize) -> Result<ExitCode> {
+    ok(format!("{}\n", serde_json::to_string_pretty(value)?))
+}
+
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Some(jobs) = cli.global.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global()?;
     }
     let global = &cli.global;
-    check_device_built(global)?;
-    if cli.all && cli.command.is_some() {
-        anyhow::bail!("--all runs every spec; it does not combine with a subcommand");
-    }
-    match cli.command {
-        None if cli.all => execute(global, &cli.execution, None),
-        None => unreachable!("clap prints help when no arguments are given"),
-        Some(Command::List) => list(global),
-        Some(Command::Show { id, profile }) => show(global, &id, &profile),
-        Some(Command::CheckSpecs { profile }) => check_specs(global, profile),
-        Some(Command::Run { ids, execution }) => execute(global, &execution, Some(ids)),
-        Some(Command::Prepare(args)) => prepare(global, &args),
-        Some(Command::PrepareMerge { out, shards }) => {
+    let Some(command) = cli.command else {
+        return execute(global, &cli.execution, None);
+    };
+    match command {
+        Command::List(runs) => ok(app::list(&runs.files())?),
+        Command::Show { id, spec, source: false } => {
+            ok(app::show(&spec.runs.files(), &id, spec.profile.as_str())?)
+        }
+        Command::Show { id, spec, source: true } => {
+            ok(app::show_source(&spec.runs.files(), &id, spec.profile.as_str())?)
+        }
+        Command::CheckSpecs { profile, runs } => check_specs(&runs.files(), profile),
+        Command::Run { ids, execution } => execute(global, &execution, Some(ids)),
+        Command::Prepare(args) => {
+            let (spec, _) = spec::load_one(args.at.runs.files(), &args.spec, args.at.profile.as_str())?;
+            let input = PrepareInput { src: args.src.clone(), metadata: args.metadata.clone() };
+            let s = arxiv_to_model::prepare::run(
+                &spec.data,
+                &input,
+                &args.out,
+                &PrepareOptions { allow_empty: args.allow_empty, ..prepare_options(global, args.shard) },
+            )?;
+            ok(format_args!(
+                "{}: {} papers seen, {} kept ({} train, {} validation); ledger and waterfall in {}\n",
+                args.spec,
+                s.papers_seen,
+                s.papers_kept,
+                s.train_documents,
+                s.validation_documents,
+                args.out.display()
+            ))
+        }
+        Command::PrepareMerge { out, shards } => {
             let summary = arxiv_to_model::prepare::merge(&shards, &out)?;
-            println!(
-                "merged {} shards: {} papers seen, {} kept",
+            ok(format_args!(
+                "merged {} shards: {} papers seen, {} kept\n",
                 shards.len(),
                 summary.papers_seen,
                 summary.papers_kept
-            );
-            Ok(ExitCode::SUCCESS)
+            ))
         }
-        Some(Command::Tokenizer(command)) => tokenizer(global, command),
-        Some(Command::Tokenize { tokenizer, docs, out, legacy_u16 }) => {
+        Command::Tokenizer(TokenizerCommand::Train { spec: id, at, docs, out }) => {
+            let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
+            json(&tokenize::train_tokenizer(&spec.tokenizer, &docs, &out)?)
+        }
+        Command::Tokenizer(TokenizerCommand::Stats { tokenizer, docs, out }) => {
+            let stats = tokenize::stats(&tokenizer, &docs)?;
+            stats.save(&out)?;
+            json(&stats.metrics)
+        }
+        Command::Tokenize { tokenizer, docs, out, legacy_u16 } => {
             let dtype = if legacy_u16.is_some() { ShardDtype::LegacyU16 } else { ShardDtype::Auto };
             let summary =
                 tokenize::write_shards(&tokenizer, &docs, dtype, legacy_u16.unwrap_or(u32::MAX), &out)?;
-            println!(
-                "wrote {} tokens in {} shards to {}",
+            ok(format_args!(
+                "wrote {} tokens in {} shards to {}\n",
                 summary.tokens(),
                 summary.shards.len(),
                 out.display()
-            );
-            Ok(ExitCode::SUCCESS)
+            ))
         }
-        Some(Command::Train { spec: id, profile, shards, tokenizer, docs, out, resume }) => {
-            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
-            let inputs = StageInputs { shards: &shards, tokenizer: &tokenizer, documents: &docs };
+        Command::Train(args) => {
+            let (spec, _) = spec::load_one(args.at.runs.files(), &args.spec, args.at.profile.as_str())?;
+            let inputs =
+                StageInputs { shards: &args.shards, tokenizer: &args.tokenizer, documents: &args.docs };
             let data = train_data(&spec, &inputs)?;
             let opts = TrainOptions {
-                resume,
+                resume: args.resume,
                 progress: !global.quiet,
-                backend: backend(global),
-                devices: global.devices.map(usize::from),
+                backend: args.device.backend()?,
+                devices: args.device.devices(),
                 ..Default::default()
             };
-            let summary =
-                arxiv_to_model::train::run(&spec.model, &spec.train, &spec.loader, data, &out, &opts)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(ExitCode::SUCCESS)
+            json(&arxiv_to_model::train::run(&spec.model, &spec.train, &spec.loader, data, &args.out, &opts)?)
         }
-        Some(Command::Corpus(CorpusCommand::Synth { papers, seed, out })) => {
-            let summary = arxiv_to_model::corpus::synth::generate(papers, seed, &out)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(ExitCode::SUCCESS)
+        Command::Corpus(CorpusCommand::Synth { papers, seed, out }) => {
+            json(&arxiv_to_model::corpus::synth::generate(papers, seed, &out)?)
         }
-        Some(Command::Bench(command)) => bench(global, command),
-        Some(Command::Verify(args)) => verify(global, &args),
-        Some(Command::Bless(args)) => bless(global, &args),
-        Some(Command::Report { profile }) => report(global, &profile),
+        Command::Bench(command) => bench(global, command),
+        Command::Verify(args) => verify(&args),
+        Command::Bless(args) => bless(&args),
+        Command::Report { spec, reports } => {
+            let index = app::report(&spec.runs.files(), spec.profile.as_str(), &reports.reports_dir)?;
+            ok(format_args!("wrote {}\n", index.display()))
+        }
     }
 }
 
-fn list(global: &Global) -> Result<ExitCode> {
-    let set = spec::load_set(&global.runs_dir, "paper").map_err(|errors| spec_errors(&errors))?;
-    for group in Group::ALL {
-        println!("{} ({})", group.name(), group.letter());
-        for spec in set.specs.iter().filter(|s| s.group == group) {
-            println!("  {}  {}", spec.id, spec.title);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn show(global: &Global, id: &str, profile: &str) -> Result<ExitCode> {
-    let (spec, _) = spec::load_one(&global.runs_dir, id, profile)?;
-    println!("# {id} resolved under profile `{profile}`");
-    if let (ShapeRef::Dims(dims), ModelVocab::Size(vocab)) = (spec.model.shape, spec.model.vocab) {
-        let count = dims.parameters(vocab, spec.model.tied_embeddings);
-        println!(
-            "# model: {} parameters, {} outside the embeddings",
-            grouped(count),
-            grouped(dims.non_embedding_parameters())
-        );
-    }
-    print!("{}", serde_norway::to_string(&spec)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// 1345423360 -> "1,345,423,360".
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {
-    let profiles: Vec<String> = match profile {
-        Some(p) => vec![p],
-        None => PROFILES.iter().map(|p| p.to_string()).collect(),
-    };
+fn check_specs(files: &spec::SpecFiles, profile: Option<cli::ProfileName>) -> Result<ExitCode> {
+    let profiles: Vec<&str> = profile.map_or_else(|| PROFILES.to_vec(), |p| vec![p.as_str()]);
     let mut failed = false;
-    for profile in &profiles {
-        match spec::load_set(&global.runs_dir, profile) {
+    for profile in profiles {
+        match spec::load_set(files.clone(), profile) {
             Ok(set) => println!("{profile}: {} specs resolve", set.specs.len()),
             Err(errors) => {
                 failed = true;
@@ -475,10 +210,10 @@ fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {
 
 fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> Result<ExitCode> {
     let options = RunOptions {
-        runs_dir: global.runs_dir.clone(),
-        work_dir: global.work_dir.clone(),
-        reports_dir: global.reports_dir.clone(),
-        profile: execution.profile.clone(),
+        runs: execution.spec.runs.files(),
+        work_dir: execution.work_dir.clone(),
+        reports_dir: execution.reports.reports_dir.clone(),
+        profile: execution.spec.profile.as_str().to_string(),
         ids,
         sources: (!execution.src.is_empty())
             .then(|| Sources { src: execution.src.clone(), metadata: execution.metadata.clone() }),
@@ -488,100 +223,41 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
     let pipeline = Pipeline {
         jobs: global.jobs.unwrap_or(0),
         progress: !global.quiet,
-        backend: backend(global),
-        devices: global.devices.map(usize::from),
+        backend: execution.device.backend()?,
+        devices: execution.device.devices(),
     };
-    let summary = replicate::run(&options, &pipeline)?;
+    let (summary, index) = app::run_and_report(&options, &pipeline)?;
     print!("{}", summary.render());
-    // The tables and figures of every run the profile has outputs for, this invocation's or earlier.
-    let set = spec::load_set(&global.runs_dir, &execution.profile).map_err(|errors| spec_errors(&errors))?;
-    let index = arxiv_to_model::report::write_report(set, &global.reports_dir)?;
     println!("report: {}", index.display());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// `--device cuda` on a CPU-only build fails here, before any stage runs,
-/// rather than at the train stage after hours of data stages.
-fn check_device_built(global: &Global) -> Result<()> {
-    if global.device == "cuda" && !cfg!(feature = "cuda") {
-        anyhow::bail!(
-            "--device cuda: this binary was built without CUDA; rebuild with `cargo build --release --features cuda` \
-             (needs an NVIDIA driver at run time), or use --device cpu"
-        );
-    }
-    Ok(())
-}
-
-fn backend(global: &Global) -> BackendChoice {
-    match global.device.as_str() {
-        "cuda" => BackendChoice::Cuda,
-        "wgpu" => BackendChoice::Wgpu,
-        _ => BackendChoice::Cpu,
-    }
 }
 
 fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {
     PrepareOptions { shard, jobs: global.jobs.unwrap_or(0), progress: !global.quiet, allow_empty: false }
 }
 
-fn prepare(global: &Global, args: &PrepareArgs) -> Result<ExitCode> {
-    let (spec, _) = spec::load_one(&global.runs_dir, &args.spec, &args.profile)?;
-    let input = PrepareInput { src: args.src.clone(), metadata: args.metadata.clone() };
-    let summary = arxiv_to_model::prepare::run(
-        &spec.data,
-        &input,
-        &args.out,
-        &PrepareOptions { allow_empty: args.allow_empty, ..prepare_options(global, args.shard) },
-    )?;
-    println!(
-        "{}: {} papers seen, {} kept ({} train, {} validation); ledger and waterfall in {}",
-        args.spec,
-        summary.papers_seen,
-        summary.papers_kept,
-        summary.train_documents,
-        summary.validation_documents,
-        args.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn tokenizer(global: &Global, command: TokenizerCommand) -> Result<ExitCode> {
-    match command {
-        TokenizerCommand::Train { spec: id, profile, docs, out } => {
-            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
-            let record = tokenize::train_tokenizer(&spec.tokenizer, &docs, &out)?;
-            println!("{}", serde_json::to_string_pretty(&record)?);
-        }
-        TokenizerCommand::Stats { tokenizer, docs, out } => {
-            let stats = tokenize::stats(&tokenizer, &docs)?;
-            stats.save(&out)?;
-            println!("{}", serde_json::to_string_pretty(&stats.metrics)?);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
     match command {
-        BenchCommand::Prepare { spec: id, profile, src, metadata } => {
-            let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
+        BenchCommand::Prepare { spec: id, at, src, metadata } => {
+            let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
             let input = PrepareInput { src, metadata };
             let report = arxiv_to_model::prepare::bench(&spec.data, &input, &prepare_options(global, None))?;
-            print!("{}", arxiv_to_model::prepare::bench::render(&report));
+            ok(arxiv_to_model::prepare::bench::render(&report))
         }
-        BenchCommand::Train { profile, steps, rows, replicas } => {
-            let mut shape = arxiv_to_model::train::bench::f01_shape(&global.runs_dir, &profile)?;
+        BenchCommand::Train { at, steps, rows, replicas, device } => {
+            let mut shape = arxiv_to_model::train::bench::f01_shape(at.runs.files(), at.profile.as_str())?;
             shape.rows = rows.unwrap_or(shape.rows).max(1);
             shape.replicas = replicas.unwrap_or(shape.replicas).max(1);
-            arxiv_to_model::train::bench::bench(&shape, steps, backend(global))?;
+            device.ensure_built()?;
+            arxiv_to_model::train::bench::bench(&shape, steps, device)?;
+            Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Tokenize { tokenizer, docs, repeats } => {
             let jobs =
                 global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            println!("{}", tokenize::bench(&tokenizer, &docs, jobs, repeats)?);
+            ok(format_args!("{}\n", tokenize::bench(&tokenizer, &docs, jobs, repeats)?))
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn golden_ids(args: &GoldenArgs) -> Vec<&str> {
@@ -592,52 +268,36 @@ fn golden_ids(args: &GoldenArgs) -> Vec<&str> {
     }
 }
 
-fn verify(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
-    let mismatches =
-        golden::verify(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
-    let mut devices = std::collections::BTreeSet::new();
-    for id in golden_ids(args) {
-        devices.insert(format!("{:?}", golden::trained_on(&global.reports_dir, &args.profile, id)?));
-    }
-    let devices = devices.into_iter().collect::<Vec<_>>().join(", ");
-    let tolerances =
-        if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
+fn verify(args: &GoldenArgs) -> Result<ExitCode> {
+    let profile = args.profile.as_str();
+    let mismatches = golden::verify(&args.golden_dir, &args.reports.reports_dir, profile, &golden_ids(args))?;
     if mismatches.is_empty() {
-        println!(
-            "{}: {} runs match golden (trained on {devices}; {tolerances})",
-            args.profile,
-            golden_ids(args).len()
-        );
+        let mut devices = std::collections::BTreeSet::new();
+        for id in golden_ids(args) {
+            devices.insert(format!("{:?}", golden::trained_on(&args.reports.reports_dir, profile, id)?));
+        }
+        let devices = devices.into_iter().collect::<Vec<_>>().join(", ");
+        let tolerances =
+            if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
+        println!("{profile}: {} runs match golden (trained on {devices}; {tolerances})", golden_ids(args).len());
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", golden::render(&mismatches));
-    eprintln!("{} value(s) differ from golden/{}/", mismatches.len(), args.profile);
+    eprintln!("{} value(s) differ from golden/{profile}/", mismatches.len());
     Ok(ExitCode::FAILURE)
 }
 
-fn bless(global: &Global, args: &GoldenArgs) -> Result<ExitCode> {
-    let changes = golden::bless(&global.golden_dir, &global.reports_dir, &args.profile, &golden_ids(args))?;
+fn bless(args: &GoldenArgs) -> Result<ExitCode> {
+    let profile = args.profile.as_str();
+    let changes = golden::bless(&args.golden_dir, &args.reports.reports_dir, profile, &golden_ids(args))?;
     if changes.is_empty() {
-        println!("golden/{} rewritten; every value is within its tolerance of the old golden", args.profile);
+        println!("golden/{profile} rewritten; every value is within its tolerance of the old golden");
     } else {
         println!(
-            "golden/{} rewritten; {} value(s) changed (expected = old golden, got = new):",
-            args.profile,
+            "golden/{profile} rewritten; {} value(s) changed (expected = old golden, got = new):",
             changes.len()
         );
         print!("{}", golden::render(&changes));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn report(global: &Global, profile: &str) -> Result<ExitCode> {
-    let set = spec::load_set(&global.runs_dir, profile).map_err(|errors| spec_errors(&errors))?;
-    let index = arxiv_to_model::report::write_report(set, &global.reports_dir)?;
-    println!("wrote {}", index.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn spec_errors(errors: &[spec::SpecError]) -> anyhow::Error {
-    let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-    anyhow::anyhow!("the spec set does not load:\n{}", lines.join("\n"))
 }

@@ -75,6 +75,37 @@ fn check_specs_passes_and_fails_precisely_on_a_broken_copy() {
 }
 
 #[test]
+fn flags_without_a_command_are_a_usage_error() {
+    for args in [&["-q"][..], &["--profile", "smoke"], &["--profile", "smoke", "verify"]] {
+        let out = replicate(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Usage:") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_spec_set_is_built_in_and_says_where_it_comes_from() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_replicate"))
+        .args(["list"])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("the replicate binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).lines().filter(|l| l.starts_with("  ")).count(), 24);
+
+    let built_in = stdout(&replicate(&["show", "--source", "F01"]));
+    assert!(
+        built_in.contains("<built-in>/runs/F01.yaml") && built_in.contains("profiles/ci.yaml"),
+        "{built_in}"
+    );
+    let runs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
+    let on_disk = stdout(&replicate(&["show", "--source", "F01", "--runs-dir", runs.to_str().unwrap()]));
+    assert!(on_disk.contains(&runs.join("F01.yaml").display().to_string()), "{on_disk}");
+}
+
+#[test]
 fn unknown_run_id_is_an_error_naming_it() {
     let work = tempfile::tempdir().unwrap();
     let out = replicate(&["run", "Z99", "--work-dir", work.path().to_str().unwrap()]);

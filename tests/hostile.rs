@@ -35,12 +35,18 @@ fn replicate(dir: &Path) -> Command {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("REPLICATE_LOG", "warn")
         .env("REPLICATE_PEAK_RSS", "1")
-        .arg("--quiet")
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .arg("--reports-dir")
-        .arg(dir.join("reports"));
+        .arg("--quiet");
     command
+}
+
+/// The stage cache and report directories under `dir`, for the commands that take them.
+fn dirs(command: &mut Command, dir: &Path) {
+    command.arg("--work-dir").arg(dir.join("work"));
+    reports(command, dir);
+}
+
+fn reports(command: &mut Command, dir: &Path) {
+    command.arg("--reports-dir").arg(dir.join("reports"));
 }
 
 /// Runs `command` to the end (killing it past `limit`) and reads its peak RSS.
@@ -290,13 +296,15 @@ fn cuda_without_the_feature_and_misspelt_verify_fail_early_and_clearly() {
     let dir = tempfile::tempdir().unwrap();
     if !cfg!(feature = "cuda") {
         let mut command = replicate(dir.path());
-        command.args(["--device", "cuda", "run", "F01", "--profile", "smoke"]);
+        command.args(["run", "F01", "--profile", "smoke", "--device", "cuda"]);
+        dirs(&mut command, dir.path());
         let done = measured(command, Duration::from_secs(60));
         assert_refused("--device cuda", &done, "--features cuda");
         assert!(!dir.path().join("work").join("cache").exists(), "a stage ran before the device check");
     }
     let mut command = replicate(dir.path());
     command.args(["verify", "--profile", "smoke", "F0l"]);
+    reports(&mut command, dir.path());
     let done = measured(command, Duration::from_secs(60));
     assert_ne!(done.code, 0);
     assert!(
@@ -327,7 +335,7 @@ fn runs_copy(dir: &Path, file: &str, edit: impl Fn(&str) -> String) -> PathBuf {
 
 fn check_specs(dir: &Path, runs: &Path) -> Finished {
     let mut command = replicate(dir);
-    command.arg("--runs-dir").arg(runs).args(["check-specs", "--profile", "smoke"]);
+    command.args(["check-specs", "--profile", "smoke", "--runs-dir"]).arg(runs);
     measured(command, Duration::from_secs(60))
 }
 
@@ -384,6 +392,7 @@ fn hostile_specs_are_refused_with_the_key_and_line() {
 fn smoke_all(shared: &Path) -> Command {
     let mut command = replicate(shared);
     command.args(["--all", "--profile", "smoke"]);
+    dirs(&mut command, shared);
     command
 }
 
@@ -401,6 +410,7 @@ fn two_concurrent_runs_on_shared_directories_both_succeed_and_verify() {
     assert_eq!((a.code, b.code), (0, 0), "first:\n{}\nsecond:\n{}", a.output(), b.output());
     let mut command = replicate(shared.path());
     command.args(["verify", "--profile", "smoke"]);
+    reports(&mut command, shared.path());
     let verified = measured(command, Duration::from_secs(60));
     assert_eq!(verified.code, 0, "{}", verified.output());
     let leftovers: Vec<String> = walk(&shared.path().join("work").join("cache"))
@@ -436,7 +446,8 @@ fn training_killed_at_a_random_checkpoint_resumes_with_the_same_loss_curve() {
     });
     let run = |shared: &Path| {
         let mut command = replicate(shared);
-        command.arg("--runs-dir").arg(&runs).args(["run", "F01", "--profile", "smoke"]);
+        command.args(["run", "F01", "--profile", "smoke", "--runs-dir"]).arg(&runs);
+        dirs(&mut command, shared);
         command
     };
     let straight = tempfile::tempdir().unwrap();

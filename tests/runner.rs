@@ -56,7 +56,7 @@ impl Executor for StandIn {
 
 fn options(root: &Path, force: bool) -> RunOptions {
     RunOptions {
-        runs_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"),
+        runs: Path::new(env!("CARGO_MANIFEST_DIR")).join("runs").into(),
         work_dir: root.join("work"),
         reports_dir: root.join("reports"),
         profile: "smoke".into(),
@@ -149,7 +149,7 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
     let root = tempfile::tempdir().unwrap();
     run(&options(root.path(), false), &StandIn::default()).unwrap();
     let set =
-        arxiv_to_model::spec::load_set(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
+        arxiv_to_model::spec::load_set(Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "smoke").unwrap();
     let expected: usize = set.specs.iter().map(|spec| spec.claims.len()).sum();
     assert_eq!(expected, 19, "the spec set's claims");
     let index = arxiv_to_model::report::write_report(set, &root.path().join("reports")).unwrap();

@@ -13,6 +13,7 @@ use super::cache::StageKey;
 use crate::corpus::real::RealCorpus;
 use crate::spec::tokenizer::{Recipe, ShardDtype, VocabRef};
 use crate::spec::{Profile, Spec};
+use crate::train::BackendChoice;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -124,7 +125,10 @@ pub struct PlannedStage {
 }
 
 /// The four stages of `spec` with their keys, upstream first.
-pub fn plan(spec: &Spec, profile: &Profile, input: &Input) -> Vec<PlannedStage> {
+/// `device` keys training apart from the CPU's (a GPU's losses differ in the
+/// last bits, and verify judges them with cross-device tolerances); CPU keys
+/// carry no device, so they match those of builds without the choice.
+pub fn plan(spec: &Spec, profile: &Profile, input: &Input, device: BackendChoice) -> Vec<PlannedStage> {
     let input_key = input.key();
     let prepare = StageKey::new("prepare", &spec.data, &[&input_key]);
     let t = &spec.tokenizer;
@@ -140,7 +144,11 @@ pub fn plan(spec: &Spec, profile: &Profile, input: &Input) -> Vec<PlannedStage> 
         u16_limit: (t.shard_dtype == ShardDtype::LegacyU16).then_some(profile.vocab.u16_limit),
     };
     let tokenize = StageKey::new("tokenize", &sharding, &[&tokenizer, &prepare]);
-    let train = StageKey::new("train", &(&spec.model, &spec.train, &spec.loader), &[&tokenize, &tokenizer]);
+    let settings = (&spec.model, &spec.train, &spec.loader);
+    let train = match device {
+        BackendChoice::Cpu => StageKey::new("train", &settings, &[&tokenize, &tokenizer]),
+        other => StageKey::new("train", &(settings, other), &[&tokenize, &tokenizer]),
+    };
     vec![
         PlannedStage { stage: StageName::Prepare, key: prepare.clone(), inputs: vec![input_key] },
         PlannedStage { stage: StageName::Tokenizer, key: tokenizer.clone(), inputs: vec![prepare.clone()] },

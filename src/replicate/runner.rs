@@ -16,7 +16,7 @@ use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
 use super::verdicts::{judge, ClaimVerdict, Measured};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
-use crate::spec::{load_set, Spec, SpecSet};
+use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet};
 
 /// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
 pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
@@ -26,7 +26,7 @@ const SCALING_SEED: u64 = 2602;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub runs_dir: PathBuf,
+    pub runs: SpecFiles,
     pub work_dir: PathBuf,
     pub reports_dir: PathBuf,
     pub profile: String,
@@ -92,10 +92,7 @@ impl RunSummary {
 /// Runs the selected specs with `executor`, then fits scaling and judges claims over every
 /// run of the profile that has values (this invocation's or an earlier one's).
 pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
-    let set = load_set(&opts.runs_dir, &opts.profile).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!("the spec set does not load ({} errors):\n{}", errors.len(), lines.join("\n"))
-    })?;
+    let set = load_set(opts.runs.clone(), &opts.profile).map_err(set_error)?;
     let selected = select(&set, opts.ids.as_deref())?;
     let cache = StageCache::new(&opts.work_dir);
     let inputs = Inputs::materialize(opts, &set, &selected, &cache, executor)?;
@@ -206,7 +203,7 @@ impl<E: Executor> Job<'_, E> {
         let mut stages = Vec::new();
         let mut values = BTreeMap::new();
         let mut failure: Option<(StageName, String)> = None;
-        for planned in plan(spec, &self.set.profile, self.input) {
+        for planned in plan(spec, &self.set.profile, self.input, self.executor.train_device()) {
             if failure.is_some() {
                 stages.push(stage_record(&planned, StageStatus::Skipped, 0.0, 0, 0, None));
                 continue;

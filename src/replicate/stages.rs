@@ -75,6 +75,10 @@ pub trait Executor {
     fn synthesize(&self, papers: u32, seed: u64, out: &Path) -> Result<()>;
     /// Runs `stage`, writing its outputs into `out`.
     fn execute(&self, stage: StageName, ctx: &StageContext<'_>, out: &Path) -> Result<()>;
+    /// The device the train stage runs on (part of its cache key).
+    fn train_device(&self) -> BackendChoice {
+        BackendChoice::Cpu
+    }
 }
 
 /// Files of a stage's output that belong in `reports/<profile>/runs/<ID>/`, with the name they get there.
@@ -117,6 +121,10 @@ pub struct Pipeline {
 }
 
 impl Executor for Pipeline {
+    fn train_device(&self) -> BackendChoice {
+        self.backend
+    }
+
     fn synthesize(&self, papers: u32, seed: u64, out: &Path) -> Result<()> {
         crate::corpus::synth::generate(papers, seed, out)?;
         Ok(())
@@ -182,6 +190,7 @@ impl Pipeline {
         let opts = TrainOptions {
             resume,
             progress: self.progress,
+            label: Some(format!("{} {}", ctx.spec.id, StageName::Train)),
             backend: self.backend,
             devices: self.devices,
             ..Default::default()

@@ -208,12 +208,10 @@ struct Reference {
 
 /// The paper's numbers beside what this profile measured for the same quantity.
 fn paper_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
-    let path = inputs.set.runs_dir.parent().unwrap_or(Path::new(".")).join("paper/reference.csv");
-    if !path.exists() {
+    let Some((path, text)) = inputs.set.files.reference_table() else {
         return Ok(String::new());
-    }
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    };
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let references: Vec<Reference> = reader
         .deserialize()
         .collect::<Result<_, _>>()

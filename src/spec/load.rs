@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
+use super::files::SpecFiles;
 use super::locate::{line_of, Found, Segment};
 use super::model::{ModelVocab, ModelVocabName, ShapeRef};
 use super::tokenizer::{VocabName, VocabRef};
@@ -67,7 +68,7 @@ impl SpecError {
 /// All 24 specs resolved under one profile.
 #[derive(Debug, Clone)]
 pub struct SpecSet {
-    pub runs_dir: PathBuf,
+    pub files: SpecFiles,
     pub profile: Profile,
     /// In [`RUN_IDS`] order.
     pub specs: Vec<Spec>,
@@ -87,10 +88,13 @@ struct SourceFile {
 }
 
 impl SourceFile {
-    fn read(path: &Path) -> Result<Self, SpecError> {
-        crate::io::require_regular_file(path, "spec")
-            .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("{e:#}")))?;
-        let text = std::fs::read_to_string(path)
+    fn read(files: &SpecFiles, path: &Path) -> Result<Self, SpecError> {
+        if let SpecFiles::Dir(_) = files {
+            crate::io::require_regular_file(path, "spec")
+                .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("{e:#}")))?;
+        }
+        let text = files
+            .read(path)
             .map_err(|e| SpecError::new(SpecErrorKind::Io, path, format!("cannot read: {e}")))?;
         if let Err((line, message)) = super::guard::check_shape(&text) {
             return Err(SpecError::new(SpecErrorKind::Syntax, path, message).at(line, None));
@@ -116,21 +120,22 @@ pub fn profile_path(runs_dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Loads `runs/profiles/NAME.yaml`.
-pub fn load_profile(runs_dir: &Path, name: &str) -> Result<Profile, SpecError> {
-    load_profile_file(runs_dir, name).map(|(profile, _)| profile)
+pub fn load_profile(runs: impl Into<SpecFiles>, name: &str) -> Result<Profile, SpecError> {
+    load_profile_file(&runs.into(), name).map(|(profile, _)| profile)
 }
 
-fn load_profile_file(runs_dir: &Path, name: &str) -> Result<(Profile, SourceFile), SpecError> {
+fn load_profile_file(files: &SpecFiles, name: &str) -> Result<(Profile, SourceFile), SpecError> {
+    let runs_dir = &files.root();
     let path = profile_path(runs_dir, name);
-    if !path.exists() {
-        let known = list_yaml_stems(&runs_dir.join("profiles")).join(", ");
+    if !files.is_file(&path) {
+        let known = files.yaml_stems(&runs_dir.join("profiles")).join(", ");
         return Err(SpecError::new(
             SpecErrorKind::Io,
             &path,
             format!("no profile `{name}` (profiles in {}: {known})", runs_dir.join("profiles").display()),
         ));
     }
-    let file = SourceFile::read(&path)?;
+    let file = SourceFile::read(files, &path)?;
     let profile: Profile = deserialize(file.value.clone(), &[&file])?;
     let fail = |key: &str, msg: String| {
         let segs = key_segments(key);
@@ -158,13 +163,15 @@ fn load_profile_file(runs_dir: &Path, name: &str) -> Result<(Profile, SourceFile
 
 /// Loads and resolves every run under `runs_dir` for `profile_name`, reporting
 /// every error found rather than the first.
-pub fn load_set(runs_dir: &Path, profile_name: &str) -> Result<SpecSet, Vec<SpecError>> {
-    let (profile, profile_file) = load_profile_file(runs_dir, profile_name).map_err(|e| vec![e])?;
+pub fn load_set(runs: impl Into<SpecFiles>, profile_name: &str) -> Result<SpecSet, Vec<SpecError>> {
+    let files = runs.into();
+    let runs_dir = &files.root();
+    let (profile, profile_file) = load_profile_file(&files, profile_name).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     let mut specs = Vec::new();
     for id in RUN_IDS {
         let path = runs_dir.join(format!("{id}.yaml"));
-        if !path.exists() {
+        if !files.is_file(&path) {
             errors.push(SpecError::new(
                 SpecErrorKind::MissingRun,
                 &path,
@@ -172,12 +179,12 @@ pub fn load_set(runs_dir: &Path, profile_name: &str) -> Result<SpecSet, Vec<Spec
             ));
             continue;
         }
-        match load_spec_file(&path, &profile, &profile_file) {
+        match load_spec_file(&files, &path, &profile, &profile_file) {
             Ok(spec) => specs.push(spec),
             Err(e) => errors.push(e),
         }
     }
-    for stem in list_yaml_stems(runs_dir) {
+    for stem in files.yaml_stems(runs_dir) {
         if is_run_id(&stem) && !RUN_IDS.contains(&stem.as_str()) {
             let path = runs_dir.join(format!("{stem}.yaml"));
             errors.push(SpecError::new(
@@ -189,29 +196,57 @@ pub fn load_set(runs_dir: &Path, profile_name: &str) -> Result<SpecSet, Vec<Spec
     }
     errors.extend(check_claim_ids(runs_dir, &specs));
     if errors.is_empty() {
-        Ok(SpecSet { runs_dir: runs_dir.to_path_buf(), profile, specs })
+        Ok(SpecSet { files, profile, specs })
     } else {
         Err(errors)
     }
 }
 
+/// One error listing every problem of a set that does not load.
+pub fn set_error(errors: Vec<SpecError>) -> anyhow::Error {
+    let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+    anyhow::anyhow!("the spec set does not load ({} errors):\n{}", errors.len(), lines.join("\n"))
+}
+
 /// Loads one run, e.g. for `replicate show`, without requiring the rest of the set.
-pub fn load_one(runs_dir: &Path, id: &str, profile_name: &str) -> Result<(Spec, Profile), SpecError> {
-    let (profile, profile_file) = load_profile_file(runs_dir, profile_name)?;
-    let path = runs_dir.join(format!("{id}.yaml"));
-    if !path.exists() {
+pub fn load_one(
+    runs: impl Into<SpecFiles>,
+    id: &str,
+    profile_name: &str,
+) -> Result<(Spec, Profile), SpecError> {
+    let files = runs.into();
+    let (profile, profile_file) = load_profile_file(&files, profile_name)?;
+    let path = files.root().join(format!("{id}.yaml"));
+    if !files.is_file(&path) {
         return Err(SpecError::new(
             SpecErrorKind::MissingRun,
             &path,
             format!("no spec `{id}` (run `replicate list` for the 24 ids)"),
         ));
     }
-    let spec = load_spec_file(&path, &profile, &profile_file)?;
+    let spec = load_spec_file(&files, &path, &profile, &profile_file)?;
     Ok((spec, profile))
 }
 
-fn load_spec_file(path: &Path, profile: &Profile, profile_file: &SourceFile) -> Result<Spec, SpecError> {
-    let chain = read_chain(path, &mut Vec::new())?;
+/// The files `id` is read from, root of its `extends` chain first, then the profile's.
+pub fn spec_sources(
+    runs: impl Into<SpecFiles>,
+    id: &str,
+    profile_name: &str,
+) -> Result<Vec<PathBuf>, SpecError> {
+    let files = runs.into();
+    let (_, profile_file) = load_profile_file(&files, profile_name)?;
+    let chain = read_chain(&files, &files.root().join(format!("{id}.yaml")), &mut Vec::new())?;
+    Ok(chain.into_iter().chain([profile_file]).map(|f| f.path).collect())
+}
+
+fn load_spec_file(
+    files: &SpecFiles,
+    path: &Path,
+    profile: &Profile,
+    profile_file: &SourceFile,
+) -> Result<Spec, SpecError> {
+    let chain = read_chain(files, path, &mut Vec::new())?;
     check_profile_conflicts(&chain, profile, profile_file)?;
     let mut merged = Value::Mapping(Mapping::new());
     for file in &chain {
@@ -234,8 +269,8 @@ fn load_spec_file(path: &Path, profile: &Profile, profile_file: &SourceFile) -> 
 }
 
 /// Reads `path` and the files it extends, root first.
-fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, SpecError> {
-    let mut file = SourceFile::read(path)?;
+fn read_chain(files: &SpecFiles, path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, SpecError> {
+    let mut file = SourceFile::read(files, path)?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if seen.contains(&canonical) {
         let cycle: Vec<String> = seen.iter().chain([&canonical]).map(|p| p.display().to_string()).collect();
@@ -275,7 +310,7 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
         )
         .at(line, Some("extends".into())));
     }
-    if !parent.is_file() {
+    if !files.is_file(&parent) {
         return Err(SpecError::new(
             SpecErrorKind::DanglingExtends,
             path,
@@ -283,7 +318,7 @@ fn read_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Vec<SourceFile>, S
         )
         .at(line, Some("extends".into())));
     }
-    let mut chain = read_chain(&parent, seen)?;
+    let mut chain = read_chain(files, &parent, seen)?;
     chain.push(file);
     Ok(chain)
 }
@@ -568,20 +603,6 @@ fn check_claim_ids(runs_dir: &Path, specs: &[Spec]) -> Vec<SpecError> {
         }
     }
     errors
-}
-
-fn list_yaml_stems(dir: &Path) -> Vec<String> {
-    let mut stems: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
-            (p.extension()? == "yaml").then(|| p.file_stem()?.to_str().map(str::to_string))?
-        })
-        .collect();
-    stems.sort();
-    stems
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod data;
+mod files;
 mod guard;
 mod load;
 mod locate;
@@ -20,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use self::claims::Claim;
 pub use self::data::DataConfig;
-pub use self::load::{load_one, load_profile, load_set, SpecError, SpecErrorKind, SpecSet};
+pub use self::files::SpecFiles;
+pub use self::load::{
+    load_one, load_profile, load_set, set_error, spec_sources, SpecError, SpecErrorKind, SpecSet,
+};
 pub use self::model::ModelConfig;
 pub use self::profile::Profile;
 pub use self::tokenizer::TokenizerConfig;

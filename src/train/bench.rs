@@ -11,9 +11,11 @@ use burn::prelude::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use super::backend::{default_peak, on_backend, placement, BackendChoice, BackendTask};
 use super::loader::{BatchLoader, LoaderPosition, LoaderSetup, PackedLoader, VecStore};
 use super::model::{Decoder, DecoderShape, MatmulPrecision};
-use super::{data_parallel_step, default_peak, optim, BackendChoice};
+use super::optim;
+use super::step::clipped_gradients;
 use crate::spec::train::AdamW;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,15 +74,15 @@ impl BenchShape {
 /// from the spec files so the bench follows them: at `ci` 4 layers, hidden
 /// 128, 4 heads, FFN 344, context 128, 2 replicas of 4 sequences; at
 /// `paper` the 1.36B shape at context 768, 2 replicas of 32.
-pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape> {
-    let (spec, _) = crate::spec::load_one(runs_dir, "F01", profile)
+pub fn f01_shape(runs: impl Into<crate::spec::SpecFiles>, profile: &str) -> Result<BenchShape> {
+    let (spec, _) = crate::spec::load_one(runs, "F01", profile)
         .map_err(|e| anyhow::anyhow!("cannot load F01 at the {profile} profile: {e}"))?;
     Ok(BenchShape {
-        decoder: super::decoder_shape(&spec.model, &spec.train)?,
+        decoder: super::plan::decoder_shape(&spec.model, &spec.train)?,
         rows: spec.train.batch_sequences as usize,
         replicas: spec.train.devices.max(1) as usize,
         checkpointing: spec.train.gradient_checkpointing,
-        precision: super::matmul_precision(&spec.train),
+        precision: super::plan::matmul_precision(&spec.train),
     })
 }
 
@@ -92,7 +94,7 @@ pub fn f01_shape(runs_dir: &std::path::Path, profile: &str) -> Result<BenchShape
 /// stated GPU peak.
 pub fn bench(shape: &BenchShape, steps: usize, on: BackendChoice) -> Result<BenchReport> {
     let task = BenchTask { shape, steps, on };
-    let report = super::on_backend(on, shape.checkpointing, None, shape.replicas, task)?;
+    let report = on_backend(on, shape.checkpointing, None, shape.replicas, task)?;
     println!("{}", format_report(&report));
     Ok(report)
 }
@@ -103,7 +105,7 @@ struct BenchTask<'a> {
     on: BackendChoice,
 }
 
-impl super::BackendTask for BenchTask<'_> {
+impl BackendTask for BenchTask<'_> {
     type Output = BenchReport;
 
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> Result<BenchReport> {
@@ -118,7 +120,7 @@ fn bench_on<B: AutodiffBackend>(
     on: BackendChoice,
 ) -> Result<BenchReport> {
     let shape = &bench.decoder;
-    let placement = super::placement(devices, bench.replicas);
+    let placement = placement(devices, bench.replicas);
     let device = placement[0].clone();
     let context = shape.context as usize;
     let mut model: Decoder<B> = shape.init(&device, 1).with_precision(bench.precision);
@@ -142,8 +144,7 @@ fn bench_on<B: AutodiffBackend>(
     for i in 0..steps + 2 {
         let batches = (0..bench.replicas).map(|_| loader.next_batch()).collect::<Result<Vec<_>>>()?;
         let t0 = Instant::now();
-        let (_, mut grads) = data_parallel_step(&model, &placement, &batches, 1)?;
-        optim::clip_global_norm(&model, &mut grads, 1.0);
+        let (_, _, grads) = clipped_gradients(&model, &placement, &batches, 1, 1.0)?;
         model = optim.step(1e-3, model, grads);
         // Read one value back so lazy backends finish the step inside the timer.
         let _ = model.valid().norm.gain.val().sum().into_scalar().elem::<f64>();
@@ -314,8 +315,8 @@ mod tests {
 
     #[test]
     fn ci_bench_shape_is_the_profile_final_shape() {
-        let bench = f01_shape(&runs(), "ci").unwrap();
-        let profile = crate::spec::load_profile(&runs(), "ci").unwrap();
+        let bench = f01_shape(runs(), "ci").unwrap();
+        let profile = crate::spec::load_profile(runs(), "ci").unwrap();
         assert_eq!(bench.decoder.dims, profile.shapes.final_shape);
         let train = &profile.overrides["train"];
         let context = train["context"].as_u64().unwrap() as u32;
@@ -330,7 +331,7 @@ mod tests {
     #[test]
     fn paper_shape_counts_the_model_card_parameters_without_allocating() {
         // PAPER.md: 24/2048/16/5504 with a 32k untied vocabulary is 1.345B.
-        let bench = f01_shape(&runs(), "paper").unwrap();
+        let bench = f01_shape(runs(), "paper").unwrap();
         let shape = bench.decoder;
         assert_eq!((shape.context, bench.rows, bench.replicas, bench.checkpointing), (768, 32, 2, true));
         assert_eq!(bench.precision, MatmulPrecision::Bf16, "the paper trained in bf16-mixed");

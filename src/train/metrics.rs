@@ -96,6 +96,59 @@ pub struct MetricsRow {
     pub spike: Option<bool>,
 }
 
+/// What one optimizer step measured besides its loss (the train row's extra columns).
+pub struct StepMeasures {
+    pub lr: f64,
+    pub grad_norm: f64,
+    pub step_time_s: f64,
+    pub data_wait_s: f64,
+    /// Input positions of the step, padding included.
+    pub positions: u64,
+    pub padding_tokens: u64,
+    pub bytes_read: u64,
+    pub spike: bool,
+}
+
+impl MetricsRow {
+    /// The row of a training step.
+    pub fn train(step: u64, tokens_seen: u64, loss: f64, bytes_per_token: f64, m: &StepMeasures) -> Self {
+        MetricsRow {
+            split: "train".into(),
+            step,
+            tokens_seen,
+            loss,
+            bits_per_byte: bits_per_byte(loss, bytes_per_token),
+            lr: Some(m.lr),
+            grad_norm: Some(m.grad_norm),
+            step_time_s: Some(m.step_time_s),
+            data_wait_s: Some(m.data_wait_s),
+            tokens_per_s: Some(m.positions as f64 / m.step_time_s),
+            padding_tokens: Some(m.padding_tokens),
+            bytes_read: Some(m.bytes_read),
+            spike: Some(m.spike),
+        }
+    }
+
+    /// The row of a validation pass after `step`.
+    pub fn val(step: u64, tokens_seen: u64, loss: f64, bytes_per_token: f64) -> Self {
+        MetricsRow {
+            split: "val".into(),
+            step,
+            tokens_seen,
+            loss,
+            bits_per_byte: bits_per_byte(loss, bytes_per_token),
+            lr: None,
+            grad_norm: None,
+            step_time_s: None,
+            data_wait_s: None,
+            tokens_per_s: None,
+            padding_tokens: None,
+            bytes_read: None,
+            spike: None,
+        }
+    }
+}
+
 /// Bits per byte from a loss in nats per token (tokenizer-independent, the
 /// unit the T runs compare in).
 pub fn bits_per_byte(loss_nats: f64, bytes_per_token: f64) -> f64 {
