@@ -279,7 +279,10 @@ fn verify(args: &GoldenArgs) -> Result<ExitCode> {
         let devices = devices.into_iter().collect::<Vec<_>>().join(", ");
         let tolerances =
             if devices == "Cpu" { "the CPU's tolerances" } else { "cross-device tolerances off the CPU" };
-        println!("{profile}: {} runs match golden (trained on {devices}; {tolerances})", golden_ids(args).len());
+        println!(
+            "{profile}: {} runs match golden (trained on {devices}; {tolerances})",
+            golden_ids(args).len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", golden::render(&mismatches));

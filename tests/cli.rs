@@ -182,17 +182,18 @@ fn stage_commands_chain_from_a_synthetic_corpus_to_a_trained_model() {
 fn a_closed_pipe_ends_the_process_quietly() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_replicate"))
+    // A pipe whose reading end is closed before the child starts, as
+    // `replicate show … | head -0` leaves it: the first write must end the
+    // process (closing it after spawn would race the child's first write).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_replicate"))
         .args(["show", "F01", "--profile", "paper"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .expect("the replicate binary runs");
-    // Close the reading end before the child has printed anything (it first
-    // loads the spec set), as `replicate show … | head -0` would.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like any Unix tool");

@@ -218,7 +218,7 @@ fn ci_reads_the_real_corpus_for_y_and_t_only_and_the_report_says_which() {
     assert_eq!(record("T01")["input"]["kind"], "real");
     assert_eq!(record("S01")["input"]["kind"], "synthetic");
 
-    let set = arxiv_to_model::spec::load_set(&opts.runs_dir, "ci").unwrap();
+    let set = arxiv_to_model::spec::load_set(opts.runs.clone(), "ci").unwrap();
     let index = arxiv_to_model::report::write_report(set, &opts.reports_dir).unwrap();
     let text = std::fs::read_to_string(&index).unwrap();
     let papers = std::fs::read_to_string(&real.metadata).unwrap().lines().count();

@@ -8,6 +8,7 @@ use arxiv_to_model::spec::model::ShapeRef;
 use arxiv_to_model::spec::profile::PROFILES;
 use arxiv_to_model::spec::tokenizer::VocabRef;
 use arxiv_to_model::spec::{load_one, load_set, Group, SpecError, SpecErrorKind, RUN_IDS};
+use arxiv_to_model::train::BackendChoice;
 use rstest::rstest;
 
 fn runs() -> &'static Path {
@@ -94,7 +95,10 @@ fn stage_keys_are_shared_where_runs_agree_upstream() {
     let set = load_set(runs(), "ci").unwrap();
     let input = Input::synthetic(&set.profile);
     let keys = |id: &str| -> Vec<_> {
-        plan(set.get(id).unwrap(), &set.profile, &input).into_iter().map(|s| (s.stage, s.key)).collect()
+        plan(set.get(id).unwrap(), &set.profile, &input, BackendChoice::Cpu)
+            .into_iter()
+            .map(|s| (s.stage, s.key))
+            .collect()
     };
     let key = |id: &str, stage: StageName| keys(id).into_iter().find(|(s, _)| *s == stage).unwrap().1;
     for t in ["T01", "T02", "T04", "T05", "T06", "S01", "D01", "I01"] {
@@ -118,24 +122,31 @@ fn a_changed_setting_changes_its_key_and_downstream_only() {
     let set = load_set(runs(), "ci").unwrap();
     let input = Input::synthetic(&set.profile);
     let base = set.get("F01").unwrap().clone();
-    let before = plan(&base, &set.profile, &input);
+    let before = plan(&base, &set.profile, &input, BackendChoice::Cpu);
 
     let mut seeded = base.clone();
     seeded.train.seed += 1;
-    let after = plan(&seeded, &set.profile, &input);
+    let after = plan(&seeded, &set.profile, &input, BackendChoice::Cpu);
     let changed: Vec<StageName> =
         before.iter().zip(&after).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.stage).collect();
     assert_eq!(changed, vec![StageName::Train]);
 
     let mut shorter = base.clone();
     shorter.data.filters.min_words += 1;
-    let after = plan(&shorter, &set.profile, &input);
+    let after = plan(&shorter, &set.profile, &input, BackendChoice::Cpu);
     assert!(before.iter().zip(&after).all(|(a, b)| a.key != b.key), "a data change reaches every stage");
 
     let mut other_corpus = set.profile.clone();
     other_corpus.corpus.seed += 1;
-    let after = plan(&base, &set.profile, &Input::synthetic(&other_corpus));
+    let after = plan(&base, &set.profile, &Input::synthetic(&other_corpus), BackendChoice::Cpu);
     assert_ne!(before[0].key, after[0].key, "the corpus is an input of prepare");
+
+    // Training on another device is another output (verified with cross-device
+    // tolerances), so it never reuses the CPU's; the data stages are shared.
+    let on_gpu = plan(&base, &set.profile, &input, BackendChoice::Wgpu);
+    let changed: Vec<StageName> =
+        before.iter().zip(&on_gpu).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.stage).collect();
+    assert_eq!(changed, vec![StageName::Train]);
 }
 
 /// A copy of runs/ to break.

@@ -37,8 +37,8 @@ use burn::tensor::backend::AutodiffBackend;
 use crate::spec::model::ModelConfig;
 use crate::spec::train::{DataOrder, LoaderConfig, TrainConfig};
 
-pub use self::backend::{default_peak, BackendChoice};
 use self::backend::{check_precision, on_backend, placement, BackendTask};
+pub use self::backend::{default_peak, BackendChoice};
 use self::data::make_loader;
 pub use self::data::TrainData;
 use self::loader::LoaderSetup;

@@ -245,10 +245,7 @@ fn two_replicas_in_threads_equal_accumulation_on_one_device() {
 fn wgpu_tests_skipped(test: &str) -> bool {
     let skip = std::env::var(backend::NO_GPU_BACKEND_ENV).is_ok_and(|v| v == "1");
     if skip {
-        eprintln!(
-            "{test}: SKIPPED ({}=1): the wgpu backend was not exercised",
-            backend::NO_GPU_BACKEND_ENV
-        );
+        eprintln!("{test}: SKIPPED ({}=1): the wgpu backend was not exercised", backend::NO_GPU_BACKEND_ENV);
     }
     skip
 }
