@@ -29,7 +29,7 @@ impl Finished {
     }
 }
 
-fn replicate(dir: &Path) -> Command {
+fn replicate() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_replicate"));
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -98,7 +98,7 @@ fn check_memory(case: &str, f: &Finished) {
 
 /// `replicate prepare --spec F01 --profile smoke` over `src`.
 fn prepare(dir: &Path, src: &[&Path], extra: &[&str], env: &[(&str, &str)]) -> Finished {
-    let mut command = replicate(dir);
+    let mut command = replicate();
     command.args(["prepare", "--spec", "F01", "--profile", "smoke", "--out"]).arg(dir.join("out"));
     command.arg("--src").args(src).args(extra);
     command.envs(env.iter().copied());
@@ -295,14 +295,14 @@ fn current_umask() -> u32 {
 fn cuda_without_the_feature_and_misspelt_verify_fail_early_and_clearly() {
     let dir = tempfile::tempdir().unwrap();
     if !cfg!(feature = "cuda") {
-        let mut command = replicate(dir.path());
+        let mut command = replicate();
         command.args(["run", "F01", "--profile", "smoke", "--device", "cuda"]);
         dirs(&mut command, dir.path());
         let done = measured(command, Duration::from_secs(60));
         assert_refused("--device cuda", &done, "--features cuda");
         assert!(!dir.path().join("work").join("cache").exists(), "a stage ran before the device check");
     }
-    let mut command = replicate(dir.path());
+    let mut command = replicate();
     command.args(["verify", "--profile", "smoke", "F0l"]);
     reports(&mut command, dir.path());
     let done = measured(command, Duration::from_secs(60));
@@ -333,8 +333,8 @@ fn runs_copy(dir: &Path, file: &str, edit: impl Fn(&str) -> String) -> PathBuf {
     runs
 }
 
-fn check_specs(dir: &Path, runs: &Path) -> Finished {
-    let mut command = replicate(dir);
+fn check_specs(runs: &Path) -> Finished {
+    let mut command = replicate();
     command.args(["check-specs", "--profile", "smoke", "--runs-dir"]).arg(runs);
     measured(command, Duration::from_secs(60))
 }
@@ -373,7 +373,7 @@ fn hostile_specs_are_refused_with_the_key_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let runs = runs_copy(dir.path(), file, &*edit);
         let started = Instant::now();
-        let done = check_specs(dir.path(), &runs);
+        let done = check_specs(&runs);
         check_memory(case, &done);
         assert_ne!(done.code, 0, "{case}: {}", done.output());
         assert!(started.elapsed() < Duration::from_secs(10), "{case}: {:?}", started.elapsed());
@@ -390,7 +390,7 @@ fn hostile_specs_are_refused_with_the_key_and_line() {
 
 /// `--all --profile smoke` on `shared/work` and `shared/reports`.
 fn smoke_all(shared: &Path) -> Command {
-    let mut command = replicate(shared);
+    let mut command = replicate();
     command.args(["--all", "--profile", "smoke"]);
     dirs(&mut command, shared);
     command
@@ -408,7 +408,7 @@ fn two_concurrent_runs_on_shared_directories_both_succeed_and_verify() {
     check_memory("concurrent --all (first)", &a);
     check_memory("concurrent --all (second)", &b);
     assert_eq!((a.code, b.code), (0, 0), "first:\n{}\nsecond:\n{}", a.output(), b.output());
-    let mut command = replicate(shared.path());
+    let mut command = replicate();
     command.args(["verify", "--profile", "smoke"]);
     reports(&mut command, shared.path());
     let verified = measured(command, Duration::from_secs(60));
@@ -445,7 +445,7 @@ fn training_killed_at_a_random_checkpoint_resumes_with_the_same_loss_curve() {
         t.replace("checkpoint_every: 32", "checkpoint_every: 4")
     });
     let run = |shared: &Path| {
-        let mut command = replicate(shared);
+        let mut command = replicate();
         command.args(["run", "F01", "--profile", "smoke", "--runs-dir"]).arg(&runs);
         dirs(&mut command, shared);
         command
