@@ -2,7 +2,7 @@
 //! [`BackendChoice`], [`on_backend`] turns it into a backend type and its
 //! devices. A new backend is one variant, one type and one match arm here.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,7 @@ mod wgpu {
     use std::future::Future;
     use std::sync::OnceLock;
 
-    use anyhow::{bail, ensure, Result};
+    use anyhow::{ensure, Result};
     use burn::backend::wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
     use burn::backend::wgpu::WgpuDevice;
 
@@ -142,7 +142,7 @@ mod wgpu {
     pub fn wgpu_devices(requested: Option<usize>, replicas: usize) -> Result<Vec<WgpuDevice>> {
         let present = adapters();
         if present.is_empty() {
-            bail!(
+            anyhow::bail!(
                 "--device wgpu found no {:?} adapter: install a GPU driver, or the Vulkan loader and Mesa's \
                  software device (`apt-get install -y mesa-vulkan-drivers libvulkan1`); tests of the wgpu \
                  path can be skipped with {}=1",
@@ -255,7 +255,9 @@ pub(crate) fn on_backend<T: BackendTask>(
         }
         #[cfg(not(feature = "cuda"))]
         (BackendChoice::Cuda, _) => {
-            bail!("this binary was built without CUDA: rebuild with `cargo build --release --features cuda`")
+            anyhow::bail!(
+                "this binary was built without CUDA: rebuild with `cargo build --release --features cuda`"
+            )
         }
         #[cfg(feature = "wgpu")]
         (BackendChoice::Wgpu, false) => task.run::<WgpuTrainBackend>(&wgpu_devices(requested, replicas)?),
@@ -265,7 +267,9 @@ pub(crate) fn on_backend<T: BackendTask>(
         }
         #[cfg(not(feature = "wgpu"))]
         (BackendChoice::Wgpu, _) => {
-            bail!("this binary was built without wgpu: rebuild with `cargo build --release --features wgpu`")
+            anyhow::bail!(
+                "this binary was built without wgpu: rebuild with `cargo build --release --features wgpu`"
+            )
         }
     }
 }
