@@ -11,7 +11,7 @@ use arxiv_to_model::spec::model::{ModelVocab, ShapeRef};
 use arxiv_to_model::spec::tokenizer::ShardDtype;
 use arxiv_to_model::spec::{self, profile::PROFILES, Group};
 use arxiv_to_model::tokenize;
-use arxiv_to_model::train::inputs::{train_data, StageInputs};
+use arxiv_to_model::train::inputs::{sized_train, train_data, StageInputs};
 use arxiv_to_model::train::{BackendChoice, TrainOptions};
 use clap::{Args, Parser, Subcommand};
 
@@ -115,6 +115,17 @@ enum Command {
         /// Check one profile only.
         #[arg(long, short)]
         profile: Option<String>,
+    },
+    /// What runs cost before computing: parameters, tokens, FLOPs, GPU- and CPU-hours, cached stages.
+    Plan {
+        /// Run ids, e.g. F01 S01; none with --all.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every run.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        execution: Execution,
     },
     /// Execute some runs.
     Run {
@@ -343,6 +354,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Show { id, profile }) => show(global, &id, &profile),
         Some(Command::CheckSpecs { profile }) => check_specs(global, profile),
         Some(Command::Run { ids, execution }) => execute(global, &execution, Some(ids)),
+        Some(Command::Plan { ids, all, execution }) => {
+            print!("{}", cost_plan(global, &execution, (!all).then_some(ids.as_slice()))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Prepare(args)) => prepare(global, &args),
         Some(Command::PrepareMerge { out, shards }) => {
             let summary = arxiv_to_model::prepare::merge(&shards, &out)?;
@@ -371,6 +386,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let (spec, _) = spec::load_one(&global.runs_dir, &id, &profile)?;
             let inputs = StageInputs { shards: &shards, tokenizer: &tokenizer, documents: &docs };
             let data = train_data(&spec, &inputs)?;
+            let (train, _) = sized_train(&spec, &inputs)?;
             let opts = TrainOptions {
                 resume,
                 progress: !global.quiet,
@@ -379,7 +395,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ..Default::default()
             };
             let summary =
-                arxiv_to_model::train::run(&spec.model, &spec.train, &spec.loader, data, &out, &opts)?;
+                arxiv_to_model::train::run(&spec.model, &train, &spec.loader, data, &out, &opts)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -455,7 +471,30 @@ fn check_specs(global: &Global, profile: Option<String>) -> Result<ExitCode> {
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// The cost table of `replicate plan` for `ids` (all when `None`).
+fn cost_plan(global: &Global, execution: &Execution, ids: Option<&[String]>) -> Result<String> {
+    use arxiv_to_model::replicate::cache::StageCache;
+    use arxiv_to_model::replicate::cost;
+    use arxiv_to_model::replicate::plan::Input;
+    let set = spec::load_set(&global.runs_dir, &execution.profile).map_err(|errors| spec_errors(&errors))?;
+    if let Some(unknown) = ids.into_iter().flatten().find(|id| set.get(id).is_none()) {
+        anyhow::bail!("unknown run id {unknown} (run `replicate list` for the 24 ids)");
+    }
+    let input = if execution.src.is_empty() {
+        Input::synthetic(&set.profile)
+    } else {
+        Input::sources(execution.src.clone(), execution.metadata.clone())?
+    };
+    let costs = cost::costs(&set, &input, &StageCache::new(&global.work_dir), ids);
+    let rate = cost::measured_cpu_flops(&set, &global.reports_dir);
+    Ok(cost::render(&set.profile.profile, set.profile.seeds, &costs, rate))
+}
+
 fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> Result<ExitCode> {
+    if ids.is_none() {
+        // `--all`: the cost first, so nobody starts 4,000 GPU-hours by accident.
+        print!("{}", cost_plan(global, execution, None)?);
+    }
     let options = RunOptions {
         runs_dir: global.runs_dir.clone(),
         work_dir: global.work_dir.clone(),

@@ -13,7 +13,7 @@ use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
 use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
 use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
-use super::verdicts::{judge, ClaimVerdict, Measured};
+use super::verdicts::{judge, ClaimVerdict, Measured, Samples};
 use crate::io::{tree_size, write_json_atomic};
 use crate::spec::{load_set, Spec, SpecSet};
 
@@ -82,7 +82,7 @@ impl RunSummary {
             out.push_str("claims:\n");
         }
         for c in &self.claims {
-            out.push_str(&format!("  {:<16} {:<34} {}\n", c.verdict.label(), c.id, c.check));
+            out.push_str(&format!("  {:<22} {:<34} {}\n", c.label, c.id, c.check));
         }
         out
     }
@@ -184,11 +184,32 @@ impl<E: Executor> Job<'_, E> {
                 }
             }
         }
+        let mut train_seeds = vec![spec.train.seed];
+        let mut seeds = Vec::new();
+        for k in 1..u64::from(self.set.profile.seeds) {
+            if failure.is_some() {
+                break;
+            }
+            let seeded = with_seed(spec, spec.train.seed + k);
+            let planned = plan(&seeded, &self.set.profile, self.input).pop().expect("train is the last stage");
+            let force = self.opts.force && forced.insert(planned.key.clone());
+            match self.run_stage(&seeded, &planned, force) {
+                Ok((record, dir)) => {
+                    seeds.push(read_values(&dir)?);
+                    train_seeds.push(seeded.train.seed);
+                    stages.push(record);
+                }
+                Err((record, message)) => {
+                    stages.push(record);
+                    failure = Some((planned.stage, format!("seed {}: {message}", seeded.train.seed)));
+                }
+            }
+        }
         let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
         let profile = self.set.profile.profile.clone();
         // A failed run still reports what its finished stages measured, so a
         // claim about data yield does not hang on a training failure.
-        RunValues { id: spec.id.clone(), profile: profile.clone(), values }.write(&values_path(
+        RunValues { id: spec.id.clone(), profile: profile.clone(), values, seeds }.write(&values_path(
             &self.opts.reports_dir,
             &profile,
             &spec.id,
@@ -200,12 +221,13 @@ impl<E: Executor> Job<'_, E> {
             started_at,
             wall_s: started.elapsed().as_secs_f64(),
             seeds: Seeds {
-                train: spec.train.seed,
+                train: train_seeds,
                 corpus: match self.input {
                     Input::Synthetic { seed, .. } => Some(*seed),
                     Input::Sources { .. } => None,
                 },
             },
+            same_run_as: same_run_as(self.set, self.input, &spec.id),
             input: self.input.clone(),
             versions: Versions::current(),
             host: Host::current(),
@@ -254,6 +276,22 @@ impl<E: Executor> Job<'_, E> {
     }
 }
 
+/// `spec` trained with another seed (weight init and data order); nothing upstream changes.
+fn with_seed(spec: &Spec, seed: u64) -> Spec {
+    let mut seeded = spec.clone();
+    seeded.train.seed = seed;
+    seeded
+}
+
+/// The first run of the set whose training stage has the same key as `id`'s (the same
+/// configuration under another name), if it is not `id` itself.
+pub fn same_run_as(set: &SpecSet, input: &Input, id: &str) -> Option<String> {
+    let train_key = |spec: &Spec| plan(spec, &set.profile, input).pop().map(|p| p.key);
+    let key = train_key(set.get(id)?)?;
+    let first = set.specs.iter().find(|s| train_key(s).as_ref() == Some(&key))?;
+    (first.id != id).then(|| first.id.clone())
+}
+
 fn stage_record(
     planned: &PlannedStage,
     status: StageStatus,
@@ -286,45 +324,62 @@ fn copy_artifacts(stage: StageName, from: &Path, run_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Values of every run of the profile that has them.
+/// Seed-0 values of every run of the profile that has them.
 pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
-    let mut measured = Measured::new();
+    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.values)).collect())
+}
+
+/// Values per seed of every run of the profile that has them.
+pub fn samples(set: &SpecSet, reports_dir: &Path) -> Result<Samples> {
+    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.samples())).collect())
+}
+
+fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, RunValues>> {
+    let mut found = BTreeMap::new();
     for spec in &set.specs {
         let path = values_path(reports_dir, &set.profile.profile, &spec.id);
         if path.exists() {
-            measured.insert(spec.id.clone(), RunValues::read(&path)?.values);
+            found.insert(spec.id.clone(), RunValues::read(&path)?);
         }
     }
-    Ok(measured)
+    Ok(found)
 }
 
-/// Scaling fit over S01–S05 (added to S05's values) and claim verdicts, written next to the runs.
+/// Scaling fit over S01–S05 per seed (alpha and E added to S05's values, one per seed) and
+/// claim verdicts, written next to the runs.
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
     let profile_dir = reports_dir.join(&set.profile.profile);
-    let mut measured = measured(set, reports_dir)?;
-    let scaling = fit_scaling(&measured);
+    let mut values = run_values(set, reports_dir)?;
+    let seeds = SCALING_RUNS.iter().map(|id| values.get(*id).map_or(0, |v| 1 + v.seeds.len())).min().unwrap_or(0);
+    let fits: Vec<ScalingReport> = (0..seeds).map_while(|k| fit_scaling(&values, k)).collect();
+    let scaling = fits.first().cloned();
     if let Some(report) = &scaling {
         write_json_atomic(&profile_dir.join("scaling.json"), report)?;
         let last = SCALING_RUNS[SCALING_RUNS.len() - 1];
-        let values = measured.entry(last.to_string()).or_default();
-        values.insert("scaling_alpha".into(), report.fit.alpha);
-        values.insert("scaling_e".into(), report.fit.e);
-        RunValues { id: last.into(), profile: set.profile.profile.clone(), values: values.clone() }
-            .write(&values_path(reports_dir, &set.profile.profile, last))?;
+        let run = values.entry(last.to_string()).or_default();
+        for (k, fit) in fits.iter().enumerate() {
+            let target = if k == 0 { &mut run.values } else { &mut run.seeds[k - 1] };
+            target.insert("scaling_alpha".into(), fit.fit.alpha);
+            target.insert("scaling_e".into(), fit.fit.e);
+        }
+        run.write(&values_path(reports_dir, &set.profile.profile, last))?;
     }
-    let claims = judge(set, &measured);
-    if !measured.is_empty() {
+    let samples: Samples = values.iter().map(|(id, v)| (id.clone(), v.samples())).collect();
+    let claims = judge(set, &samples);
+    if !samples.is_empty() {
         write_json_atomic(&profile_dir.join("claims.json"), &claims)?;
     }
     Ok((scaling, claims))
 }
 
-fn fit_scaling(measured: &Measured) -> Option<ScalingReport> {
+/// The fit on seed `k`'s final losses (0: the spec's seed).
+fn fit_scaling(values: &BTreeMap<String, RunValues>, k: usize) -> Option<ScalingReport> {
     let points: Option<Vec<ScalingPoint>> = SCALING_RUNS
         .iter()
         .map(|id| {
-            let v = measured.get(*id)?;
-            Some(ScalingPoint { params: *v.get("non_embedding_params")?, loss: *v.get("val_loss")? })
+            let run = values.get(*id)?;
+            let loss = if k == 0 { run.values.get("val_loss") } else { run.seeds.get(k - 1)?.get("val_loss") };
+            Some(ScalingPoint { params: *run.values.get("non_embedding_params")?, loss: *loss? })
         })
         .collect();
     fit_with_interval(&points?, SCALING_RESAMPLES, SCALING_SEED)

@@ -19,7 +19,7 @@ use crate::io::write_atomic;
 use crate::prepare::output::YieldRow;
 use crate::replicate::runner::{measured, run_dir, SCALING_RUNS};
 use crate::replicate::scaling::ScalingReport;
-use crate::replicate::verdicts::{judge, Measured};
+use crate::replicate::verdicts::{ClaimVerdict, Measured, SideStats};
 use crate::spec::{Group, SpecSet};
 
 /// One training step of a run's `metrics.csv` (the columns the report draws).
@@ -117,26 +117,78 @@ fn figure_markdown(file: &str, caption: &str) -> String {
     format!("![{caption}](figures/{file}.png)\n\n*{caption}.* ([SVG](figures/{file}.svg))\n\n")
 }
 
+/// `mean ± sd (n)`; a bare number as itself.
+fn side_text(side: Option<SideStats>) -> Cell {
+    match side {
+        None => Cell::Missing,
+        Some(s) if s.n == 0 => Cell::Float(s.mean),
+        Some(s) => format!("{} ± {} ({})", table::format_float(s.mean), table::format_float(s.sd), s.n).into(),
+    }
+}
+
+/// The verdicts the runner wrote to `claims.json`; the report never judges again.
+fn read_claims(inputs: &ReportInputs) -> Result<Vec<ClaimVerdict>> {
+    let path = inputs.dir.join("claims.json");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a claims file", path.display()))
+}
+
 fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
-    let mut table =
-        Table::new(&["claim", "stated by", "source", "check", "measured", "threshold", "verdict"]);
-    for c in judge(&inputs.set, &inputs.measured) {
+    let mut table = Table::new(&[
+        "claim", "kind", "stated by", "source", "paper", "check", "left (mean ± sd, seeds)",
+        "right", "effect", "effect / sd", "verdict",
+    ]);
+    for c in read_claims(inputs)? {
+        let effect = c.relative_effect.map(|r| format!("{} ({:+.1}%)", table::format_float(c.judgement.map_or(0.0, |j| j.effect)), 100.0 * r));
         table.push(vec![
             c.statement.clone().into(),
+            serde_json::to_value(c.kind)?.as_str().unwrap_or_default().into(),
             c.run.clone().into(),
             serde_json::to_value(c.source)?.as_str().unwrap_or_default().into(),
+            c.paper_value.clone().map_or(Cell::Missing, Cell::from),
             format!("`{}`", c.check).into(),
-            c.lhs.into(),
-            c.rhs.into(),
-            c.verdict.label().into(),
+            side_text(c.lhs),
+            side_text(c.rhs),
+            effect.map_or(Cell::Missing, Cell::from),
+            c.judgement.and_then(|j| j.effect_size).into(),
+            match &c.note {
+                Some(note) => format!("{} ({note})", c.label),
+                None => c.label.clone(),
+            }
+            .into(),
         ]);
     }
     table.save(tables, "claims")?;
     Ok(format!(
-        "## The paper's claims\n\nEach claim is a comparison between runs; `measured` is its left side and \
-         `threshold` its right side. Verdicts hold for this profile and corpus only.\n\n{}\n",
-        table.to_markdown()
+        "## The paper's claims and the pipeline's checks\n\nEach claim compares runs over {} seed(s) per run \
+         (weight init and data order vary). `effect` is the difference of the means in the stated direction \
+         (relative to the left side); a paper claim is `replicated` only when the effect exceeds twice the \
+         pooled standard deviation, `not replicated` when it is at most minus twice that, else `inconclusive` \
+         (`paper/verdicts.md`). Pipeline checks hold by construction of the pipeline: they are checked, never \
+         called a replication. Verdicts hold for this profile and corpus only.\n\n{}\n{}",
+        inputs.set.profile.seeds,
+        table.to_markdown(),
+        same_runs(inputs)
     ))
+}
+
+/// Which ids are one training configuration under several names.
+fn same_runs(inputs: &ReportInputs) -> String {
+    let mut lines = String::new();
+    for spec in &inputs.set.specs {
+        let Ok(text) = std::fs::read_to_string(inputs.run_file(&spec.id, "record.json")) else { continue };
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        if let Some(first) = record["same_run_as"].as_str() {
+            lines.push_str(&format!("- {}: same run as {first} (one training per seed, reported under both ids)\n", spec.id));
+        }
+    }
+    if lines.is_empty() {
+        return lines;
+    }
+    format!("Runs that are one configuration under several names:\n\n{lines}\n")
 }
 
 /// One row of `paper/reference.csv`.
@@ -171,7 +223,8 @@ fn paper_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
             "tokens_per_parameter" => (v("F01", "tokens_per_param"), "F01.tokens_per_param"),
             "val_loss" => (v("F01", "val_loss"), "F01.val_loss"),
             "val_perplexity" => (v("F01", "val_loss").map(f64::exp), "exp(F01.val_loss)"),
-            "gpu_utilization" => (v("I02", "data_wait_share").map(|w| 1.0 - w), "1 - I02.data_wait_share"),
+            // Only a GPU measures utilisation; a CPU's data wait is not the same quantity.
+            "gpu_utilization" => (v("F01", "gpu_busy_share"), "F01.gpu_busy_share (GPU runs only)"),
             _ => return None,
         })
     };

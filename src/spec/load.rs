@@ -503,7 +503,7 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         "train.batch_sequences",
         "batch, accumulation and devices must be positive".into(),
     );
-    check(t.stability.spike_factor > 1.0, "train.stability.spike_factor", "must exceed 1".into());
+    check(t.stability.spike_sigmas > 0.0, "train.stability.spike_sigmas", "must be positive".into());
     check(t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0, "train.min_lr_ratio", "must be in [0, 1]".into());
     check(spec.data.split.validation_every >= 2, "data.split.validation_every", "must be at least 2".into());
     if let Some(near) = &spec.data.dedup.near {

@@ -19,6 +19,9 @@ pub struct Profile {
     pub corpus: CorpusScale,
     pub shapes: Shapes,
     pub vocab: Vocabs,
+    /// Training seeds per run (each varies weight init and data order). Verdicts need at
+    /// least two for a noise estimate; with one every verdict reads "not judged: one seed".
+    pub seeds: u32,
     /// Merged over every resolved spec (a YAML mapping in the spec's layout).
     pub overrides: serde_norway::Value,
 }
