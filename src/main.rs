@@ -394,8 +394,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 devices: global.devices.map(usize::from),
                 ..Default::default()
             };
-            let summary =
-                arxiv_to_model::train::run(&spec.model, &train, &spec.loader, data, &out, &opts)?;
+            let summary = arxiv_to_model::train::run(&spec.model, &train, &spec.loader, data, &out, &opts)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }

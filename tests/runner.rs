@@ -96,7 +96,7 @@ fn all_runs_share_stages_survive_a_failure_and_are_judged() {
     // Tokenizers: Y01-Y06 (own corpora), T01, T02, T04 and T05 (large vocab; T06 shares it).
     assert_eq!(count(&executor, StageName::Tokenizer), 10);
     // Four runs are the packed base configuration under another name (Y06, T03, S05, I02),
-    // and F01 and I01 are both the padded/truncated loader on base data: each trains once.
+    // and I01 and F01 are both the padded/truncated loader on base data: each trains once.
     assert_eq!(count(&executor, StageName::Train), 20);
 
     for r in &summary.runs {
@@ -161,7 +161,7 @@ fn report_shows_claims_scaling_and_curves_from_the_outputs() {
     assert!(text.contains("synthetic corpus of 40 papers, seed 2602"), "captions name the corpus");
     assert!(text.contains("| Loss falls smoothly with size (rung 2 below rung 1) | paper | S05 |"), "{text}");
     assert!(text.contains("not judged: one seed"));
-    assert!(text.contains("I01: same run as F01"), "{text}");
+    assert!(text.contains("F01: same run as I01"), "{text}");
     let figures = index.parent().unwrap().join("figures");
     for name in ["scaling", "usable_tokens", "loss_F"] {
         assert!(figures.join(format!("{name}.png")).is_file(), "{name}.png");
@@ -176,17 +176,16 @@ fn each_configuration_trains_once_per_seed_and_verdicts_use_the_seeds() {
     let root = tempfile::tempdir().unwrap();
     let executor = StandIn::default();
     let summary = run(&profile_options(root.path(), false, "ci"), &executor).unwrap();
-    // 20 distinct trainings, three seeds each (ci).
-    assert_eq!(count(&executor, StageName::Train), 60);
+    // 20 distinct trainings, three seeds each (ci), except T06, which fails at its first seed.
+    assert_eq!(count(&executor, StageName::Train), 19 * 3 + 1);
     let f01 = summary.runs.iter().find(|r| r.id == "S01").unwrap();
     let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&f01.record).unwrap()).unwrap();
     assert_eq!(record["seeds"]["train"], serde_json::json!([1234, 1235, 1236]));
     assert_eq!(record["stages"].as_array().unwrap().len(), 6, "four stages and two more trainings");
-    let i01: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.path().join("reports/ci/runs/I01/record.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(i01["same_run_as"], "F01");
+    let f01: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.path().join("reports/ci/runs/F01/record.json")).unwrap())
+            .unwrap();
+    assert_eq!(f01["same_run_as"], "I01", "the paper's F01 loader is the released loader on base data");
     let claim = |id: &str| summary.claims.iter().find(|c| c.id == id).unwrap();
     // Rung gaps of ~1 nat against seed noise of 1e-3: replicated, with the spread reported.
     let monotone = claim("scaling-monotone-1");

@@ -107,15 +107,23 @@ fn f01_pads_and_truncates_documents_without_packing(#[values("paper", "ci", "smo
     let f01 = set.get("F01").unwrap();
     assert_eq!(f01.loader.kind, LoaderKind::JsonlOnTheFly, "the paper's run pads/truncates, no packing");
     let base = set.get("D03").unwrap();
-    assert_eq!((&f01.train.optimizer, f01.train.warmup_steps), (&base.train.optimizer, base.train.warmup_steps));
+    assert_eq!(
+        (&f01.train.optimizer, f01.train.warmup_steps),
+        (&base.train.optimizer, base.train.warmup_steps)
+    );
 }
 
 #[rstest]
-fn d_runs_are_sized_in_epochs_and_d02_is_a_two_stage_curriculum(#[values("paper", "ci", "smoke")] profile: &str) {
+fn d_runs_are_sized_in_epochs_and_d02_is_a_two_stage_curriculum(
+    #[values("paper", "ci", "smoke")] profile: &str,
+) {
     use arxiv_to_model::spec::train::DataOrder;
     let set = load_set(runs(), profile).unwrap();
     let data = |id: &str| set.get(id).unwrap().train.data.clone();
-    assert_eq!((data("D01").epochs, data("D03").epochs, data("D02").epochs), (Some(10.0), Some(1.0), Some(1.0)));
+    assert_eq!(
+        (data("D01").epochs, data("D03").epochs, data("D02").epochs),
+        (Some(10.0), Some(1.0), Some(1.0))
+    );
     assert_eq!(data("D02").order, DataOrder::Curriculum);
     assert_eq!(data("D03").order, DataOrder::Shuffled);
 }
@@ -259,16 +267,16 @@ fn line_of(root: &Path, file: &str, needle: &str) -> usize {
 )]
 #[case::invalid_value(
     "D01.yaml",
-    "fraction: 0.1",
-    "fraction: 1.5",
+    "epochs: 10 }",
+    "epochs: 10, fraction: 1.5 }",
     SpecErrorKind::Invalid,
     "train.data.fraction",
     "fraction: 1.5"
 )]
 #[case::bad_claim(
     "D01.yaml",
-    "D01.loss_spikes >=",
-    "D01.loss_spikez >=",
+    "D01.loss_spikes >",
+    "D01.loss_spikez >",
     SpecErrorKind::Invalid,
     "claims[0].check",
     "loss_spikez"

@@ -121,7 +121,10 @@ enum RecordCheck {
 fn check_record(reports_dir: &Path, profile: &str, id: &str, want: RecordCheck) -> Result<()> {
     let path = super::runner::run_dir(reports_dir, profile, id).join("record.json");
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("no run record for {id} at {}: run `replicate run {id} --profile {profile}` first", path.display())
+        format!(
+            "no run record for {id} at {}: run `replicate run {id} --profile {profile}` first",
+            path.display()
+        )
     })?;
     let record: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not a run record", path.display()))?;
@@ -134,7 +137,10 @@ fn check_record(reports_dir: &Path, profile: &str, id: &str, want: RecordCheck) 
     );
     if want == RecordCheck::CompleteRun {
         let status = record["status"].as_str().unwrap_or("(none)");
-        anyhow::ensure!(status == "succeeded", "{id} did not succeed (status {status}): fix and rerun it before blessing");
+        anyhow::ensure!(
+            status == "succeeded",
+            "{id} did not succeed (status {status}): fix and rerun it before blessing"
+        );
         let unfinished: Vec<String> = record["stages"]
             .as_array()
             .into_iter()

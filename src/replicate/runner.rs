@@ -191,7 +191,8 @@ impl<E: Executor> Job<'_, E> {
                 break;
             }
             let seeded = with_seed(spec, spec.train.seed + k);
-            let planned = plan(&seeded, &self.set.profile, self.input).pop().expect("train is the last stage");
+            let planned =
+                plan(&seeded, &self.set.profile, self.input).pop().expect("train is the last stage");
             let force = self.opts.force && forced.insert(planned.key.clone());
             match self.run_stage(&seeded, &planned, force) {
                 Ok((record, dir)) => {
@@ -350,7 +351,8 @@ fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, RunV
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
     let profile_dir = reports_dir.join(&set.profile.profile);
     let mut values = run_values(set, reports_dir)?;
-    let seeds = SCALING_RUNS.iter().map(|id| values.get(*id).map_or(0, |v| 1 + v.seeds.len())).min().unwrap_or(0);
+    let seeds =
+        SCALING_RUNS.iter().map(|id| values.get(*id).map_or(0, |v| 1 + v.seeds.len())).min().unwrap_or(0);
     let fits: Vec<ScalingReport> = (0..seeds).map_while(|k| fit_scaling(&values, k)).collect();
     let scaling = fits.first().cloned();
     if let Some(report) = &scaling {
@@ -378,7 +380,8 @@ fn fit_scaling(values: &BTreeMap<String, RunValues>, k: usize) -> Option<Scaling
         .iter()
         .map(|id| {
             let run = values.get(*id)?;
-            let loss = if k == 0 { run.values.get("val_loss") } else { run.seeds.get(k - 1)?.get("val_loss") };
+            let loss =
+                if k == 0 { run.values.get("val_loss") } else { run.seeds.get(k - 1)?.get("val_loss") };
             Some(ScalingPoint { params: *run.values.get("non_embedding_params")?, loss: *loss? })
         })
         .collect();

@@ -62,7 +62,8 @@ impl SideStats {
     pub fn of(values: &[f64]) -> SideStats {
         let n = values.len();
         let mean = values.iter().sum::<f64>() / n.max(1) as f64;
-        let var = if n > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        let var =
+            if n > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
         SideStats { mean, sd: var.sqrt(), n }
     }
 
