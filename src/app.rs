@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::replicate::stages::Pipeline;
+use crate::replicate::runner::InputKeys;
 use crate::replicate::{self, RunOptions, RunSummary};
 use crate::spec::model::{ModelVocab, ShapeRef};
 use crate::spec::{self, Group, SpecFiles, SpecSet};
+use crate::train::BackendChoice;
 
 /// Loads the whole set, or one error listing every problem found.
 pub fn load_set(files: &SpecFiles, profile: &str) -> Result<SpecSet> {
@@ -22,6 +24,19 @@ pub fn run_and_report(opts: &RunOptions, pipeline: &Pipeline) -> Result<(RunSumm
     let summary = replicate::run(opts, pipeline)?;
     let index = report(&opts.runs, &opts.profile, &opts.reports_dir)?;
     Ok((summary, index))
+}
+
+/// `replicate plan`: parameters, tokens, FLOPs, GPU- and CPU-hours and cached stages of
+/// the selected runs, trained on `device`, with a total.
+pub fn plan(opts: &RunOptions, device: BackendChoice) -> Result<String> {
+    use crate::replicate::cache::StageCache;
+    use crate::replicate::cost;
+    let set = load_set(&opts.runs, &opts.profile)?;
+    let selected = replicate::runner::select(&set, opts.ids.as_deref())?;
+    let inputs = InputKeys::resolve(&set, opts.sources.as_ref(), &selected)?;
+    let costs = cost::costs(&set, &inputs, device, &StageCache::new(&opts.work_dir), opts.ids.as_deref());
+    let rate = cost::measured_cpu_flops(&set, &opts.reports_dir);
+    Ok(cost::render(&set.profile.profile, set.profile.seeds, &costs, rate))
 }
 
 /// Writes `reports/<profile>/index.md` with its tables and figures.

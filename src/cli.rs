@@ -181,6 +181,17 @@ pub enum Command {
         #[command(flatten)]
         runs: SpecDir,
     },
+    /// What runs cost before computing: parameters, tokens, FLOPs, GPU- and CPU-hours, cached stages.
+    Plan {
+        /// Run ids, e.g. F01 S01; none with --all.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every run.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        execution: Execution,
+    },
     /// Execute some runs.
     Run {
         /// Run ids, e.g. Y01 T03.

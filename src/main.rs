@@ -10,7 +10,7 @@ use arxiv_to_model::replicate::stages::{Pipeline, Sources};
 use arxiv_to_model::replicate::{golden, RunOptions};
 use arxiv_to_model::spec::profile::PROFILES;
 use arxiv_to_model::spec::tokenizer::ShardDtype;
-use arxiv_to_model::train::inputs::{train_data, StageInputs};
+use arxiv_to_model::train::inputs::{sized_train, train_data, StageInputs};
 use arxiv_to_model::train::TrainOptions;
 use arxiv_to_model::{app, spec, tokenize};
 use clap::{CommandFactory, FromArgMatches};
@@ -115,6 +115,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::CheckSpecs { profile, runs } => check_specs(&runs.files(), profile),
         Command::Run { ids, execution } => execute(global, &execution, Some(ids)),
+        Command::Plan { ids, all, execution } => {
+            let options = run_options(global, &execution, (!all).then_some(ids));
+            ok(app::plan(&options, execution.device.backend()?)?)
+        }
         Command::Prepare(args) => {
             let (spec, _) = spec::load_one(args.at.runs.files(), &args.spec, args.at.profile.as_str())?;
             let input = PrepareInput { src: args.src.clone(), metadata: args.metadata.clone() };
@@ -168,6 +172,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let inputs =
                 StageInputs { shards: &args.shards, tokenizer: &args.tokenizer, documents: &args.docs };
             let data = train_data(&spec, &inputs)?;
+            let (train, _) = sized_train(&spec, &inputs)?;
             let opts = TrainOptions {
                 resume: args.resume,
                 progress: !global.quiet,
@@ -175,7 +180,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 devices: args.device.devices(),
                 ..Default::default()
             };
-            json(&arxiv_to_model::train::run(&spec.model, &spec.train, &spec.loader, data, &args.out, &opts)?)
+            json(&arxiv_to_model::train::run(&spec.model, &train, &spec.loader, data, &args.out, &opts)?)
         }
         Command::Corpus(CorpusCommand::Synth { papers, seed, out }) => {
             json(&arxiv_to_model::corpus::synth::generate(papers, seed, &out)?)
@@ -209,17 +214,11 @@ fn check_specs(files: &spec::SpecFiles, profile: Option<cli::ProfileName>) -> Re
 }
 
 fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> Result<ExitCode> {
-    let options = RunOptions {
-        runs: execution.spec.runs.files(),
-        work_dir: execution.work_dir.clone(),
-        reports_dir: execution.reports.reports_dir.clone(),
-        profile: execution.spec.profile.as_str().to_string(),
-        ids,
-        sources: (!execution.src.is_empty())
-            .then(|| Sources { src: execution.src.clone(), metadata: execution.metadata.clone() }),
-        force: execution.force,
-        show_progress: !global.quiet,
-    };
+    let options = run_options(global, execution, ids);
+    if options.ids.is_none() {
+        // `--all`: the cost first, so nobody starts thousands of GPU-hours by accident.
+        print!("{}", app::plan(&options, execution.device.backend()?)?);
+    }
     let pipeline = Pipeline {
         jobs: global.jobs.unwrap_or(0),
         progress: !global.quiet,
@@ -230,6 +229,20 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
     print!("{}", summary.render());
     println!("report: {}", index.display());
     Ok(if summary.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn run_options(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> RunOptions {
+    RunOptions {
+        runs: execution.spec.runs.files(),
+        work_dir: execution.work_dir.clone(),
+        reports_dir: execution.reports.reports_dir.clone(),
+        profile: execution.spec.profile.as_str().to_string(),
+        ids,
+        sources: (!execution.src.is_empty())
+            .then(|| Sources { src: execution.src.clone(), metadata: execution.metadata.clone() }),
+        force: execution.force,
+        show_progress: !global.quiet,
+    }
 }
 
 fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {

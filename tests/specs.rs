@@ -68,6 +68,75 @@ fn y06_is_the_described_pipeline_of_base(#[values("paper", "ci")] profile: &str)
     assert_ne!(set.get("Y01").unwrap().data, set.get("Y06").unwrap().data);
 }
 
+/// Leaf keys (`a.b.c`) whose values differ between two serialized settings.
+fn differing_keys(a: &serde_json::Value, b: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let null = serde_json::Value::Null;
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                differing_keys(x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), &path, out);
+            }
+        }
+        _ if a != b => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+#[rstest]
+#[case("Y01", "Y02", &["validation.mode"])]
+#[case("Y02", "Y03", &["extraction.mode"])]
+#[case("Y03", "Y04", &["cleaning.comments", "normalization.whitespace"])]
+#[case("Y04", "Y05", &["filters.language.mode"])]
+fn each_y_step_changes_exactly_the_decision_paper_md_gives_it(
+    #[case] before: &str,
+    #[case] after: &str,
+    #[case] want: &[&str],
+) {
+    let set = load_set(runs(), "ci").unwrap();
+    let data = |id: &str| serde_json::to_value(&set.get(id).unwrap().data).unwrap();
+    let mut changed = Vec::new();
+    differing_keys(&data(before), &data(after), "", &mut changed);
+    assert_eq!(changed, want, "{before} -> {after}");
+}
+
+#[rstest]
+fn f01_pads_and_truncates_documents_without_packing(#[values("paper", "ci", "smoke")] profile: &str) {
+    use arxiv_to_model::spec::train::LoaderKind;
+    let set = load_set(runs(), profile).unwrap();
+    let f01 = set.get("F01").unwrap();
+    assert_eq!(f01.loader.kind, LoaderKind::JsonlOnTheFly, "the paper's run pads/truncates, no packing");
+    let base = set.get("D03").unwrap();
+    assert_eq!(
+        (&f01.train.optimizer, f01.train.warmup_steps),
+        (&base.train.optimizer, base.train.warmup_steps)
+    );
+}
+
+#[rstest]
+fn d_runs_are_sized_in_epochs_and_d02_is_a_two_stage_curriculum(
+    #[values("paper", "ci", "smoke")] profile: &str,
+) {
+    use arxiv_to_model::spec::train::DataOrder;
+    let set = load_set(runs(), profile).unwrap();
+    let data = |id: &str| set.get(id).unwrap().train.data.clone();
+    assert_eq!(
+        (data("D01").epochs, data("D03").epochs, data("D02").epochs),
+        (Some(10.0), Some(1.0), Some(1.0))
+    );
+    assert_eq!(data("D02").order, DataOrder::Curriculum);
+    assert_eq!(data("D03").order, DataOrder::Shuffled);
+}
+
+#[test]
+fn t06_wraps_only_its_train_shard() {
+    use arxiv_to_model::spec::tokenizer::ShardDtype;
+    let set = load_set(runs(), "ci").unwrap();
+    assert_eq!(set.get("T06").unwrap().tokenizer.shard_dtype, ShardDtype::LegacyU16);
+    assert_eq!(set.get("T05").unwrap().tokenizer.shard_dtype, ShardDtype::Auto);
+}
+
 #[rstest]
 fn profiles_keep_the_ratios_runs_are_about(#[values("paper", "gpu", "ci", "smoke")] profile: &str) {
     let set = load_set(runs(), profile).unwrap();
@@ -86,8 +155,8 @@ fn profiles_keep_the_ratios_runs_are_about(#[values("paper", "gpu", "ci", "smoke
         assert!((step / mean - 1.0).abs() < 0.35, "ladder steps {steps:?} stray from geometric mean {mean}");
     }
     assert_eq!(p.shapes.ladder[4], p.shapes.final_shape);
-    // D01: a tenth of the corpus.
-    assert_eq!(set.get("D01").unwrap().train.data.fraction, 0.1);
+    // D01: ten passes over its share where D03 makes one.
+    assert_eq!(set.get("D01").unwrap().train.data.epochs, Some(10.0));
 }
 
 #[test]
@@ -209,16 +278,16 @@ fn line_of(root: &Path, file: &str, needle: &str) -> usize {
 )]
 #[case::invalid_value(
     "D01.yaml",
-    "fraction: 0.1",
-    "fraction: 1.5",
+    "epochs: 10 }",
+    "epochs: 10, fraction: 1.5 }",
     SpecErrorKind::Invalid,
     "train.data.fraction",
     "fraction: 1.5"
 )]
 #[case::bad_claim(
     "D01.yaml",
-    "D01.loss_spikes >=",
-    "D01.loss_spikez >=",
+    "D01.loss_spikes >",
+    "D01.loss_spikez >",
     SpecErrorKind::Invalid,
     "claims[0].check",
     "loss_spikez"

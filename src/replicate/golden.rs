@@ -20,7 +20,25 @@ use crate::train::BackendChoice;
 pub struct RunValues {
     pub id: String,
     pub profile: String,
+    /// The first seed's values (every stage).
     pub values: BTreeMap<String, f64>,
+    /// The training values of every further seed, in seed order (empty with one seed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<BTreeMap<String, f64>>,
+}
+
+impl RunValues {
+    /// Every metric with one value per seed, seed 0 first; metrics only the first seed
+    /// measures (data stages, which no seed changes) repeat its value.
+    pub fn samples(&self) -> BTreeMap<String, Vec<f64>> {
+        self.values
+            .iter()
+            .map(|(key, first)| {
+                let rest = self.seeds.iter().map(|s| s.get(key).copied().unwrap_or(*first));
+                (key.clone(), std::iter::once(*first).chain(rest).collect())
+            })
+            .collect()
+    }
 }
 
 impl RunValues {
@@ -65,22 +83,40 @@ pub fn trained_on(reports_dir: &Path, profile: &str, id: &str) -> Result<Backend
     Ok(trained.device)
 }
 
-/// Every key whose value differs beyond its tolerance, or is present on one
-/// side only. `on`: the backend that trained `got` (golden's is the CPU).
+/// Every key whose value differs beyond its tolerance, or is present on one side only;
+/// further seeds' keys read `seed<k>.<metric>`. `on`: the backend that trained `got`
+/// (golden's is the CPU).
 pub fn compare(expected: &RunValues, got: &RunValues, on: BackendChoice) -> Vec<Mismatch> {
-    let keys: std::collections::BTreeSet<&String> = expected.values.keys().chain(got.values.keys()).collect();
+    let empty = BTreeMap::new();
+    let seeds = expected.seeds.len().max(got.seeds.len());
+    let mut mismatches = compare_maps(&expected.id, "", &expected.values, &got.values, on);
+    for k in 0..seeds {
+        let (e, g) = (expected.seeds.get(k).unwrap_or(&empty), got.seeds.get(k).unwrap_or(&empty));
+        mismatches.extend(compare_maps(&expected.id, &format!("seed{}.", k + 1), e, g, on));
+    }
+    mismatches
+}
+
+fn compare_maps(
+    run: &str,
+    prefix: &str,
+    expected: &BTreeMap<String, f64>,
+    got: &BTreeMap<String, f64>,
+    on: BackendChoice,
+) -> Vec<Mismatch> {
+    let keys: std::collections::BTreeSet<&String> = expected.keys().chain(got.keys()).collect();
     keys.into_iter()
         .filter_map(|key| {
             let tolerance =
                 if on == BackendChoice::Cpu { tolerance_for(key) } else { cross_device_tolerance_for(key) };
-            let (e, g) = (expected.values.get(key).copied(), got.values.get(key).copied());
+            let (e, g) = (expected.get(key).copied(), got.get(key).copied());
             let fine = match (e, g) {
                 (Some(e), Some(g)) => tolerance.accepts(e, g),
                 _ => tolerance == Tolerance::Unpinned,
             };
             (!fine).then(|| Mismatch {
-                run: expected.id.clone(),
-                key: key.clone(),
+                run: run.to_string(),
+                key: format!("{prefix}{key}"),
                 expected: e,
                 got: g,
                 tolerance,
@@ -95,6 +131,63 @@ pub fn golden_path(golden_dir: &Path, profile: &str, id: &str) -> PathBuf {
 
 pub fn values_path(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
     super::runner::run_dir(reports_dir, profile, id).join("values.json")
+}
+
+/// What a run record must show before its values are compared or pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordCheck {
+    /// Built by this source (verify).
+    CurrentBuild,
+    /// Built by this source, succeeded, and every stage ran or was reused (bless).
+    CompleteRun,
+}
+
+/// Refuses outputs that a different build made, or (for bless) a failed or partial run.
+fn check_record(reports_dir: &Path, profile: &str, id: &str, want: RecordCheck) -> Result<()> {
+    let path = super::runner::run_dir(reports_dir, profile, id).join("record.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no run record for {id} at {}: run `replicate run {id} --profile {profile}` first",
+            path.display()
+        )
+    })?;
+    let record: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a run record", path.display()))?;
+    let current = super::record::Versions::current().source_hash;
+    let recorded = record["versions"]["source_hash"].as_str().unwrap_or("(none)");
+    anyhow::ensure!(
+        recorded == current,
+        "the outputs of {id} were made by another build (source hash {recorded}, this build {current}): \
+         rerun `replicate run {id} --profile {profile}` with this build"
+    );
+    if want == RecordCheck::CompleteRun {
+        let status = record["status"].as_str().unwrap_or("(none)");
+        anyhow::ensure!(
+            status == "succeeded",
+            "{id} did not succeed (status {status}): fix and rerun it before blessing"
+        );
+        let unfinished: Vec<String> = record["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| !matches!(s["status"].as_str(), Some("ran" | "reused")))
+            .map(|s| s["stage"].as_str().unwrap_or("?").to_string())
+            .collect();
+        anyhow::ensure!(
+            unfinished.is_empty() && record["stages"].as_array().is_some_and(|a| !a.is_empty()),
+            "{id} is a partial run (stages not finished: {}): rerun it before blessing",
+            unfinished.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Golden files hold what a rerun must reproduce: timing values (unpinned) are left out.
+fn pinned(mut values: RunValues) -> RunValues {
+    let keep = |m: &mut BTreeMap<String, f64>| m.retain(|k, _| tolerance_for(k) != Tolerance::Unpinned);
+    keep(&mut values.values);
+    values.seeds.iter_mut().for_each(keep);
+    values
 }
 
 /// Compares the latest outputs of `ids` with golden; a missing file on either side is an error
@@ -118,24 +211,28 @@ pub fn verify(golden_dir: &Path, reports_dir: &Path, profile: &str, ids: &[&str]
         let got = RunValues::read(&got_path).with_context(|| {
             format!("no outputs for {id}: run `replicate run {id} --profile {profile}` first")
         })?;
+        check_record(reports_dir, profile, id, RecordCheck::CurrentBuild)?;
         mismatches.extend(compare(&expected, &got, trained_on(reports_dir, profile, id)?));
     }
     Ok(mismatches)
 }
 
-/// Rewrites golden files from the latest outputs; returns what changed, as `verify` would report it.
+/// Rewrites golden files from the latest outputs of complete runs of this build; returns what
+/// changed, as `verify` would report it.
 pub fn bless(golden_dir: &Path, reports_dir: &Path, profile: &str, ids: &[&str]) -> Result<Vec<Mismatch>> {
     let mut changes = Vec::new();
     for id in ids {
         let got = RunValues::read(&values_path(reports_dir, profile, id)).with_context(|| {
             format!("no outputs for {id}: run `replicate run {id} --profile {profile}` first")
         })?;
+        check_record(reports_dir, profile, id, RecordCheck::CompleteRun)?;
         let on = trained_on(reports_dir, profile, id)?;
         anyhow::ensure!(
             on == BackendChoice::Cpu,
             "{id} was trained on {on:?}: golden values come from the CPU (the other devices are checked \
              against them); rerun it without --device before blessing"
         );
+        let got = pinned(got);
         let path = golden_path(golden_dir, profile, id);
         let before =
             RunValues::read(&path).unwrap_or_else(|_| RunValues { id: id.to_string(), ..Default::default() });
@@ -171,20 +268,21 @@ mod tests {
             id: "T03".into(),
             profile: "smoke".into(),
             values: pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            seeds: Vec::new(),
         }
     }
 
     #[test]
     fn compare_uses_each_metrics_tolerance() {
         let golden = values(&[("papers_kept", 30.0), ("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
-        let close = values(&[("papers_kept", 30.0), ("val_loss", 3.05), ("tokens_per_s", 9000.0)]);
+        let close = values(&[("papers_kept", 30.0), ("val_loss", 3.000001), ("tokens_per_s", 9000.0)]);
         assert!(compare(&golden, &close, BackendChoice::Cpu).is_empty());
         let off = values(&[("papers_kept", 31.0), ("val_loss", 3.2), ("tokens_per_s", 1.0)]);
         let keys: Vec<String> =
             compare(&golden, &off, BackendChoice::Cpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"]);
-        // 3% off: beyond the CPU's tolerance, within another device's.
-        let other_device = values(&[("papers_kept", 30.0), ("val_loss", 3.09)]);
+        // 1.7% off: beyond the CPU's tolerance, within another device's.
+        let other_device = values(&[("papers_kept", 30.0), ("val_loss", 3.05)]);
         assert_eq!(compare(&golden, &other_device, BackendChoice::Cpu).len(), 1);
         assert!(compare(&golden, &other_device, BackendChoice::Wgpu).is_empty());
         let keys: Vec<String> =
@@ -201,12 +299,62 @@ mod tests {
         assert!(render(&found).contains("(absent)"));
     }
 
+    fn write_record(reports: &Path, status: &str, hash: &str, stage_status: &str) {
+        let record = serde_json::json!({
+            "status": status,
+            "versions": { "source_hash": hash },
+            "stages": [{ "stage": "prepare", "status": "ran" }, { "stage": "train", "status": stage_status }],
+        });
+        let path = crate::replicate::runner::run_dir(reports, "smoke", "T03").join("record.json");
+        crate::io::write_json_atomic(&path, &record).unwrap();
+    }
+
+    #[test]
+    fn bless_refuses_failed_partial_or_foreign_runs_and_verify_foreign_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
+        values(&[("papers_kept", 30.0)]).write(&values_path(&reports, "smoke", "T03")).unwrap();
+        let current = crate::replicate::record::Versions::current().source_hash;
+        for (status, hash, stage, needle) in [
+            ("failed", current, "failed", "did not succeed"),
+            ("succeeded", current, "skipped", "partial run"),
+            ("succeeded", "0123", "ran", "another build"),
+        ] {
+            write_record(&reports, status, hash, stage);
+            let err = bless(&golden, &reports, "smoke", &["T03"]).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{err:#}");
+        }
+        write_record(&reports, "succeeded", current, "ran");
+        bless(&golden, &reports, "smoke", &["T03"]).unwrap();
+        write_record(&reports, "succeeded", "0123", "ran");
+        let err = verify(&golden, &reports, "smoke", &["T03"]).unwrap_err();
+        assert!(format!("{err:#}").contains("another build"), "{err:#}");
+    }
+
+    #[test]
+    fn bless_drops_timings_and_pins_every_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
+        let mut out = values(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
+        out.seeds = vec![BTreeMap::from([("val_loss".to_string(), 3.1), ("tokens_per_s".to_string(), 1.0)])];
+        out.write(&values_path(&reports, "smoke", "T03")).unwrap();
+        write_record(&reports, "succeeded", crate::replicate::record::Versions::current().source_hash, "ran");
+        bless(&golden, &reports, "smoke", &["T03"]).unwrap();
+        let pinned = RunValues::read(&golden_path(&golden, "smoke", "T03")).unwrap();
+        assert!(!pinned.values.contains_key("tokens_per_s") && !pinned.seeds[0].contains_key("tokens_per_s"));
+        out.seeds[0].insert("val_loss".into(), 3.2);
+        out.write(&values_path(&reports, "smoke", "T03")).unwrap();
+        let found = verify(&golden, &reports, "smoke", &["T03"]).unwrap();
+        assert_eq!(found.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), vec!["seed1.val_loss"]);
+    }
+
     #[test]
     fn bless_then_verify_is_clean_and_reports_changes() {
         let dir = tempfile::tempdir().unwrap();
         let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
         let out = values(&[("papers_kept", 30.0)]);
         out.write(&values_path(&reports, "smoke", "T03")).unwrap();
+        write_record(&reports, "succeeded", crate::replicate::record::Versions::current().source_hash, "ran");
         let err = verify(&golden, &reports, "smoke", &["T03"]).unwrap_err();
         assert!(format!("{err:#}").contains("replicate bless"), "{err:#}");
         let changes = bless(&golden, &reports, "smoke", &["T03"]).unwrap();

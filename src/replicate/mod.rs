@@ -1,6 +1,7 @@
 //! Joining the stages: planning, the stage cache, run records and the runner.
 
 pub mod cache;
+pub mod cost;
 pub mod golden;
 pub mod plan;
 pub mod record;

@@ -16,6 +16,9 @@ pub struct RunRecord {
     pub started_at: u64,
     pub wall_s: f64,
     pub seeds: Seeds,
+    /// The first run of the set with the same training configuration: this run's
+    /// trainings are that run's (one configuration under several names trains once per seed).
+    pub same_run_as: Option<String>,
     pub input: Input,
     pub versions: Versions,
     pub host: Host,
@@ -33,8 +36,8 @@ pub enum RunStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Seeds {
-    /// Seeds weight init and data order.
-    pub train: u64,
+    /// Training seeds, one training each (weight init and data order); the first is the spec's.
+    pub train: Vec<u64>,
     /// Seeds the embedded corpus, when it is the input.
     pub corpus: Option<u64>,
 }

@@ -13,10 +13,11 @@ use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
 use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
 use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
-use super::verdicts::{judge, ClaimVerdict, Measured};
+use super::verdicts::{judge, ClaimVerdict, Measured, Samples};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
 use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet};
+use crate::train::BackendChoice;
 
 /// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
 pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
@@ -83,7 +84,7 @@ impl RunSummary {
             out.push_str("claims:\n");
         }
         for c in &self.claims {
-            out.push_str(&format!("  {:<16} {:<34} {}\n", c.verdict.label(), c.id, c.check));
+            out.push_str(&format!("  {:<22} {:<34} {}\n", c.label, c.id, c.check));
         }
         out
     }
@@ -102,7 +103,7 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     for spec in selected {
         progress.set_message(spec.id.clone());
         let (input, sources) = inputs.of(spec, &set);
-        let job = Job { set: &set, input, sources, cache: &cache, opts, executor };
+        let job = Job { set: &set, input, keys: &inputs.keys, sources, cache: &cache, opts, executor };
         let outcome = job.run(spec, &mut forced)?;
         if let Some(stage) = outcome.failed_stage {
             tracing::error!(run = %outcome.id, %stage, "run failed: {}", outcome.error.as_deref().unwrap_or(""));
@@ -115,7 +116,8 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     Ok(RunSummary { profile: opts.profile.clone(), runs, claims, scaling })
 }
 
-fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
+/// The runs `ids` names (all when `None`), in set order; an unknown id is an error.
+pub fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
     let Some(ids) = ids else {
         return Ok(set.specs.iter().collect());
     };
@@ -126,14 +128,53 @@ fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>>
     Ok(set.specs.iter().filter(|s| ids.contains(&s.id)).collect())
 }
 
-/// What each run reads: the sources given with `--src` for every run, else the
-/// embedded real corpus for the groups the profile names and the synthetic corpus
-/// (generated once into the cache) for the rest. Each is materialized only when a
-/// selected run needs it.
+/// The input each run reads, as stage keys name it, before any corpus is
+/// materialized: the sources given with `--src` for every run, else the embedded
+/// real corpus for the groups the profile names and the synthetic corpus for the rest.
+pub struct InputKeys {
+    given: Option<Input>,
+    real: Option<(Input, RealCorpus)>,
+    synthetic: Input,
+}
+
+impl InputKeys {
+    /// Keys for `set`'s runs; the real corpus is located (and fingerprinted) only when
+    /// one of `selected` reads it.
+    pub fn resolve(set: &SpecSet, sources: Option<&Sources>, selected: &[&Spec]) -> Result<Self> {
+        let synthetic = Input::synthetic(&set.profile);
+        if let Some(sources) = sources {
+            let input = Input::sources(sources.src.clone(), sources.metadata.clone())
+                .context("cannot read an input path given with --src/--metadata")?;
+            return Ok(InputKeys { given: Some(input), real: None, synthetic });
+        }
+        let real = if selected.iter().any(|s| set.profile.corpus.is_real(s.group)) {
+            let located = RealCorpus::locate()?;
+            let input = Input::real(&located)
+                .with_context(|| format!("cannot read the real corpus in {}", located.dir.display()))?;
+            Some((input, located))
+        } else {
+            None
+        };
+        Ok(InputKeys { given: None, real, synthetic })
+    }
+
+    /// The input of `spec`'s runs; `None` for a real-corpus run when none was located.
+    pub fn of(&self, spec: &Spec, set: &SpecSet) -> Option<&Input> {
+        match (&self.given, &self.real) {
+            (Some(given), _) => Some(given),
+            (None, real) if set.profile.corpus.is_real(spec.group) => real.as_ref().map(|(input, _)| input),
+            (None, _) => Some(&self.synthetic),
+        }
+    }
+}
+
+/// [`InputKeys`] with each input's files on disk (the synthetic corpus generated
+/// once into the cache when a selected run needs it).
 struct Inputs {
-    given: Option<(Input, Sources)>,
-    real: Option<(Input, Sources)>,
-    synthetic: Option<(Input, Sources)>,
+    keys: InputKeys,
+    given: Option<Sources>,
+    real: Option<Sources>,
+    synthetic: Option<Sources>,
 }
 
 impl Inputs {
@@ -144,41 +185,33 @@ impl Inputs {
         cache: &StageCache,
         executor: &impl Executor,
     ) -> Result<Self> {
-        if let Some(sources) = &opts.sources {
-            let input = Input::sources(sources.src.clone(), sources.metadata.clone())
-                .context("cannot read an input path given with --src/--metadata")?;
-            return Ok(Inputs { given: Some((input, sources.clone())), real: None, synthetic: None });
-        }
+        let keys = InputKeys::resolve(set, opts.sources.as_ref(), selected)?;
+        let real = keys
+            .real
+            .as_ref()
+            .map(|(_, located)| Sources { src: located.tars.clone(), metadata: Some(located.metadata.clone()) });
         let corpus = &set.profile.corpus;
-        let real = if selected.iter().any(|s| corpus.is_real(s.group)) {
-            let located = RealCorpus::locate()?;
-            let input = Input::real(&located)
-                .with_context(|| format!("cannot read the real corpus in {}", located.dir.display()))?;
-            Some((input, Sources { src: located.tars, metadata: Some(located.metadata) }))
-        } else {
-            None
-        };
-        let synthetic = if selected.iter().any(|s| !corpus.is_real(s.group)) {
-            let input = Input::synthetic(&set.profile);
-            let key = StageKey::new("corpus", &input, &[]);
+        let synthetic = if opts.sources.is_none() && selected.iter().any(|s| !corpus.is_real(s.group)) {
+            let key = StageKey::new("corpus", &keys.synthetic, &[]);
             let made = cache
                 .run(&key, false, |out| executor.synthesize(corpus.papers, corpus.seed, out))
                 .context("cannot generate the embedded synthetic corpus")?;
-            Some((input, Sources::in_corpus_dir(&made.dir)?))
+            Some(Sources::in_corpus_dir(&made.dir)?)
         } else {
             None
         };
-        Ok(Inputs { given: None, real, synthetic })
+        Ok(Inputs { keys, given: opts.sources.clone(), real, synthetic })
     }
 
-    /// The input of `spec`'s runs.
-    fn of(&self, spec: &Spec, set: &SpecSet) -> &(Input, Sources) {
-        let chosen = match &self.given {
+    /// The input of `spec`'s runs and its files.
+    fn of(&self, spec: &Spec, set: &SpecSet) -> (&Input, &Sources) {
+        let sources = match &self.given {
             Some(given) => Some(given),
             None if set.profile.corpus.is_real(spec.group) => self.real.as_ref(),
             None => self.synthetic.as_ref(),
         };
-        chosen.expect("materialized for every selected spec")
+        let input = self.keys.of(spec, set);
+        input.zip(sources).expect("materialized for every selected spec")
     }
 }
 
@@ -186,6 +219,7 @@ impl Inputs {
 struct Job<'a, E> {
     set: &'a SpecSet,
     input: &'a Input,
+    keys: &'a InputKeys,
     sources: &'a Sources,
     cache: &'a StageCache,
     opts: &'a RunOptions,
@@ -221,11 +255,34 @@ impl<E: Executor> Job<'_, E> {
                 }
             }
         }
+        let mut train_seeds = vec![spec.train.seed];
+        let mut seeds = Vec::new();
+        for k in 1..u64::from(self.set.profile.seeds_for(spec.group)) {
+            if failure.is_some() {
+                break;
+            }
+            let seeded = with_seed(spec, spec.train.seed + k);
+            let planned = plan(&seeded, &self.set.profile, self.input, self.executor.train_device())
+                .pop()
+                .expect("train is the last stage");
+            let force = self.opts.force && forced.insert(planned.key.clone());
+            match self.run_stage(&seeded, &planned, force) {
+                Ok((record, dir)) => {
+                    seeds.push(read_values(&dir)?);
+                    train_seeds.push(seeded.train.seed);
+                    stages.push(record);
+                }
+                Err((record, message)) => {
+                    stages.push(record);
+                    failure = Some((planned.stage, format!("seed {}: {message}", seeded.train.seed)));
+                }
+            }
+        }
         let status = if failure.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
         let profile = self.set.profile.profile.clone();
         // A failed run still reports what its finished stages measured, so a
         // claim about data yield does not hang on a training failure.
-        RunValues { id: spec.id.clone(), profile: profile.clone(), values }.write(&values_path(
+        RunValues { id: spec.id.clone(), profile: profile.clone(), values, seeds }.write(&values_path(
             &self.opts.reports_dir,
             &profile,
             &spec.id,
@@ -237,12 +294,13 @@ impl<E: Executor> Job<'_, E> {
             started_at,
             wall_s: started.elapsed().as_secs_f64(),
             seeds: Seeds {
-                train: spec.train.seed,
+                train: train_seeds,
                 corpus: match self.input {
                     Input::Synthetic { seed, .. } => Some(*seed),
                     Input::Sources { .. } | Input::Real { .. } => None,
                 },
             },
+            same_run_as: same_run_as(self.set, self.keys, self.executor.train_device(), &spec.id),
             input: self.input.clone(),
             versions: Versions::current(),
             host: Host::current(),
@@ -296,6 +354,23 @@ impl<E: Executor> Job<'_, E> {
     }
 }
 
+/// `spec` trained with another seed (weight init and data order); nothing upstream changes.
+fn with_seed(spec: &Spec, seed: u64) -> Spec {
+    let mut seeded = spec.clone();
+    seeded.train.seed = seed;
+    seeded
+}
+
+/// The first run of the set whose training stage has the same key as `id`'s (the same
+/// configuration under another name), if it is not `id` itself.
+pub fn same_run_as(set: &SpecSet, inputs: &InputKeys, device: BackendChoice, id: &str) -> Option<String> {
+    let train_key =
+        |spec: &Spec| plan(spec, &set.profile, inputs.of(spec, set)?, device).pop().map(|p| p.key);
+    let key = train_key(set.get(id)?)?;
+    let first = set.specs.iter().find(|s| train_key(s).as_ref() == Some(&key))?;
+    (first.id != id).then(|| first.id.clone())
+}
+
 fn stage_record(
     planned: &PlannedStage,
     status: StageStatus,
@@ -328,46 +403,65 @@ fn copy_artifacts(stage: StageName, from: &Path, run_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Values of every run of the profile that has them.
+/// Seed-0 values of every run of the profile that has them.
 pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
-    let mut measured = Measured::new();
+    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.values)).collect())
+}
+
+/// Values per seed of every run of the profile that has them.
+pub fn samples(set: &SpecSet, reports_dir: &Path) -> Result<Samples> {
+    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.samples())).collect())
+}
+
+fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, RunValues>> {
+    let mut found = BTreeMap::new();
     for spec in &set.specs {
         let path = values_path(reports_dir, &set.profile.profile, &spec.id);
         if path.exists() {
-            measured.insert(spec.id.clone(), RunValues::read(&path)?.values);
+            found.insert(spec.id.clone(), RunValues::read(&path)?);
         }
     }
-    Ok(measured)
+    Ok(found)
 }
 
-/// Scaling fit over S01–S05 (added to S05's values) and claim verdicts, written next to the runs.
+/// Scaling fit over S01–S05 per seed (alpha and E added to S05's values, one per seed) and
+/// claim verdicts, written next to the runs.
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
     let profile_dir = reports_dir.join(&set.profile.profile);
     let _lock = crate::io::exclusive_lock(&profile_dir.join(".finalize.lock"), "the profile's reports")?;
-    let mut measured = measured(set, reports_dir)?;
-    let scaling = fit_scaling(&measured);
+    let mut values = run_values(set, reports_dir)?;
+    let seeds =
+        SCALING_RUNS.iter().map(|id| values.get(*id).map_or(0, |v| 1 + v.seeds.len())).min().unwrap_or(0);
+    let fits: Vec<ScalingReport> = (0..seeds).map_while(|k| fit_scaling(&values, k)).collect();
+    let scaling = fits.first().cloned();
     if let Some(report) = &scaling {
         write_json_atomic(&profile_dir.join("scaling.json"), report)?;
         let last = SCALING_RUNS[SCALING_RUNS.len() - 1];
-        let values = measured.entry(last.to_string()).or_default();
-        values.insert("scaling_alpha".into(), report.fit.alpha);
-        values.insert("scaling_e".into(), report.fit.e);
-        RunValues { id: last.into(), profile: set.profile.profile.clone(), values: values.clone() }
-            .write(&values_path(reports_dir, &set.profile.profile, last))?;
+        let run = values.entry(last.to_string()).or_default();
+        for (k, fit) in fits.iter().enumerate() {
+            let target = if k == 0 { &mut run.values } else { &mut run.seeds[k - 1] };
+            target.insert("scaling_alpha".into(), fit.fit.alpha);
+            target.insert("scaling_e".into(), fit.fit.e);
+        }
+        run.write(&values_path(reports_dir, &set.profile.profile, last))?;
     }
-    let claims = judge(set, &measured);
-    if !measured.is_empty() {
+    let samples: Samples = values.iter().map(|(id, v)| (id.clone(), v.samples())).collect();
+    let claims = judge(set, &samples);
+    if !samples.is_empty() {
         write_json_atomic(&profile_dir.join("claims.json"), &claims)?;
     }
     Ok((scaling, claims))
 }
 
-fn fit_scaling(measured: &Measured) -> Option<ScalingReport> {
+/// The fit on seed `k`'s final losses (0: the spec's seed).
+fn fit_scaling(values: &BTreeMap<String, RunValues>, k: usize) -> Option<ScalingReport> {
     let points: Option<Vec<ScalingPoint>> = SCALING_RUNS
         .iter()
         .map(|id| {
-            let v = measured.get(*id)?;
-            Some(ScalingPoint { params: *v.get("non_embedding_params")?, loss: *v.get("val_loss")? })
+            let run = values.get(*id)?;
+            let loss =
+                if k == 0 { run.values.get("val_loss") } else { run.seeds.get(k - 1)?.get("val_loss") };
+            Some(ScalingPoint { params: *run.values.get("non_embedding_params")?, loss: *loss? })
         })
         .collect();
     fit_with_interval(&points?, SCALING_RESAMPLES, SCALING_SEED)

@@ -47,6 +47,35 @@ pub struct ScalingReport {
     pub e_interval: (f64, f64),
     /// Bootstrap resamples that could be fitted (those with at least three distinct sizes).
     pub resamples: usize,
+    /// Observed minus fitted loss per point, in `points` order.
+    #[serde(default)]
+    pub residuals: Vec<f64>,
+    /// Why the fit is no estimate (a parameter at its bound, too few points), if it is not.
+    #[serde(default)]
+    pub degenerate: Option<String>,
+}
+
+/// Parameters of L(N) = E + A·N^(−α).
+const FIT_PARAMETERS: usize = 3;
+
+/// Why a fit cannot be read as an estimate: fewer points than parameters + 2 leave no
+/// degrees of freedom to check it; E driven to its bound 0 (below 1e-6 of the smallest loss)
+/// or α at or below 0 mean the curve did not bend the way the law assumes.
+pub fn degenerate(fit: &ScalingFit, points: &[ScalingPoint]) -> Option<String> {
+    let min_loss = points.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min);
+    if points.len() < FIT_PARAMETERS + 2 {
+        Some(format!(
+            "{} points for {FIT_PARAMETERS} parameters (needs at least {})",
+            points.len(),
+            FIT_PARAMETERS + 2
+        ))
+    } else if fit.e < 1e-6 * min_loss {
+        Some(format!("E = {:.2e} sits at its bound 0", fit.e))
+    } else if fit.alpha <= 0.0 {
+        Some(format!("alpha = {:.3} is not a falling power law", fit.alpha))
+    } else {
+        None
+    }
 }
 
 fn huber(r: f64) -> f64 {
@@ -126,6 +155,8 @@ pub fn fit_with_interval(points: &[ScalingPoint], resamples: usize, seed: u64) -
     }
     Some(ScalingReport {
         points: points.to_vec(),
+        residuals: points.iter().map(|p| p.loss - fit.predict(p.params)).collect(),
+        degenerate: degenerate(&fit, points),
         fit,
         alpha_interval: percentile_interval(&mut alphas),
         e_interval: percentile_interval(&mut es),
@@ -195,6 +226,20 @@ fn nelder_mead(f: impl Fn([f64; 3]) -> f64, start: [f64; 3]) -> ([f64; 3], f64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn degenerate_fits_are_flagged() {
+        let points: Vec<ScalingPoint> = [1e3, 1e4, 1e5, 1e6, 1e7]
+            .iter()
+            .map(|&n| ScalingPoint { params: n, loss: 2.0 + 50.0 * f64::powf(n, -0.5) })
+            .collect();
+        let good = fit_with_interval(&points, 50, 1).unwrap();
+        assert_eq!(good.degenerate, None);
+        assert!(good.residuals.iter().all(|r| r.abs() < 1e-2), "{:?}", good.residuals);
+        let at_bound = ScalingFit { e: 1e-13, a: 10.0, alpha: 0.1, objective: 0.0 };
+        assert!(degenerate(&at_bound, &points).unwrap().contains("bound"));
+        assert!(degenerate(&good.fit, &points[..4]).unwrap().contains("4 points"));
+    }
     use approx::assert_relative_eq;
 
     fn ladder(e: f64, a: f64, alpha: f64, noise: &[f64]) -> Vec<ScalingPoint> {

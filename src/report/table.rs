@@ -29,11 +29,21 @@ impl Cell {
         match self {
             Cell::Text(t) => t.replace('|', "\\|"),
             Cell::Int(i) => i.to_string(),
-            Cell::Float(f) if f.abs() >= 1000.0 || (f.fract() == 0.0 && f.abs() < 1e15) => format!("{f:.0}"),
-            Cell::Float(f) if f.abs() >= 10.0 => format!("{f:.2}"),
-            Cell::Float(f) => format!("{f:.4}"),
+            Cell::Float(f) => format_float(*f),
             Cell::Missing => "–".into(),
         }
+    }
+}
+
+/// A number as the Markdown tables show it: whole numbers without decimals, two decimals
+/// from 10, four below.
+pub fn format_float(f: f64) -> String {
+    if f.abs() >= 1000.0 || (f.fract() == 0.0 && f.abs() < 1e15) {
+        format!("{f:.0}")
+    } else if f.abs() >= 10.0 {
+        format!("{f:.2}")
+    } else {
+        format!("{f:.4}")
     }
 }
 

@@ -1,9 +1,10 @@
 //! Claims: the paper's findings as machine-checkable comparisons between runs.
 //!
-//! A check reads like `Y06.tokens_kept >= 1.2 * Y01.tokens_kept`: each side is
-//! a number, a `RUN.metric` reference, or a number times a reference. Parsing
-//! happens at load time so a typo in a metric name fails `check-specs`, not a
-//! reviewer's run hours later.
+//! A check reads like `Y06.tokens_kept > 1.2 * Y01.tokens_kept`: each side is
+//! a number, a `RUN.metric` reference, or a number times a reference. Only strict
+//! comparisons exist, so no claim can pass on equal values. Parsing happens at
+//! load time so a typo in a metric name fails `check-specs`, not a reviewer's run
+//! hours later.
 
 use std::fmt;
 
@@ -21,7 +22,26 @@ pub struct Claim {
     pub statement: String,
     /// Where the finding comes from.
     pub source: Source,
+    /// A finding of the study, or a property of the pipeline that holds by construction.
+    pub kind: ClaimKind,
+    /// The paper's own number for the finding, quoted (`up to 30%`), when it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_value: Option<String>,
+    /// Profiles at which the claim is judged (`None`: all); elsewhere it reads "not run".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
     pub check: Check,
+}
+
+/// What a verdict on the claim means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimKind {
+    /// What the study states: judged as replicated or not.
+    Paper,
+    /// True by construction of the pipeline (e.g. the LaTeX-aware pre-split keeps commands
+    /// whole): still checked, never called a replication.
+    Pipeline,
 }
 
 /// `lhs op rhs`.
@@ -35,9 +55,7 @@ pub struct Check {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
-    Ge,
     Gt,
-    Le,
     Lt,
 }
 
@@ -55,8 +73,7 @@ pub struct MetricRef {
 }
 
 impl Comparison {
-    const ALL: [(&'static str, Comparison); 4] =
-        [(">=", Comparison::Ge), ("<=", Comparison::Le), (">", Comparison::Gt), ("<", Comparison::Lt)];
+    const ALL: [(&'static str, Comparison); 2] = [(">", Comparison::Gt), ("<", Comparison::Lt)];
 
     pub fn symbol(self) -> &'static str {
         Self::ALL.iter().find(|(_, c)| *c == self).map(|(s, _)| *s).unwrap_or("?")
@@ -64,9 +81,7 @@ impl Comparison {
 
     pub fn holds(self, lhs: f64, rhs: f64) -> bool {
         match self {
-            Comparison::Ge => lhs >= rhs,
             Comparison::Gt => lhs > rhs,
-            Comparison::Le => lhs <= rhs,
             Comparison::Lt => lhs < rhs,
         }
     }
@@ -100,11 +115,16 @@ impl TryFrom<String> for Check {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
+        if text.contains(">=") || text.contains("<=") {
+            return Err(format!(
+                "claim check `{text}` uses >= or <=: use a strict > or < so equal values cannot pass"
+            ));
+        }
         let (at, symbol, op) = Comparison::ALL
             .iter()
             .filter_map(|(s, c)| text.find(s).map(|at| (at, *s, *c)))
             .min_by_key(|(at, s, _)| (*at, std::cmp::Reverse(s.len())))
-            .ok_or_else(|| format!("claim check `{text}` has no comparison (use >=, >, <= or <)"))?;
+            .ok_or_else(|| format!("claim check `{text}` has no comparison (use > or <)"))?;
         let (lhs, rhs) = (&text[..at], &text[at + symbol.len()..]);
         Ok(Check { lhs: parse_operand(lhs, &text)?, op, rhs: parse_operand(rhs, &text)? })
     }
@@ -176,7 +196,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case("Y06.tokens_kept >= 1.2 * Y01.tokens_kept", Comparison::Ge, 1.0, 1.2)]
+    #[case("Y06.tokens_kept > 1.2 * Y01.tokens_kept", Comparison::Gt, 1.0, 1.2)]
     #[case("T06.val_bpb > T05.val_bpb", Comparison::Gt, 1.0, 1.0)]
     #[case("0.5*S05.val_loss<S01.val_loss", Comparison::Lt, 0.5, 1.0)]
     fn parses_and_round_trips(
@@ -200,11 +220,13 @@ mod tests {
 
     #[rstest]
     #[case("Y06.tokens_kept", "no comparison")]
-    #[case("Y06.tokens_kept >= ", "empty side")]
-    #[case("Y06.tokens_kep >= Y01.tokens_kept", "unknown metric `tokens_kep`")]
-    #[case("X06.tokens_kept >= Y01.tokens_kept", "not a run id")]
-    #[case("Y06 >= 2", "not RUN.metric")]
-    #[case("a * Y06.tokens_kept >= 2", "not a number")]
+    #[case("Y06.tokens_kept > ", "empty side")]
+    #[case("Y06.tokens_kep > Y01.tokens_kept", "unknown metric `tokens_kep`")]
+    #[case("X06.tokens_kept > Y01.tokens_kept", "not a run id")]
+    #[case("Y06 > 2", "not RUN.metric")]
+    #[case("a * Y06.tokens_kept > 2", "not a number")]
+    #[case("D01.loss_spikes >= D03.loss_spikes", "strict")]
+    #[case("D01.loss_spikes <= D03.loss_spikes", "strict")]
     fn rejects_malformed_checks(#[case] text: &str, #[case] needle: &str) {
         let err = parse(text).unwrap_err();
         assert!(err.contains(needle), "{err}");
@@ -212,11 +234,11 @@ mod tests {
 
     #[test]
     fn evaluation_applies_factors_and_reports_missing_metrics() {
-        let check = parse("Y06.tokens_kept >= 1.2 * Y01.tokens_kept").unwrap();
+        let check = parse("Y06.tokens_kept > 1.2 * Y01.tokens_kept").unwrap();
         let got = check.evaluate(|r| Some(if r.run == "Y06" { 130.0 } else { 100.0 })).unwrap();
         assert_eq!((got.lhs, got.rhs, got.holds), (130.0, 120.0, true));
-        let got = check.evaluate(|r| Some(if r.run == "Y06" { 110.0 } else { 100.0 }));
-        assert!(!got.unwrap().holds);
+        let got = check.evaluate(|r| Some(if r.run == "Y06" { 120.0 } else { 100.0 }));
+        assert!(!got.unwrap().holds, "equal values do not pass");
         assert_eq!(check.evaluate(|_| None), None);
     }
 }

@@ -155,6 +155,11 @@ fn load_profile_file(files: &SpecFiles, name: &str) -> Result<(Profile, SourceFi
             format!("rungs must grow in non-embedding parameters, got {sizes:?}"),
         ));
     }
+    if let Some(rung) = profile.budget.as_ref().and_then(|b| b.ablation_rung) {
+        if !(1..=5).contains(&rung) {
+            return Err(fail("budget.ablation_rung", format!("is {rung}; the ladder has rungs 1 to 5")));
+        }
+    }
     if !profile.overrides.is_mapping() {
         return Err(fail("overrides", "must be a mapping laid over every spec".into()));
     }
@@ -497,9 +502,12 @@ fn key_segments(key: &str) -> Vec<Segment> {
 /// Turns profile names (`final`, `ladder-3`, `standard`) into numbers.
 fn resolve(spec: &mut Spec, profile: &Profile) {
     if let ShapeRef::Named(name) = spec.model.shape {
-        let dims = match name.ladder_rung() {
-            Some(rung) => profile.shapes.ladder[rung],
-            None => profile.shapes.final_shape,
+        let ablation_rung = profile.budget.as_ref().and_then(|b| b.ablation_rung);
+        let ablation = !matches!(spec.group, Group::Scaling | Group::Final);
+        let dims = match (name.ladder_rung(), ablation_rung) {
+            (Some(rung), _) => profile.shapes.ladder[rung],
+            (None, Some(rung)) if ablation => profile.shapes.ladder[rung.clamp(1, 5) - 1],
+            (None, _) => profile.shapes.final_shape,
         };
         spec.model.shape = ShapeRef::Dims(dims);
     }
@@ -517,6 +525,17 @@ fn resolve(spec: &mut Spec, profile: &Profile) {
             ModelVocabName::Standard => named(VocabName::Standard),
             ModelVocabName::Large => named(VocabName::Large),
         });
+    }
+    if let (Some(budget), ShapeRef::Dims(dims)) = (&profile.budget, spec.model.shape) {
+        let n = dims.non_embedding_parameters();
+        let t = &spec.train;
+        let per_step = [t.context, t.batch_sequences, t.accumulation, t.devices].into_iter().map(u64::from).product::<u64>();
+        if let Some(tokens) = budget.tokens(spec.group, n, per_step) {
+            spec.train.tokens = tokens;
+        }
+        if spec.group == Group::Scaling {
+            spec.train.optimizer.lr = budget.ladder_lr.lr(n, spec.train.optimizer.lr);
+        }
     }
 }
 
@@ -568,7 +587,7 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         "train.batch_sequences",
         "batch, accumulation and devices must be positive".into(),
     );
-    check(t.stability.spike_factor > 1.0, "train.stability.spike_factor", "must exceed 1".into());
+    check(t.stability.spike_sigmas > 0.0, "train.stability.spike_sigmas", "must be positive".into());
     check(t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0, "train.min_lr_ratio", "must be in [0, 1]".into());
     check(spec.data.split.validation_every >= 2, "data.split.validation_every", "must be at least 2".into());
     if let Some(near) = &spec.data.dedup.near {

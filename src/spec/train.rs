@@ -59,9 +59,10 @@ pub enum Precision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stability {
-    /// A step is a spike when its loss exceeds this multiple of the running median.
-    pub spike_factor: f64,
-    /// Steps in the running-median window.
+    /// A step is a spike when its loss exceeds the running median by this many robust
+    /// standard deviations of the window (`train::metrics::SpikeDetector`).
+    pub spike_sigmas: f64,
+    /// Steps in the running-median window (shortened to an eighth of a short run).
     pub window: u32,
 }
 
@@ -72,6 +73,11 @@ pub struct TrainData {
     /// Fraction of the training documents used; the token budget stays, so a
     /// small fraction means repeated epochs (D01).
     pub fraction: f64,
+    /// When set, replaces `fraction`: the run uses the first share of the training
+    /// tokens that its token budget covers this many times (D03 1, D01 10), at any
+    /// profile and with any `--src`. The resolved share is recorded (`data_fraction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<f64>,
     pub order: DataOrder,
 }
 
@@ -79,7 +85,8 @@ pub struct TrainData {
 #[serde(rename_all = "kebab-case")]
 pub enum DataOrder {
     Shuffled,
-    /// Prose-heavy documents first, then math-dense ones (D02).
+    /// Two stages of half the token budget each (D02): the prose-heavy half of the
+    /// documents (below the median math density), then the math-dense half, each shuffled.
     Curriculum,
 }
 

@@ -109,6 +109,13 @@ impl ShardSummary {
     pub fn tokens(&self) -> u64 {
         self.shards.iter().map(|s| s.tokens).sum()
     }
+
+    /// Share of the train shard's tokens whose id the legacy wrap changed (T06).
+    pub fn wrapped_share(&self) -> f64 {
+        let train = self.shards.iter().filter(|s| s.split == "train");
+        let (wrapped, tokens) = train.fold((0, 0), |(w, t), s| (w + s.wrapped_tokens, t + s.tokens));
+        wrapped as f64 / tokens.max(1) as f64
+    }
 }
 
 /// How ids become stored integers.
@@ -206,8 +213,11 @@ pub fn write_shards(
             );
         }
     }
+    // T06 asks what training on wrapped ids costs, so only the train shard carries the legacy
+    // wrap; validation keeps the ids the tokenizer produced and measures the mismatch.
+    let val_packing = packing_for(vocab_size, ShardDtype::Auto, u16_limit)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let header = |tokens, docs, bytes| ShardHeader {
+    let header = |packing: Packing, tokens, docs, bytes| ShardHeader {
         version: FORMAT_VERSION,
         token_bytes: packing.token_bytes,
         vocab_size,
@@ -228,9 +238,9 @@ pub fn write_shards(
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
             let ids = encode_texts(&tok, &texts)?;
             for (doc, ids) in batch.iter().zip(ids) {
-                let writer = match doc.split {
-                    Split::Train => &mut *train,
-                    Split::Validation => &mut *validation,
+                let (writer, packing) = match doc.split {
+                    Split::Train => (&mut *train, packing),
+                    Split::Validation => (&mut *validation, val_packing),
                 };
                 writer.push_document(&ids, eos, doc.text.len() as u64, packing)?;
                 per_document
@@ -253,8 +263,8 @@ pub fn write_shards(
         .into_inner()
         .map_err(|e| anyhow!("cannot finish {DOCUMENT_TOKENS_FILE}: {}", e.error()))?
         .commit()?;
-    let train_info = train.finish(&header, "train")?;
-    let validation_info = validation.finish(&header, "validation")?;
+    let train_info = train.finish(&|t, d, b| header(packing, t, d, b), "train")?;
+    let validation_info = validation.finish(&|t, d, b| header(val_packing, t, d, b), "validation")?;
     if train_info.wrapped_tokens + validation_info.wrapped_tokens > 0 {
         tracing::warn!(
             "LEGACY-U16: {} tokens were wrapped",
@@ -757,6 +767,11 @@ mod tests {
         // Only the two end-of-document tokens (257) reach the limit: they become 0.
         assert_eq!(summary.shards[0].wrapped_tokens, 2);
         assert_eq!(train.header().legacy_wrap, Some(257));
+        assert_eq!(summary.wrapped_share(), 2.0 / train.len() as f64);
+        // Validation keeps the tokenizer's ids: the model is judged on what it should have seen.
+        let val = ShardReader::open(&out.join(VALIDATION_SHARD), None).unwrap();
+        assert_eq!(val.header().legacy_wrap, None);
+        assert!(val.tokens(0..val.len()).contains(&257), "the end-of-document id stays 257");
     }
 
     #[test]

@@ -8,26 +8,44 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-/// Counts loss spikes: a step whose loss exceeds `factor ×` the median of
-/// the previous `window` steps' losses.
+/// Counts loss spikes: a step whose loss exceeds the median of the previous
+/// `window` steps' losses by more than `sigmas` robust standard deviations
+/// (1.4826 × the median absolute deviation of the window). A fixed multiple
+/// of the median (1.5×) cannot fire on a small model whose loss sits near
+/// ln(vocab); a multiple of the loss's own step-to-step noise can at any scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpikeDetector {
-    pub factor: f64,
+    pub sigmas: f64,
     pub window: usize,
     recent: VecDeque<f64>,
     pub spikes: u64,
 }
 
+/// Fewest steps in a spike window: fewer give no usable median absolute deviation.
+pub const MIN_SPIKE_WINDOW: usize = 8;
+
+/// The window a run of `steps` optimizer steps uses: the spec's, shortened to an eighth of the
+/// run so that a window fills (and a spike can fire) early in any profile's run.
+pub fn spike_window(configured: usize, steps: u64) -> usize {
+    configured.min((steps / 8) as usize).max(MIN_SPIKE_WINDOW)
+}
+
 impl SpikeDetector {
-    pub fn new(factor: f64, window: usize) -> Self {
-        Self { factor, window: window.max(1), recent: VecDeque::new(), spikes: 0 }
+    pub fn new(sigmas: f64, window: usize) -> Self {
+        Self { sigmas, window: window.max(1), recent: VecDeque::new(), spikes: 0 }
     }
 
     /// Records `loss`; returns whether it was a spike. The median needs a
     /// full window so that the first steps of training (loss falling fast
     /// from ln(vocab)) never count.
     pub fn observe(&mut self, loss: f64) -> bool {
-        let spike = self.recent.len() == self.window && loss > self.factor * median(&self.recent);
+        let spike = self.recent.len() == self.window && {
+            let center = median(&self.recent);
+            let deviations: VecDeque<f64> = self.recent.iter().map(|l| (l - center).abs()).collect();
+            // A floor of 1e-3 nats keeps a perfectly flat window from calling any wiggle a spike.
+            let sd = (1.4826 * median(&deviations)).max(1e-3);
+            loss > center + self.sigmas * sd
+        };
         self.spikes += spike as u64;
         self.recent.push_back(loss);
         if self.recent.len() > self.window {
@@ -228,17 +246,41 @@ mod tests {
     use rstest::rstest;
 
     #[test]
-    fn spikes_need_a_full_window_and_exceed_factor_times_median() {
-        let mut d = SpikeDetector::new(1.5, 3);
+    fn spikes_need_a_full_window_and_exceed_sigmas_robust_sds() {
+        let mut d = SpikeDetector::new(3.0, 3);
         // The first steps are high but the window is not full yet.
         assert!(!d.observe(10.0));
         assert!(!d.observe(2.0));
-        assert!(!d.observe(2.0));
-        // Median of [10, 2, 2] is 2: 2.9 is below 3.0, 3.1 above.
-        assert!(!d.observe(2.9));
-        assert!(!d.observe(2.9)); // window [2, 2.9, 2.9]: median 2.9
-        assert!(d.observe(4.5));
+        assert!(!d.observe(2.1));
+        // Window [10, 2, 2.1]: median 2.1, MAD 0.1, sd 0.148: the bar is 2.545.
+        assert!(!d.observe(2.5));
+        // Window [2, 2.1, 2.5]: median 2.1, MAD 0.1: 2.6 clears 2.545.
+        assert!(d.observe(2.6));
         assert_eq!(d.spikes, 1);
+    }
+
+    /// A noisy, slowly falling loss curve of `steps` steps, deterministic.
+    fn noisy_curve(steps: usize) -> Vec<f64> {
+        let mut rng = crate::train::rng::SplitMix64::new(11);
+        (0..steps).map(|i| 6.0 * (-(i as f64) / 200.0).exp() + 3.0 + 0.05 * rng.normal()).collect()
+    }
+
+    #[rstest]
+    #[case(97)]
+    #[case(600)]
+    fn an_injected_spike_is_found_at_any_run_length(#[case] steps: usize) {
+        let window = spike_window(50, steps as u64);
+        let count = |curve: &[f64]| {
+            let mut d = SpikeDetector::new(6.0, window);
+            curve.iter().for_each(|l| {
+                d.observe(*l);
+            });
+            d.spikes
+        };
+        let mut curve = noisy_curve(steps);
+        assert_eq!(count(&curve), 0, "a smooth noisy curve has no spikes");
+        curve[steps * 3 / 4] += 1.0;
+        assert_eq!(count(&curve), 1, "the injected spike at step {}", steps * 3 / 4);
     }
 
     #[rstest]

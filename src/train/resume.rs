@@ -53,7 +53,10 @@ pub(crate) fn start<B: AutodiffBackend>(
         train_seconds: 0.0,
         data_wait_seconds: 0.0,
         loader: LoaderPosition::default(),
-        spikes: metrics::SpikeDetector::new(train.stability.spike_factor, train.stability.window as usize),
+        spikes: metrics::SpikeDetector::new(
+            train.stability.spike_sigmas,
+            metrics::spike_window(train.stability.window as usize, plan.steps),
+        ),
         grad_norms_after_warmup: Vec::new(),
         last_train_loss: f64::NAN,
         config_fingerprint: plan.fingerprint.clone(),
