@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::replicate::stages::Pipeline;
 use crate::replicate::runner::InputKeys;
+use crate::replicate::stages::Pipeline;
 use crate::replicate::{self, RunOptions, RunSummary};
 use crate::spec::model::{ModelVocab, ShapeRef};
 use crate::spec::{self, Group, SpecFiles, SpecSet};

@@ -83,8 +83,14 @@ fn init_logging(global: &Global) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // `tokenizers` warns "Token '0' was expected to have ID '4' but was given ID '19'" for
+    // each of the released recipe's 42 added tokens (digits, operators, `\alpha`, ...) on
+    // every load: BPE also learns them, and on load an added token takes its learned id. That
+    // is the released script's tokenizer as it shipped (T04 reproduces it on purpose), and
+    // every stage loads the same tokenizer.json, so the ids agree everywhere: noise, not a bug.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICATE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},tokenizers::tokenizer::serialization=error"))
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 

@@ -174,7 +174,9 @@ mod tests {
         let first = named.same_run_as.clone().unwrap_or_else(|| "F01".into());
         let f01 = all.iter().find(|c| c.id == first).unwrap();
         let seeds = f64::from(set.profile.seeds_for(crate::spec::Group::Final));
-        let want = 6.0 * 1_345_423_360.0 * 52.18e9 * seeds;
+        // The paper's 52.18B tokens, rounded up to whole steps of 2,048 x 768.
+        assert_eq!(f01.tokens, 52_180_000_000u64.div_ceil(1_572_864) * 1_572_864);
+        let want = 6.0 * 1_345_423_360.0 * f01.tokens as f64 * seeds;
         assert!((f01.flops / want - 1.0).abs() < 1e-12);
         // 4.2e20 FLOPs per seed at 40% of 312 TFLOP/s: about 937 A100-hours.
         let per_seed = f01.gpu_hours() / seeds;

@@ -41,18 +41,74 @@ impl RunValues {
     }
 }
 
+/// Where the timing values of the values file at `path` live (`values.json` ->
+/// `values.timing.json`): throughput, MFU and data wait differ on every rerun, so they stay
+/// out of the file a checkout commits (the reports' `.gitignore` lists this name).
+pub fn timing_path(path: &Path) -> PathBuf {
+    path.with_extension("timing.json")
+}
+
 impl RunValues {
+    /// The values at `path`, with the timing values beside it merged back in.
     pub fn read(path: &Path) -> Result<Self> {
+        let mut values = Self::read_one(path)?;
+        let timing = timing_path(path);
+        if timing.exists() {
+            values.absorb(Self::read_one(&timing)?);
+        }
+        Ok(values)
+    }
+
+    fn read_one(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is not a values file", path.display()))
     }
 
+    /// Writes the reproducible values to `path` and the timing values (unpinned metrics) to
+    /// [`timing_path`], so that rerunning on the same machine rewrites `path` byte for byte.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        write_atomic(path, &bytes)
+        let (values, timing) = self.split_timing();
+        write_pretty(path, &values)?;
+        let timing_file = timing_path(path);
+        if timing.values.is_empty() && timing.seeds.iter().all(BTreeMap::is_empty) {
+            return match std::fs::remove_file(&timing_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            };
+        }
+        write_pretty(&timing_file, &timing)
     }
+
+    /// (reproducible values, timing values): the registry's unpinned metrics are timings.
+    fn split_timing(&self) -> (RunValues, RunValues) {
+        let is_timing = |key: &String| tolerance_for(key) == Tolerance::Unpinned;
+        let part = |keep: &dyn Fn(&String) -> bool| RunValues {
+            id: self.id.clone(),
+            profile: self.profile.clone(),
+            values: self.values.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect(),
+            seeds: self
+                .seeds
+                .iter()
+                .map(|s| s.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect())
+                .collect(),
+        };
+        (part(&|k| !is_timing(k)), part(&is_timing))
+    }
+
+    fn absorb(&mut self, other: RunValues) {
+        self.values.extend(other.values);
+        self.seeds.resize_with(self.seeds.len().max(other.seeds.len()), BTreeMap::new);
+        for (mine, theirs) in self.seeds.iter_mut().zip(other.seeds) {
+            mine.extend(theirs);
+        }
+    }
+}
+
+fn write_pretty(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -288,6 +344,27 @@ mod tests {
         let keys: Vec<String> =
             compare(&golden, &off, BackendChoice::Wgpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"], "counts stay exact across devices");
+    }
+
+    #[test]
+    fn timing_values_live_beside_the_values_and_read_back_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.json");
+        let mut run = values(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
+        run.seeds = vec![[("val_loss".to_string(), 3.1), ("mfu".to_string(), 0.2)].into()];
+        run.write(&path).unwrap();
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            committed.contains("val_loss")
+                && !committed.contains("tokens_per_s")
+                && !committed.contains("mfu")
+        );
+        let timing = std::fs::read_to_string(timing_path(&path)).unwrap();
+        assert!(timing.contains("tokens_per_s") && timing.contains("mfu") && !timing.contains("val_loss"));
+        assert_eq!(RunValues::read(&path).unwrap(), run);
+        // Values without timings leave no stale timing file behind.
+        values(&[("val_loss", 3.0)]).write(&path).unwrap();
+        assert!(!timing_path(&path).exists());
     }
 
     #[test]

@@ -21,6 +21,12 @@ use crate::train::BackendChoice;
 
 /// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
 pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
+/// The verdicts of a profile's claims, under `reports/<profile>/` (reproducible claims) and
+/// under its [`TIMING_DIR`] (claims on timing metrics).
+pub const CLAIMS_FILE: &str = "claims.json";
+/// Where a profile's machine-dependent outputs go (`reports/<profile>/timing/`): timing
+/// claims and the timing report. Not committed: they change on every rerun.
+pub const TIMING_DIR: &str = "timing";
 /// Bootstrap resamples for the scaling interval, and their seed.
 const SCALING_RESAMPLES: usize = 1000;
 const SCALING_SEED: u64 = 2602;
@@ -186,10 +192,10 @@ impl Inputs {
         executor: &impl Executor,
     ) -> Result<Self> {
         let keys = InputKeys::resolve(set, opts.sources.as_ref(), selected)?;
-        let real = keys
-            .real
-            .as_ref()
-            .map(|(_, located)| Sources { src: located.tars.clone(), metadata: Some(located.metadata.clone()) });
+        let real = keys.real.as_ref().map(|(_, located)| Sources {
+            src: located.tars.clone(),
+            metadata: Some(located.metadata.clone()),
+        });
         let corpus = &set.profile.corpus;
         let synthetic = if opts.sources.is_none() && selected.iter().any(|s| !corpus.is_real(s.group)) {
             let key = StageKey::new("corpus", &keys.synthetic, &[]);
@@ -448,7 +454,10 @@ fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>,
     let samples: Samples = values.iter().map(|(id, v)| (id.clone(), v.samples())).collect();
     let claims = judge(set, &samples);
     if !samples.is_empty() {
-        write_json_atomic(&profile_dir.join("claims.json"), &claims)?;
+        let (reproducible, timing): (Vec<&ClaimVerdict>, Vec<&ClaimVerdict>) =
+            claims.iter().partition(|c| c.reproducible());
+        write_json_atomic(&profile_dir.join(CLAIMS_FILE), &reproducible)?;
+        write_json_atomic(&profile_dir.join(TIMING_DIR).join(CLAIMS_FILE), &timing)?;
     }
     Ok((scaling, claims))
 }

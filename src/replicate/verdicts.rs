@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{tolerance_for, Tolerance};
 use crate::spec::claims::{ClaimKind, Comparison, MetricRef, Operand};
 use crate::spec::{Source, SpecSet};
 
@@ -130,6 +131,17 @@ pub struct ClaimVerdict {
     pub missing: Vec<String>,
     /// Why a claim was not judged or not run, when there is more to say than `missing`.
     pub note: Option<String>,
+    /// Whether the check reads a timing metric (data wait, throughput): its numbers change on
+    /// every rerun, so it is reported with the machine-dependent outputs.
+    #[serde(default)]
+    pub timing: bool,
+}
+
+impl ClaimVerdict {
+    /// Whether this claim's numbers are reproducible run to run (it reads no timing metric).
+    pub fn reproducible(&self) -> bool {
+        !self.timing
+    }
 }
 
 /// Seed-0 values per run: `values[run][metric]` (tables and figures).
@@ -194,6 +206,7 @@ pub fn judge(set: &SpecSet, samples: &Samples) -> Vec<ClaimVerdict> {
                 label: verdict.label(claim.kind).to_string(),
                 missing,
                 note,
+                timing: check.references().any(|r| tolerance_for(&r.metric) == Tolerance::Unpinned),
             });
         }
     }

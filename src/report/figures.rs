@@ -10,6 +10,7 @@ use std::sync::Once;
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The report's one font, shipped with the source so figures render the same everywhere.
 const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
@@ -100,7 +101,8 @@ impl Figure for Bars {
     where
         DB::ErrorType: 'static,
     {
-        let top = self.series.iter().flat_map(|(_, v)| v).copied().fold(0.0, f64::max).max(1e-9) * 1.15;
+        // Headroom above the tallest bar for its value label and the legend.
+        let top = self.series.iter().flat_map(|(_, v)| v).copied().fold(0.0, f64::max).max(1e-9) * 1.35;
         let n = self.labels.len().max(1) as f64;
         let labels = self.labels.clone();
         let mut chart = ChartBuilder::on(root)
@@ -138,6 +140,13 @@ impl Figure for Bars {
                 .map_err(plot_error)?
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+            // Each bar's value above it: a share of 0.001 next to one of 0.9 is otherwise invisible.
+            let style = TextStyle::from((FAMILY, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+            let values_on_bars = values.iter().enumerate().map(move |(i, &v)| {
+                let x = i as f64 - 0.4 + s as f64 * width + width * 0.475;
+                Text::new(format!("{v:.3}"), (x, v), style.clone())
+            });
+            chart.draw_series(values_on_bars).map_err(plot_error)?;
         }
         if self.series.len() > 1 {
             chart

@@ -17,7 +17,7 @@ use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
 use crate::prepare::output::{LedgerRow, YieldRow};
-use crate::replicate::runner::{measured, run_dir, SCALING_RUNS};
+use crate::replicate::runner::{measured, run_dir, CLAIMS_FILE, SCALING_RUNS, TIMING_DIR};
 use crate::replicate::scaling::ScalingReport;
 use crate::replicate::verdicts::{ClaimVerdict, Measured, SideStats};
 use crate::spec::{Group, SpecSet};
@@ -177,6 +177,7 @@ pub fn write_report(set: SpecSet, reports_dir: &Path) -> Result<PathBuf> {
     index.push_str(&training_section(&inputs, &tables, &figures)?);
     index.push_str(&scaling_section(&inputs, &figures)?);
     index.push_str(&io_section(&inputs, &figures)?);
+    write_timing_report(&inputs)?;
     let path = inputs.dir.join("index.md");
     write_atomic(&path, index.as_bytes())?;
     Ok(path)
@@ -198,16 +199,36 @@ fn side_text(side: Option<SideStats>) -> Cell {
 }
 
 /// The verdicts the runner wrote to `claims.json`; the report never judges again.
-fn read_claims(inputs: &ReportInputs) -> Result<Vec<ClaimVerdict>> {
-    let path = inputs.dir.join("claims.json");
+/// The verdicts `replicate` wrote to `path` (none before any run).
+fn read_claims(path: &Path) -> Result<Vec<ClaimVerdict>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a claims file", path.display()))
 }
 
 fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
+    let claims = read_claims(&inputs.dir.join(CLAIMS_FILE))?;
+    let table = claims_table(inputs, &claims)?;
+    table.save(tables, "claims")?;
+    Ok(format!(
+        "## The paper's claims and the pipeline's checks\n\nEach claim compares runs over {} seed(s) per run \
+         (weight init and data order vary). `effect` is the difference of the means in the stated direction \
+         (relative to the left side); a paper claim is `replicated` only when the effect exceeds twice the \
+         pooled standard deviation, `not replicated` when it is at most minus twice that, else `inconclusive` \
+         (`paper/verdicts.md`). Pipeline checks hold by construction of the pipeline: they are checked, never \
+         called a replication. Verdicts hold for this profile and corpus only. Claims on timings (data wait) \
+         are in [`timing/index.md`](timing/index.md), written on every run and not committed: their numbers \
+         change with the machine's load.\n\n{}\n{}",
+        inputs.set.profile.seeds,
+        table.to_markdown(),
+        same_runs(inputs)
+    ))
+}
+
+/// One row per claim: statement, provenance, both sides over seeds, effect and verdict.
+fn claims_table(inputs: &ReportInputs, claims: &[ClaimVerdict]) -> Result<Table> {
     let mut table = Table::new(&[
         "claim",
         "kind",
@@ -222,7 +243,7 @@ fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
         "verdict",
     ]);
     let yield_runs = ids(inputs, Group::DataYield);
-    for c in read_claims(inputs)? {
+    for c in claims {
         let label = if inputs.synthetic(Group::DataYield) && yield_runs.contains(&c.run) {
             format!("{} (pipeline check against ground truth: synthetic corpus)", c.label)
         } else {
@@ -249,18 +270,47 @@ fn claims_section(inputs: &ReportInputs, tables: &Path) -> Result<String> {
             .into(),
         ]);
     }
-    table.save(tables, "claims")?;
-    Ok(format!(
-        "## The paper's claims and the pipeline's checks\n\nEach claim compares runs over {} seed(s) per run \
-         (weight init and data order vary). `effect` is the difference of the means in the stated direction \
-         (relative to the left side); a paper claim is `replicated` only when the effect exceeds twice the \
-         pooled standard deviation, `not replicated` when it is at most minus twice that, else `inconclusive` \
-         (`paper/verdicts.md`). Pipeline checks hold by construction of the pipeline: they are checked, never \
-         called a replication. Verdicts hold for this profile and corpus only.\n\n{}\n{}",
-        inputs.set.profile.seeds,
+    Ok(table)
+}
+
+/// `timing/index.md`: what changes on every rerun (throughput, MFU, data wait, and the
+/// claims that read them), kept out of the committed report.
+fn write_timing_report(inputs: &ReportInputs) -> Result<()> {
+    let dir = inputs.dir.join(TIMING_DIR);
+    let mut table = Table::new(&["run", "tokens_per_s", "mfu", "data_wait_share"]);
+    for spec in &inputs.set.specs {
+        let mut row: Vec<Cell> = vec![spec.id.clone().into()];
+        row.extend(
+            ["tokens_per_s", "mfu", "data_wait_share"].iter().map(|m| Cell::from(inputs.value(&spec.id, m))),
+        );
+        table.push(row);
+    }
+    table.save(&dir.join("tables"), "timing")?;
+    let claims = claims_table(inputs, &read_claims(&dir.join(CLAIMS_FILE))?)?;
+    claims.save(&dir.join("tables"), "claims")?;
+    let runs = ids(inputs, Group::Infrastructure);
+    let wait: Vec<f64> = runs.iter().map(|id| inputs.value(id, "data_wait_share").unwrap_or(0.0)).collect();
+    let caption = inputs.caption(Group::Infrastructure, "Loaders: share of step time waiting for data");
+    save(
+        &Bars {
+            caption: caption.clone(),
+            y_label: "share".into(),
+            labels: runs,
+            series: vec![("data wait share".into(), wait)],
+        },
+        &dir.join("figures"),
+        "data_wait",
+    )?;
+    let text = format!(
+        "# Timings: profile `{}`\n\nMachine-dependent numbers of the last run on this machine: they change \
+         with its load, so this folder is not committed (the committed report holds only what a rerun \
+         reproduces). Throughput and MFU per run (seed 0):\n\n{}\n## Claims on timings\n\n{}\n{}",
+        inputs.set.profile.profile,
         table.to_markdown(),
-        same_runs(inputs)
-    ))
+        claims.to_markdown(),
+        figure_markdown("data_wait", &caption)
+    );
+    write_atomic(&dir.join("index.md"), text.as_bytes())
 }
 
 /// Which ids are one training configuration under several names.
@@ -562,7 +612,8 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
     Ok(out)
 }
 
-const TRAINING_METRICS: [&str; 11] = [
+/// The training table's columns: reproducible values only (timings are in `timing/index.md`).
+const TRAINING_METRICS: [&str; 9] = [
     "non_embedding_params",
     "tokens_per_param",
     "train_loss",
@@ -570,8 +621,6 @@ const TRAINING_METRICS: [&str; 11] = [
     "val_bpb",
     "loss_spikes",
     "grad_norm_cv",
-    "tokens_per_s",
-    "data_wait_share",
     "padding_share",
     "truncated_share",
 ];
@@ -716,7 +765,18 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     let residuals: Vec<String> = report.residuals.iter().map(|r| format!("{r:+.4}")).collect();
     let tokens_per_param: Vec<String> = SCALING_RUNS
         .iter()
-        .map(|id| inputs.value(id, "tokens_per_param").map_or("–".into(), |v| format!("{id} {v:.2}")))
+        .map(|id| {
+            let total = inputs.value(id, "tokens_per_param");
+            match (inputs.set.get(id), inputs.value(id, "non_embedding_params"), total) {
+                (Some(spec), Some(n), Some(total)) if n > 0.0 => {
+                    format!(
+                        "{id} {:.1} ({total:.2} per parameter with embeddings)",
+                        spec.train.tokens as f64 / n
+                    )
+                }
+                _ => format!("{id} –"),
+            }
+        })
         .collect();
     let verdict = match &report.degenerate {
         Some(why) => format!("**Degenerate fit** ({why}): the numbers below are not estimates."),
@@ -725,7 +785,7 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     Ok(format!(
         "## Scaling (S01–S05)\n\n{}{verdict} Huber fit on log-loss (Chinchilla approach 3), seed 0, {} bootstrap \
          resamples: alpha = {:.3} [{:.3}, {:.3}], E = {:.3} [{:.3}, {:.3}]. Residuals (observed − fit, nats): {}. \
-         Training tokens per parameter (`tokens_per_param`): {}.\n\n{}",
+         Training tokens per non-embedding parameter (the budget's count, Kaplan et al.'s N): {}.\n\n{}",
         inputs.corpus_line(Group::Scaling),
         report.resamples, f.alpha, report.alpha_interval.0, report.alpha_interval.1, f.e, report.e_interval.0,
         report.e_interval.1, residuals.join(", "), tokens_per_param.join(", "), figure_markdown("scaling", &caption)
@@ -734,19 +794,18 @@ fn scaling_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
 
 fn io_section(inputs: &ReportInputs, figures: &Path) -> Result<String> {
     let runs = ids(inputs, Group::Infrastructure);
-    let series: Vec<(String, Vec<f64>)> = [
-        ("data wait share", "data_wait_share"),
-        ("padding share", "padding_share"),
-        ("truncated share", "truncated_share"),
-    ]
-    .iter()
-    .map(|(name, m)| (name.to_string(), runs.iter().map(|id| inputs.value(id, m).unwrap_or(0.0)).collect()))
-    .collect();
+    let series: Vec<(String, Vec<f64>)> =
+        [("padding share", "padding_share"), ("truncated share", "truncated_share")]
+            .iter()
+            .map(|(name, m)| {
+                (name.to_string(), runs.iter().map(|id| inputs.value(id, m).unwrap_or(0.0)).collect())
+            })
+            .collect();
     if !series.iter().any(|(_, v)| v.iter().any(|&x| x > 0.0)) {
         return Ok(String::new());
     }
     let caption = inputs
-        .caption(Group::Infrastructure, "Loaders: share of step time waiting for data, of positions that are padding, and of document tokens cut at the context");
+        .caption(Group::Infrastructure, "Loaders: share of positions that are padding and of document tokens cut at the context (data wait: timing/index.md)");
     save(&Bars { caption: caption.clone(), y_label: "share".into(), labels: runs, series }, figures, "io")?;
     Ok(format!(
         "## Infrastructure (I01–I03)\n\n{}{}",

@@ -529,7 +529,10 @@ fn resolve(spec: &mut Spec, profile: &Profile) {
     if let (Some(budget), ShapeRef::Dims(dims)) = (&profile.budget, spec.model.shape) {
         let n = dims.non_embedding_parameters();
         let t = &spec.train;
-        let per_step = [t.context, t.batch_sequences, t.accumulation, t.devices].into_iter().map(u64::from).product::<u64>();
+        let per_step = [t.context, t.batch_sequences, t.accumulation, t.devices]
+            .into_iter()
+            .map(u64::from)
+            .product::<u64>();
         if let Some(tokens) = budget.tokens(spec.group, n, per_step) {
             spec.train.tokens = tokens;
         }
