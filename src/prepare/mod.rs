@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod output;
 pub mod paper;
 pub mod quality;
+pub mod stream;
 pub mod validate;
 pub mod watchdog;
 pub use bench::{bench, BenchReport};
