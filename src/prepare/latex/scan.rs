@@ -155,46 +155,34 @@ mod index {
     }
 
     /// For each position `p` (as the delimiter scans reach it; a backslash
-    /// takes the next byte with it): `at[p][CLOSE]`, the first `}` at brace
-    /// depth zero from `p`, and `at[p][STOP]`, the first `]` or `}` at depth
-    /// zero; `NONE` when a `{` on the way never closes or the text ends first.
-    /// The two answers sit side by side: the backward pass reads both at a
-    /// far position for every `{`, one cache miss instead of two. (This
-    /// build was the largest single cost of `prepare` at Y06 in a profile.)
+    /// takes the next byte with it): `close[p]`, the first `}` at brace depth
+    /// zero from `p`, and `stop[p]`, the first `]` or `}` at depth zero;
+    /// `NONE` when a `{` on the way never closes or the text ends first.
     struct Tables {
-        at: Vec<[u32; 2]>,
+        close: Vec<u32>,
+        stop: Vec<u32>,
     }
-
-    const CLOSE: usize = 0;
-    const STOP: usize = 1;
 
     impl Tables {
         fn build(bytes: &[u8]) -> Self {
             let n = bytes.len();
-            let mut at = vec![[NONE; 2]; n + 2];
-            // Backwards, a run of ordinary bytes at a time: each of them
-            // has the answer of the byte after it, so the run is one fill,
-            // and only the delimiters (a small share of LaTeX) are decided
-            // one by one.
-            let special = |b: &u8| matches!(b, b'\\' | b'}' | b']' | b'{');
-            let mut done = n;
-            while done > 0 {
-                let start = bytes[..done].iter().rposition(special).map_or(0, |q| q + 1);
-                let after = at[done];
-                at[start..done].fill(after);
-                let Some(q) = start.checked_sub(1) else { break };
-                at[q] = match bytes[q] {
-                    b'\\' => at[q + 2],
-                    b'}' => [q as u32, q as u32],
-                    b']' => [at[q + 1][CLOSE], q as u32],
-                    _ => match at[q + 1][CLOSE] {
-                        NONE => [NONE, NONE],
-                        m => at[m as usize + 1],
+            let mut close = vec![NONE; n + 2];
+            let mut stop = vec![NONE; n + 2];
+            for p in (0..n).rev() {
+                let (c, s) = match bytes[p] {
+                    b'\\' => (close[p + 2], stop[p + 2]),
+                    b'}' => (p as u32, p as u32),
+                    b']' => (close[p + 1], p as u32),
+                    b'{' => match close[p + 1] {
+                        NONE => (NONE, NONE),
+                        m => (close[m as usize + 1], stop[m as usize + 1]),
                     },
+                    _ => (close[p + 1], stop[p + 1]),
                 };
-                done = q;
+                close[p] = c;
+                stop[p] = s;
             }
-            Self { at }
+            Self { close, stop }
         }
     }
 
@@ -205,14 +193,14 @@ mod index {
         }
 
         pub fn group_end(&self, text: &str, open: usize) -> Option<usize> {
-            self.tables(text, |t| match t.at[open + 1][CLOSE] {
+            self.tables(text, |t| match t.close[open + 1] {
                 NONE => None,
                 x => Some(x as usize + 1),
             })
         }
 
         pub fn optional_end(&self, text: &str, open: usize) -> Option<usize> {
-            self.tables(text, |t| match t.at[open + 1][STOP] {
+            self.tables(text, |t| match t.stop[open + 1] {
                 NONE => None,
                 x if text.as_bytes()[x as usize] == b']' => Some(x as usize + 1),
                 _ => None,
