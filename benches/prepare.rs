@@ -1,7 +1,8 @@
-//! `cargo bench --bench prepare [-- SRC...]`: prepare throughput per stage
-//! under Y01 (ci profile) against a raw decompression pass, on the embedded real
-//! arXiv corpus by default. The CLI's `replicate bench prepare --src …` calls the same
-//! `arxiv_to_model::prepare::bench`.
+//! `cargo bench --bench prepare [-- SRC...]`: the figures `replicate bench
+//! prepare` prints with its defaults (spec Y06 at the ci profile, every core,
+//! `MIN_PAIRS` alternating pairs), on the embedded real arXiv corpus unless
+//! sources are given. Both call `arxiv_to_model::prepare::bench`.
+//! `PREPARE_JOBS` and `PREPARE_PAIRS` override the worker count and the pairs.
 
 use std::path::{Path, PathBuf};
 
@@ -14,12 +15,15 @@ fn main() -> anyhow::Result<()> {
     if src.is_empty() {
         src = arxiv_to_model::corpus::real::RealCorpus::locate()?.tars;
     }
-    let (spec, _) = arxiv_to_model::spec::load_one(root.join("runs"), "Y01", "ci")?;
-    let jobs = std::env::var("PREPARE_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);
+    let (spec, _) = arxiv_to_model::spec::load_one(root.join("runs"), "Y06", "ci")?;
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    let jobs = env("PREPARE_JOBS").unwrap_or(0);
+    let pairs = env("PREPARE_PAIRS").unwrap_or(arxiv_to_model::bench::MIN_PAIRS);
     let report = bench(
         &spec.data,
         &PrepareInput { src, metadata: None },
         &PrepareOptions { jobs, ..Default::default() },
+        pairs,
     )?;
     print!("{}", arxiv_to_model::prepare::bench::render(&report));
     Ok(())

@@ -42,7 +42,10 @@ fn main() -> anyhow::Result<()> {
             record.vocab_size, record.training_seconds, record.peak_memory_bytes
         );
         for jobs in [1, 2] {
-            println!("{}", tokenize::bench(&out.join("tokenizer.json"), &docs, jobs, 5)?);
+            println!(
+                "{}",
+                tokenize::bench(&out.join("tokenizer.json"), &docs, jobs, arxiv_to_model::bench::MIN_PAIRS)?
+            );
         }
     }
     Ok(())

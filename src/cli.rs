@@ -361,6 +361,9 @@ pub enum BenchCommand {
         /// OAI metadata snapshot (JSON lines, plain or .gz).
         #[arg(long)]
         metadata: Option<PathBuf>,
+        /// Alternating pairs per comparison (at least 5).
+        #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
+        pairs: usize,
     },
     /// Training-step throughput and MFU of F01's shape, next to PyTorch on CPU when `import torch` works.
     Train {
@@ -388,9 +391,9 @@ pub enum BenchCommand {
         /// documents.jsonl from `prepare`.
         #[arg(long)]
         docs: PathBuf,
-        /// Timed passes over the documents.
-        #[arg(long, default_value_t = 3)]
-        repeats: usize,
+        /// Alternating pairs of timed passes (ours, raw) over the documents (at least 5).
+        #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
+        pairs: usize,
     },
 }
 

@@ -6,6 +6,7 @@
 //! the stages through a content-addressed cache and records every run.
 
 pub mod app;
+pub mod bench;
 pub mod corpus;
 pub mod io;
 pub mod metrics;

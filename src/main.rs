@@ -257,10 +257,11 @@ fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOpt
 
 fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
     match command {
-        BenchCommand::Prepare { spec: id, at, src, metadata } => {
+        BenchCommand::Prepare { spec: id, at, src, metadata, pairs } => {
             let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
             let input = PrepareInput { src, metadata };
-            let report = arxiv_to_model::prepare::bench(&spec.data, &input, &prepare_options(global, None))?;
+            let opts = PrepareOptions { progress: false, ..prepare_options(global, None) };
+            let report = arxiv_to_model::prepare::bench(&spec.data, &input, &opts, pairs)?;
             ok(arxiv_to_model::prepare::bench::render(&report))
         }
         BenchCommand::Train { at, steps, rows, replicas, device } => {
@@ -271,10 +272,10 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             arxiv_to_model::train::bench::bench(&shape, steps, device)?;
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Tokenize { tokenizer, docs, repeats } => {
+        BenchCommand::Tokenize { tokenizer, docs, pairs } => {
             let jobs =
                 global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            ok(format_args!("{}\n", tokenize::bench(&tokenizer, &docs, jobs, repeats)?))
+            ok(format_args!("{}\n", tokenize::bench(&tokenizer, &docs, jobs, pairs)?))
         }
     }
 }

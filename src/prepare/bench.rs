@@ -1,17 +1,27 @@
-//! `replicate bench prepare`: throughput of each stage on a real input, with
-//! a raw decompression pass over the same input in the same run as the yardstick.
+//! `replicate bench prepare` (and `cargo bench --bench prepare`): `prepare`
+//! against a raw read-and-decompress pass over the same input, and `--jobs N`
+//! against `--jobs 1`, each as alternating pairs (see [`crate::bench`]).
+//!
+//! The raw pass is the floor any prepare run stands on: the same reader and
+//! the same streaming workers, every paper read, gunzipped, and every member
+//! of its tar read out (into a reused buffer), nothing else.
 
 use std::io::Read;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::driver::{run, PrepareInput, PrepareOptions};
+use super::driver::{run, worker_count, PrepareInput, PrepareOptions, PrepareSummary, IN_FLIGHT_PER_WORKER};
+use super::stream::{ordered_map, Feed, Feeder};
+use super::validate::{sniff, Sniffed};
+use crate::bench::{measure_pairs, Paired};
 use crate::corpus::source::{plan_inputs, read_unit, RawContent, RawPaper};
 use crate::spec::data::DataConfig;
+
+/// Stage times below this are too short for a rate (it would be a division by ~0).
+const MIN_RATED_SECONDS: f64 = 1e-3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageThroughput {
@@ -19,9 +29,9 @@ pub struct StageThroughput {
     pub papers_in: u64,
     /// Worker seconds summed over threads.
     pub seconds: f64,
-    /// Compressed input MB (10^6 bytes) per worker-second.
-    pub compressed_mb_per_s: f64,
-    pub papers_per_s: f64,
+    /// Compressed input MB (10^6 bytes) per worker-second; `None` below [`MIN_RATED_SECONDS`].
+    pub compressed_mb_per_s: Option<f64>,
+    pub papers_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,38 +39,43 @@ pub struct BenchReport {
     pub papers: u64,
     pub compressed_bytes: u64,
     pub jobs: usize,
+    /// Per-stage worker time of the last timed prepare run.
     pub stages: Vec<StageThroughput>,
-    /// Wall time of the whole prepare run (read, stages, finishing pass).
-    pub total_seconds: f64,
-    pub total_compressed_mb_per_s: f64,
-    pub total_papers_per_s: f64,
-    /// Wall time of reading and gunzipping every paper, nothing else.
-    pub raw_decompress_seconds: f64,
-    /// `total_seconds / raw_decompress_seconds`.
-    pub ratio_to_raw: f64,
+    /// A: the raw pass, B: prepare, both with `jobs` workers (wall seconds).
+    pub vs_raw: Paired,
+    /// A: prepare `--jobs 1`, B: prepare `--jobs {jobs}`; `None` when `jobs` is 1.
+    pub vs_one_job: Option<Paired>,
     /// Peak resident memory of this process (VmHWM), KiB.
     pub peak_rss_kib: Option<u64>,
 }
 
-fn per_second(amount: f64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        amount / seconds
-    } else {
-        0.0
-    }
+fn rate(amount: f64, seconds: f64) -> Option<f64> {
+    (seconds >= MIN_RATED_SECONDS).then(|| amount / seconds)
 }
 
-/// Runs `prepare` into a scratch directory and a raw decompression pass over
-/// the same input with the same worker count, returns the report (`render` formats it).
-pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> Result<BenchReport> {
-    let scratch = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build()?;
-
-    let raw_seconds = raw_decompression_pass(input, &pool)?;
-    let clock = Instant::now();
-    let summary = run(cfg, input, scratch.path(), &PrepareOptions { shard: None, ..opts.clone() })?;
-    let total_seconds = clock.elapsed().as_secs_f64();
-
+/// Measures `prepare` of `input` under `cfg` against the raw pass, and
+/// against itself at one job, `pairs` alternating pairs each.
+pub fn bench(
+    cfg: &DataConfig,
+    input: &PrepareInput,
+    opts: &PrepareOptions,
+    pairs: usize,
+) -> Result<BenchReport> {
+    let jobs = worker_count(opts.jobs);
+    let last: std::cell::RefCell<Option<PrepareSummary>> = Default::default();
+    let prepare_at = |jobs: usize| -> Result<f64> {
+        let (seconds, summary) =
+            timed_prepare(cfg, input, &PrepareOptions { jobs, shard: None, ..opts.clone() })?;
+        *last.borrow_mut() = Some(summary);
+        Ok(seconds)
+    };
+    let vs_raw = measure_pairs("raw", "prepare", pairs, || raw_pass(cfg, input, jobs), || prepare_at(jobs))?;
+    let vs_one_job = if jobs > 1 {
+        Some(measure_pairs("jobs 1", &format!("jobs {jobs}"), pairs, || prepare_at(1), || prepare_at(jobs))?)
+    } else {
+        None
+    };
+    let summary = last.into_inner().context("internal: the prepare bench timed no run")?;
     let mb = summary.bytes_in as f64 / 1e6;
     let stages = summary
         .timings
@@ -71,83 +86,137 @@ pub fn bench(cfg: &DataConfig, input: &PrepareInput, opts: &PrepareOptions) -> R
             stage: time.stage.clone(),
             papers_in: row.papers_in,
             seconds: time.seconds,
-            compressed_mb_per_s: per_second(mb, time.seconds),
-            papers_per_s: per_second(row.papers_in as f64, time.seconds),
+            compressed_mb_per_s: rate(mb, time.seconds),
+            papers_per_s: rate(row.papers_in as f64, time.seconds),
         })
         .collect();
-    let report = BenchReport {
+    Ok(BenchReport {
         papers: summary.papers_seen,
         compressed_bytes: summary.bytes_in,
-        jobs: pool.current_num_threads(),
+        jobs,
         stages,
-        total_seconds,
-        total_compressed_mb_per_s: per_second(mb, total_seconds),
-        total_papers_per_s: per_second(summary.papers_seen as f64, total_seconds),
-        raw_decompress_seconds: raw_seconds,
-        ratio_to_raw: per_second(total_seconds, raw_seconds),
+        vs_raw,
+        vs_one_job,
         peak_rss_kib: crate::io::peak_rss_bytes().map(|b| b / 1024),
-    };
-    Ok(report)
+    })
 }
 
-/// Reads every paper and gunzips it into the void: the floor any prepare run stands on.
-fn raw_decompression_pass(input: &PrepareInput, pool: &rayon::ThreadPool) -> Result<f64> {
+/// One prepare run into a fresh scratch directory (a reused one would resume).
+fn timed_prepare(
+    cfg: &DataConfig,
+    input: &PrepareInput,
+    opts: &PrepareOptions,
+) -> Result<(f64, PrepareSummary)> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
     let clock = Instant::now();
-    let batch_size = pool.current_num_threads() * 2;
-    let mut batch: Vec<RawPaper> = Vec::new();
-    let gunzip_all = |batch: &mut Vec<RawPaper>| {
-        pool.install(|| {
-            batch.par_drain(..).for_each(|paper| {
-                if let RawContent::Bytes(bytes) = paper.content {
-                    let _ = std::io::copy(
-                        &mut MultiGzDecoder::new(&bytes[..]).take(u64::MAX),
-                        &mut std::io::sink(),
-                    );
-                }
-            })
-        })
-    };
-    for unit in plan_inputs(&input.src)? {
-        read_unit(&unit, u64::MAX, false, &|_| true, &mut |paper| {
-            batch.push(paper);
-            if batch.len() >= batch_size {
-                gunzip_all(&mut batch);
+    let summary = run(cfg, input, scratch.path(), opts)?;
+    Ok((clock.elapsed().as_secs_f64(), summary))
+}
+
+/// Reads every paper (same size cap as prepare) and decompresses all of it on
+/// `workers` streaming workers; returns wall seconds.
+fn raw_pass(cfg: &DataConfig, input: &PrepareInput, workers: usize) -> Result<f64> {
+    let units = plan_inputs(&input.src)?;
+    let cap = cfg.validation.max_paper_bytes;
+    let clock = Instant::now();
+    ordered_map(
+        workers,
+        workers * IN_FLIGHT_PER_WORKER + 2,
+        |feeder: &Feeder<'_, RawPaper, u64>| {
+            for unit in &units {
+                read_unit(unit, cap, false, &|_| true, &mut |raw| {
+                    let weight = match &raw.content {
+                        RawContent::Bytes(bytes) => bytes.len() as u64,
+                        _ => 0,
+                    };
+                    feeder.feed(Feed::Work { input: raw, weight })
+                })?;
             }
             Ok(())
-        })?;
-    }
-    gunzip_all(&mut batch);
+        },
+        |raw: RawPaper| {
+            Ok(match raw.content {
+                RawContent::Bytes(bytes) => decompress_everything(&bytes),
+                _ => 0,
+            })
+        },
+        |bytes| {
+            std::hint::black_box(bytes);
+            Ok(())
+        },
+    )?;
     Ok(clock.elapsed().as_secs_f64())
+}
+
+/// Gunzips `bytes` when gzipped, then reads every member of the tar it holds;
+/// returns the bytes decompressed and read. Damage ends the pass early (the
+/// floor does not judge papers).
+fn decompress_everything(bytes: &[u8]) -> u64 {
+    let mut owned = Vec::new();
+    let content: &[u8] = if sniff(bytes) == Sniffed::Gzip {
+        let _ = MultiGzDecoder::new(bytes).read_to_end(&mut owned);
+        &owned
+    } else {
+        bytes
+    };
+    if sniff(content) != Sniffed::Tar {
+        return content.len() as u64;
+    }
+    let mut total = 0;
+    let mut member = Vec::new();
+    let mut archive = tar::Archive::new(content);
+    let Ok(entries) = archive.entries() else {
+        return content.len() as u64;
+    };
+    for entry in entries {
+        let Ok(mut entry) = entry else { break };
+        member.clear();
+        if entry.read_to_end(&mut member).is_err() {
+            break;
+        }
+        total += member.len() as u64;
+    }
+    total
 }
 
 pub fn render(r: &BenchReport) -> String {
     let mut s = format!(
-        "prepare bench: {} papers, {:.1} MB compressed, {} worker(s)\n{:<12} {:>9} {:>10} {:>10} {:>11}\n",
+        "prepare bench: {} papers, {:.1} MB compressed, {} worker(s)\n\
+         stage times of the last prepare run (worker seconds; no rate under {} ms)\n\
+         {:<12} {:>9} {:>10} {:>10} {:>11}\n",
         r.papers,
         r.compressed_bytes as f64 / 1e6,
         r.jobs,
+        MIN_RATED_SECONDS * 1e3,
         "stage",
         "papers",
         "worker s",
         "MB/s",
         "papers/s"
     );
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     for st in &r.stages {
         s.push_str(&format!(
-            "{:<12} {:>9} {:>10.3} {:>10.1} {:>11.1}\n",
-            st.stage, st.papers_in, st.seconds, st.compressed_mb_per_s, st.papers_per_s
+            "{:<12} {:>9} {:>10.3} {:>10} {:>11}\n",
+            st.stage,
+            st.papers_in,
+            st.seconds,
+            show(st.compressed_mb_per_s),
+            show(st.papers_per_s)
         ));
     }
+    s.push_str(&r.vs_raw.describe("prepare/raw wall time (target <= 1.3x)", &r.vs_raw.time_ratios()));
+    s.push_str(&format!("\n  {}\n", r.vs_raw.load));
+    if let Some(p) = &r.vs_one_job {
+        s.push_str(&p.describe(
+            &format!("speedup of --jobs {} over --jobs 1 (target >= 1.8x on 2)", r.jobs),
+            &p.speedups(),
+        ));
+        s.push_str(&format!("\n  {}\n", p.load));
+    }
     s.push_str(&format!(
-        "{:<12} {:>9} {:>10.3} {:>10.1} {:>11.1}   (wall)\nraw read+gunzip pass: {:.3} s wall; prepare/raw = {:.2}x\npeak RSS: {}\n",
-        "total",
-        r.papers,
-        r.total_seconds,
-        r.total_compressed_mb_per_s,
-        r.total_papers_per_s,
-        r.raw_decompress_seconds,
-        r.ratio_to_raw,
-        r.peak_rss_kib.map_or("unknown".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        "peak RSS: {}\n",
+        r.peak_rss_kib.map_or("unknown".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
     ));
     s
 }
@@ -157,8 +226,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throughput_of_zero_seconds_is_zero_not_infinite() {
-        assert_eq!(per_second(5.0, 0.0), 0.0);
-        assert_eq!(per_second(5.0, 2.0), 2.5);
+    fn no_rate_from_a_near_zero_time() {
+        assert_eq!(rate(5.0, 0.0), None);
+        assert_eq!(rate(5.0, 2e-5), None);
+        assert_eq!(rate(5.0, 2.0), Some(2.5));
+    }
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_raw_pass_reads_every_member_of_a_gzipped_tar() {
+        let tar = tar_of(&[("a.tex", &[b'a'; 3000]), ("fig.eps", &[b'b'; 700])]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(decompress_everything(&gz), 3700, "member bytes, not the outer gunzip's");
+        assert_eq!(decompress_everything(&tar), 3700);
+        let mut single = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut single, b"\\documentclass{article}").unwrap();
+        assert_eq!(decompress_everything(&single.finish().unwrap()), 23);
     }
 }

@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,10 +27,11 @@ use super::finish::{finish, UnitCounts};
 use super::metadata_filter::MetadataTable;
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{AtomicFile, YieldRow};
-use super::paper::{process_paper, PaperContext, StageSeconds, PER_PAPER_STAGES};
+use super::paper::{process_paper, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use super::stream::{ordered_map, Feed, Feeder};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
 use crate::corpus::metadata::MetadataReadStats;
-use crate::corpus::source::{plan_inputs, read_unit, InputUnit, RawPaper};
+use crate::corpus::source::{plan_inputs, read_unit, InputUnit, RawContent, RawPaper, UnitReadReport};
 use crate::spec::data::DataConfig;
 
 /// What to read.
@@ -232,10 +232,6 @@ pub fn run(
         NearDupIndex::new(near, NEAR_DEDUP_SEED)?;
     }
     let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()
-        .context("cannot start the worker threads")?;
 
     let mine: Vec<(usize, &InputUnit)> = units
         .iter()
@@ -243,21 +239,19 @@ pub fn run(
         .filter(|(i, _)| opts.shard.is_none_or(|(index, count)| i % count == index))
         .collect();
     let bar = progress_bar(opts.progress, mine.iter().map(|(_, u)| u.size_on_disk()).sum());
-    let mut manifests = ManifestCache::default();
-    let (mut parts, mut processed, mut resumed) = (Vec::new(), 0, 0);
+    let mut parts = Vec::new();
+    let mut todo = Vec::new();
     for (index, unit) in mine {
         let name = part_name(index, &settings_hash, unit);
         if part_paths(&parts_dir, &name).iter().all(|p| p.is_file()) {
-            resumed += 1;
+            bar.inc(unit.size_on_disk());
         } else {
-            bar.set_message(unit.label());
-            let check = manifests.expected_md5(cfg, unit)?;
-            process_unit(&ctx, &pool, index, unit, check, &parts_dir, &name, &bar)?;
-            processed += 1;
+            todo.push(UnitTask { index, unit, name: name.clone() });
         }
-        bar.inc(unit.size_on_disk());
         parts.push(PartRef { index, name });
     }
+    let resumed = parts.len() - todo.len();
+    let processed = process_units(&ctx, todo, worker_count(opts.jobs), &parts_dir, &bar)?;
     bar.finish_and_clear();
 
     let manifest = ShardManifest {
@@ -401,81 +395,185 @@ impl ManifestCache {
     }
 }
 
-/// Papers handed to the workers at once: enough to keep them busy, few
-/// enough that memory is a handful of papers per worker.
-fn batch_size(pool: &rayon::ThreadPool) -> usize {
-    pool.current_num_threads().max(1) * 2
+/// Worker threads for `--jobs`: 0 means every core (or `RAYON_NUM_THREADS`).
+pub fn worker_count(jobs: usize) -> usize {
+    if jobs == 0 {
+        rayon::current_num_threads()
+    } else {
+        jobs
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn process_unit(
-    ctx: &PaperContext,
-    pool: &rayon::ThreadPool,
+/// Papers in flight per worker (read and not yet written): enough for every
+/// worker to find the next paper waiting and for the largest waiting paper
+/// to start early, few enough that memory is a handful of papers per worker.
+pub const IN_FLIGHT_PER_WORKER: usize = 4;
+
+/// A unit this call processes (not resumed from its part).
+struct UnitTask<'a> {
     index: usize,
-    unit: &InputUnit,
-    expected_md5: Result<String, ManifestCheck>,
+    unit: &'a InputUnit,
+    name: String,
+}
+
+/// What flows from the reader to the writer, in input order.
+enum Event {
+    /// The reader starts a unit: the writer opens its part.
+    UnitStart { index: usize, label: String, name: String, expected_md5: Result<String, ManifestCheck> },
+    /// One paper through the per-paper stages.
+    Paper(Box<PaperRecord>, StageSeconds),
+    /// The reader finished a unit: the writer completes its part.
+    UnitEnd { read: UnitReadReport, read_seconds: f64, size_on_disk: u64 },
+}
+
+/// Streams every paper of `units` through the per-paper stages: one reader
+/// thread (this unit's papers, then the next unit's: no barrier between
+/// units), `workers` threads taking papers as they come (the largest waiting
+/// first), and this thread writing each unit's part in input order. Returns
+/// the number of units completed.
+fn process_units(
+    ctx: &PaperContext,
+    units: Vec<UnitTask>,
+    workers: usize,
     parts_dir: &Path,
-    name: &str,
     bar: &ProgressBar,
-) -> Result<()> {
-    let [records_path, report_path] = part_paths(parts_dir, name);
-    let mut records = AtomicFile::create(&records_path)?;
-    let mut report = UnitReport {
-        index,
-        label: unit.label(),
-        papers: 0,
-        bytes_in: 0,
-        manifest: ManifestCheck::NotChecked,
-        read_errors: Vec::new(),
-        stage_seconds: [0.0; PER_PAPER_STAGES],
-        read_seconds: 0.0,
-    };
-    let unit_clock = Instant::now();
-    let mut work_seconds = 0.0;
-    let mut batch: Vec<RawPaper> = Vec::new();
-    let size = batch_size(pool);
-    let mut flush = |batch: &mut Vec<RawPaper>, report: &mut UnitReport| -> Result<()> {
+) -> Result<usize> {
+    let mut writer = PartWriter { parts_dir, bar, open: None, completed: 0 };
+    let capacity = workers * IN_FLIGHT_PER_WORKER + 2;
+    ordered_map(
+        workers,
+        capacity,
+        |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, feeder),
+        |raw: RawPaper| {
+            process_paper(ctx, raw).map(|(record, seconds)| Event::Paper(Box::new(record), seconds))
+        },
+        |event| writer.write(event),
+    )?;
+    Ok(writer.completed)
+}
+
+/// The reader thread: every unit's papers in stored order, framed by unit markers.
+fn read_units(ctx: &PaperContext, units: &[UnitTask], feeder: &Feeder<'_, RawPaper, Event>) -> Result<()> {
+    let cfg = ctx.cfg;
+    let mut manifests = ManifestCache::default();
+    for task in units {
+        let expected_md5 = manifests.expected_md5(cfg, task.unit)?;
+        let hash = expected_md5.is_ok();
+        feeder.feed(Feed::Ready(Event::UnitStart {
+            index: task.index,
+            label: task.unit.label(),
+            name: task.name.clone(),
+            expected_md5,
+        }))?;
         let clock = Instant::now();
-        let results: Vec<_> =
-            pool.install(|| batch.par_drain(..).map(|raw| process_paper(ctx, raw)).collect());
-        work_seconds += clock.elapsed().as_secs_f64();
-        for result in results {
-            let (record, seconds) = result?;
-            report.papers += 1;
-            report.bytes_in += record.bytes_in;
-            report.stage_seconds.iter_mut().zip(seconds).for_each(|(a, b)| *a += b);
-            records.write_json_line(&record)?;
+        let mut blocked = 0.0;
+        let read = read_unit(
+            task.unit,
+            cfg.validation.max_paper_bytes,
+            hash,
+            &|id| ctx.wants_content(id),
+            &mut |raw| {
+                // Compressed size stands in for the work a paper needs.
+                let weight = match &raw.content {
+                    RawContent::Bytes(bytes) => bytes.len() as u64,
+                    _ => 0,
+                };
+                let waiting = Instant::now();
+                feeder.feed(Feed::Work { input: raw, weight })?;
+                blocked += waiting.elapsed().as_secs_f64();
+                Ok(())
+            },
+        )?;
+        let read_seconds = (clock.elapsed().as_secs_f64() - blocked).max(0.0);
+        feeder.feed(Feed::Ready(Event::UnitEnd {
+            read,
+            read_seconds,
+            size_on_disk: task.unit.size_on_disk(),
+        }))?;
+    }
+    Ok(())
+}
+
+/// The writer: the part of the unit being read, completed at its end marker.
+struct PartWriter<'a> {
+    parts_dir: &'a Path,
+    bar: &'a ProgressBar,
+    open: Option<OpenPart>,
+    completed: usize,
+}
+
+struct OpenPart {
+    records: AtomicFile,
+    report_path: PathBuf,
+    report: UnitReport,
+    expected_md5: Result<String, ManifestCheck>,
+}
+
+impl PartWriter<'_> {
+    fn write(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::UnitStart { index, label, name, expected_md5 } => {
+                let [records_path, report_path] = part_paths(self.parts_dir, &name);
+                self.bar.set_message(label.clone());
+                self.open = Some(OpenPart {
+                    records: AtomicFile::create(&records_path)?,
+                    report_path,
+                    report: UnitReport {
+                        index,
+                        label,
+                        papers: 0,
+                        bytes_in: 0,
+                        manifest: ManifestCheck::NotChecked,
+                        read_errors: Vec::new(),
+                        stage_seconds: [0.0; PER_PAPER_STAGES],
+                        read_seconds: 0.0,
+                    },
+                    expected_md5,
+                });
+            }
+            Event::Paper(record, seconds) => {
+                let part = self.open.as_mut().context("internal: a paper arrived outside any unit")?;
+                part.report.papers += 1;
+                part.report.bytes_in += record.bytes_in;
+                part.report.stage_seconds.iter_mut().zip(seconds).for_each(|(a, b)| *a += b);
+                part.records.write_json_line(&record)?;
+            }
+            Event::UnitEnd { read, read_seconds, size_on_disk } => {
+                let part = self.open.take().context("internal: a unit ended that never started")?;
+                part.complete(read, read_seconds)?;
+                self.bar.set_message(String::new());
+                self.bar.inc(size_on_disk);
+                self.completed += 1;
+            }
         }
         Ok(())
-    };
-    let cap = ctx.cfg.validation.max_paper_bytes;
-    let read = read_unit(unit, cap, expected_md5.is_ok(), &|id| ctx.wants_content(id), &mut |raw| {
-        batch.push(raw);
-        if batch.len() >= size {
-            flush(&mut batch, &mut report)?;
+    }
+}
+
+impl OpenPart {
+    fn complete(mut self, read: UnitReadReport, read_seconds: f64) -> Result<()> {
+        let report = &mut self.report;
+        report.read_seconds = read_seconds;
+        for error in &read.errors {
+            tracing::warn!("{error}");
         }
-        Ok(())
-    })?;
-    flush(&mut batch, &mut report)?;
-    report.read_seconds = (unit_clock.elapsed().as_secs_f64() - work_seconds).max(0.0);
-    for error in &read.errors {
-        tracing::warn!("{error}");
+        report.read_errors = read.errors;
+        report.manifest = match (self.expected_md5, read.md5) {
+            (Err(check), _) => check,
+            (Ok(expected), Some(actual)) if expected == actual => ManifestCheck::Match,
+            (Ok(expected), actual) => {
+                ManifestCheck::Mismatch { expected, actual: actual.unwrap_or_default() }
+            }
+        };
+        if let ManifestCheck::Mismatch { expected, actual } = &report.manifest {
+            tracing::warn!(
+                "{}: md5 {actual} differs from the manifest's {expected}; its papers are dropped",
+                report.label
+            );
+        }
+        crate::io::write_json_atomic(&self.report_path, &self.report)?;
+        self.records.commit()
     }
-    report.read_errors = read.errors;
-    report.manifest = match (expected_md5, read.md5) {
-        (Err(check), _) => check,
-        (Ok(expected), Some(actual)) if expected == actual => ManifestCheck::Match,
-        (Ok(expected), actual) => ManifestCheck::Mismatch { expected, actual: actual.unwrap_or_default() },
-    };
-    if let ManifestCheck::Mismatch { expected, actual } = &report.manifest {
-        tracing::warn!(
-            "{}: md5 {actual} differs from the manifest's {expected}; its papers are dropped",
-            unit.label()
-        );
-    }
-    bar.set_message(String::new());
-    crate::io::write_json_atomic(&report_path, &report)?;
-    records.commit()
 }
 
 fn progress_bar(show: bool, total: u64) -> ProgressBar {

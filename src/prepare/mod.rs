@@ -3,7 +3,8 @@
 //! Stages in waterfall order, one module each: [`metadata_filter`],
 //! [`validate`], [`encoding`], [`extract`], [`clean`], [`quality`], [`dedup`];
 //! [`paper`] runs one paper through the per-paper ones, [`driver`] runs a
-//! whole input with resume and shards, [`finish`] applies the order-dependent
+//! whole input with resume and shards (streaming papers through workers
+//! with [`stream`]), [`finish`] applies the order-dependent
 //! rules (dedup, split) and writes the outputs, [`bench`] measures it all. The
 //! described pipeline's rules live in [`latex`] (main file, includes, comments,
 //! macros, drops), [`normalize`] and [`neardup`].
@@ -23,6 +24,7 @@ pub mod normalize;
 pub mod output;
 pub mod paper;
 pub mod quality;
+pub mod stream;
 pub mod validate;
 pub mod watchdog;
 pub use bench::{bench, BenchReport};

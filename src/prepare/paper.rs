@@ -170,9 +170,14 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     drop(source.members);
     p.pass(decoded.iter().map(|m| chars(&m.text)).sum());
 
+    let encoding = encoding_label(&decoded);
+    // Local packages hold macro definitions for cleaning; kept aside (they are
+    // small) so that extraction can take every member's text without a copy.
+    let sty_texts: Vec<String> =
+        decoded.iter().filter(|m| m.name.ends_with(".sty")).map(|m| m.text.clone()).collect();
     let limit = watchdog::stage_limit();
     let armed = watchdog::arm(limit);
-    let tex = match extract_text(cfg, &decoded, &raw.id) {
+    let tex = match extract_text(cfg, decoded, &raw.id) {
         Ok(_) if armed.tripped() => return Ok(p.leave(DropReason::ExtractionTimeLimit)),
         Ok(tex) => tex,
         Err(reason) => return Ok(p.leave(reason)),
@@ -186,8 +191,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
         Some(m) => (collapse_all(&m.title), collapse_all(&m.abstract_text), Some(m.categories.clone())),
         None => (latex_title(&tex).unwrap_or_default(), latex_abstract(&tex).unwrap_or_default(), None),
     };
-    let sty_files: Vec<&str> =
-        decoded.iter().filter(|m| m.name.ends_with(".sty")).map(|m| m.text.as_str()).collect();
+    let sty_files: Vec<&str> = sty_texts.iter().map(String::as_str).collect();
     let armed = watchdog::arm(limit);
     let (body, degraded) = clean_and_normalize(ctx, &tex, &sty_files);
     if armed.tripped() {
@@ -222,7 +226,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
         text,
         title,
         categories,
-        encoding: encoding_label(&decoded),
+        encoding,
         source: source.kind,
         words,
         chars: text_chars,
@@ -247,10 +251,10 @@ fn is_resolve_input(name: &str) -> bool {
 }
 
 /// Stage 4: the released concatenation, or main-file detection with includes resolved.
-fn extract_text(cfg: &DataConfig, decoded: &[DecodedMember], id: &str) -> Result<String, DropReason> {
+fn extract_text(cfg: &DataConfig, decoded: Vec<DecodedMember>, id: &str) -> Result<String, DropReason> {
     match cfg.extraction.mode {
         ExtractionMode::Concat => {
-            concat_tex(decoded, cfg.extraction.max_tex_bytes).ok_or(DropReason::NoUsableTex)
+            concat_tex(&decoded, cfg.extraction.max_tex_bytes).ok_or(DropReason::NoUsableTex)
         }
         ExtractionMode::Resolve => {
             // Same reason as the released concatenation when no source is small enough to read.
@@ -258,7 +262,9 @@ fn extract_text(cfg: &DataConfig, decoded: &[DecodedMember], id: &str) -> Result
             if !decoded.iter().any(|m| is_tex_member(&m.name) && m.raw_len <= max) {
                 return Err(DropReason::NoUsableTex);
             }
-            let files = decoded.iter().map(|m| (m.name.clone(), m.text.clone())).collect();
+            // Moved, not copied: a book's sources are megabytes. (A name given
+            // twice is resolved by `collect` exactly as before.)
+            let files = decoded.into_iter().map(|m| (m.name, m.text)).collect();
             // arXiv names old-style archives without the slash (`math0601001`).
             let stem = id.replace('/', "");
             latex::extract_resolved(&files, &stem, &cfg.extraction).map(|resolved| resolved.text)

@@ -106,7 +106,15 @@ fn mask_prose(text: &str) -> String {
         }
     }
     out.push_str(&text[copied..]);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Whitespace collapsed in one pass into one buffer (no vector of words).
+    let mut collapsed = String::with_capacity(out.len());
+    for word in out.split_whitespace() {
+        if !collapsed.is_empty() {
+            collapsed.push(' ');
+        }
+        collapsed.push_str(word);
+    }
+    collapsed
 }
 
 #[cfg(test)]

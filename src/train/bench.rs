@@ -1,8 +1,14 @@
-//! `replicate bench train`: training throughput of one model shape on the
-//! CPU backend, next to the same step in PyTorch measured in the same run
-//! (when `python3 -c "import torch"` works), so the ratio is like for like.
+//! `replicate bench train` (and `cargo bench --bench train_step`): training
+//! throughput of one model shape, next to the same step in PyTorch on CPU
+//! (when `python3 -c "import torch"` works) as alternating blocks of steps:
+//! Burn, PyTorch at 1 thread, PyTorch at 2 threads, repeated (see
+//! [`crate::bench`]). PyTorch runs with `OMP_WAIT_POLICY=PASSIVE` in one
+//! long-lived process: spinning OpenMP threads slowed it 5–65× whenever
+//! anything else held a core, which made a single Burn-then-PyTorch run
+//! print ratios of 2×–50× that measured the load, not the code.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -16,6 +22,7 @@ use super::loader::{BatchLoader, LoaderPosition, LoaderSetup, PackedLoader, VecS
 use super::model::{Decoder, DecoderShape, MatmulPrecision};
 use super::optim;
 use super::step::clipped_gradients;
+use crate::bench::{load_average, Load, Spread, MIN_PAIRS};
 use crate::spec::train::AdamW;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,26 +36,36 @@ pub struct BenchReport {
     pub gradient_checkpointing: bool,
     pub precision: String,
     pub context: usize,
+    /// Timed steps per block.
     pub steps: usize,
-    pub step_seconds: f64,
+    /// Burn's seconds per step, one per block.
+    pub step_seconds: Vec<f64>,
+    /// At Burn's median step time.
     pub tokens_per_s: f64,
     pub mfu: f64,
     pub peak_flops: f64,
     pub peak_flops_source: String,
     pub torch: Option<TorchReport>,
-    /// Burn tokens/s divided by PyTorch tokens/s (target ≥ 0.5).
-    pub ratio_to_torch: Option<f64>,
+    /// Per pair: PyTorch's better step time (of 1 and 2 threads) over Burn's,
+    /// i.e. Burn's throughput relative to PyTorch's (target >= 1.0).
+    pub ratio_to_torch: Vec<f64>,
     /// Why there is no PyTorch figure, when there is none.
     pub torch_note: String,
+    pub load: Load,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TorchReport {
     pub version: String,
-    pub threads: usize,
-    pub step_seconds: f64,
-    pub tokens_per_s: f64,
+    /// `OMP_WAIT_POLICY` the PyTorch process ran with.
+    pub omp_wait_policy: String,
+    /// Thread counts measured, and per count the seconds per step of each block.
+    pub threads: Vec<usize>,
+    pub step_seconds: Vec<Vec<f64>>,
 }
+
+/// PyTorch thread counts compared (best of them per pair).
+const TORCH_THREADS: [usize; 2] = [1, 2];
 
 /// What one bench step trains: F01's decoder at a profile, `rows`
 /// sequences on each of `replicas` data-parallel replicas.
@@ -86,9 +103,10 @@ pub fn f01_shape(runs: impl Into<crate::spec::SpecFiles>, profile: &str) -> Resu
     })
 }
 
-/// Times `steps` full training steps (forward and backward on every
-/// replica, gradient sum, clip, AdamW) after two warmup steps, then the
-/// same global batch in PyTorch on CPU.
+/// Times blocks of `steps` full training steps (forward and backward on
+/// every replica, gradient sum, clip, AdamW) after two warmup steps,
+/// alternating with the same global batch in PyTorch on CPU, at least
+/// [`MIN_PAIRS`] blocks each.
 /// On `BackendChoice::Cuda` (feature `cuda`) the replicas go to GPUs
 /// 0..replicas−1, the PyTorch comparison is skipped and MFU is against the
 /// stated GPU peak.
@@ -120,13 +138,17 @@ fn bench_on<B: AutodiffBackend>(
     on: BackendChoice,
 ) -> Result<BenchReport> {
     let shape = &bench.decoder;
+    let steps = steps.max(1);
     let placement = placement(devices, bench.replicas);
     let device = placement[0].clone();
     let context = shape.context as usize;
-    let mut model: Decoder<B> = shape.init(&device, 1).with_precision(bench.precision);
+    // In an `Option` so that a block can move the model through the
+    // optimizer (a clone would keep a second reference to every parameter).
+    let mut model: Option<Decoder<B>> = Some(shape.init(&device, 1).with_precision(bench.precision));
     let spec = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     let mut optim = optim::DecoupledAdamW::<B, Decoder<B>>::new(&spec);
-    let tokens: Vec<u32> = (0..(bench.tokens_per_step() * (steps + 2) + 1) as u32)
+    let total_steps = steps * MIN_PAIRS + 2;
+    let tokens: Vec<u32> = (0..(bench.tokens_per_step() * total_steps + 1) as u32)
         .map(|i| i.wrapping_mul(2_654_435_761) % shape.vocab)
         .collect();
     let setup = LoaderSetup {
@@ -140,28 +162,69 @@ fn bench_on<B: AutodiffBackend>(
         start: LoaderPosition::default(),
     };
     let mut loader = PackedLoader::new(std::sync::Arc::new(VecStore::new(tokens, 4)), setup)?;
-    let mut timed = 0.0;
-    for i in 0..steps + 2 {
-        let batches = (0..bench.replicas).map(|_| loader.next_batch()).collect::<Result<Vec<_>>>()?;
-        let t0 = Instant::now();
-        let (_, _, grads) = clipped_gradients(&model, &placement, &batches, 1, 1.0)?;
-        model = optim.step(1e-3, model, grads);
-        // Read one value back so lazy backends finish the step inside the timer.
-        let _ = model.valid().norm.gain.val().sum().into_scalar().elem::<f64>();
-        if i >= 2 {
+    // One block of `n` steps; seconds per step.
+    let mut burn_block = |n: usize| -> Result<f64> {
+        let mut timed = 0.0;
+        for _ in 0..n {
+            let batches = (0..bench.replicas).map(|_| loader.next_batch()).collect::<Result<Vec<_>>>()?;
+            let t0 = Instant::now();
+            let current = model.take().context("internal: the bench model is gone")?;
+            let (_, _, grads) = clipped_gradients(&current, &placement, &batches, 1, 1.0)?;
+            let next = optim.step(1e-3, current, grads);
+            // Read one value back so lazy backends finish the step inside the timer.
+            let _ = next.valid().norm.gain.val().sum().into_scalar().elem::<f64>();
+            model = Some(next);
             timed += t0.elapsed().as_secs_f64();
         }
+        Ok(timed / n as f64)
+    };
+    burn_block(2)?;
+    let mut torch = match on {
+        BackendChoice::Cpu => {
+            TorchSession::start(shape, bench.rows * bench.replicas).map_err(|e| format!("{e:#}"))
+        }
+        BackendChoice::Cuda | BackendChoice::Wgpu => Err("compared on CPU only".to_string()),
+    };
+    let before = load_average();
+    let mut step_seconds = Vec::new();
+    let mut torch_seconds: Vec<Vec<f64>> = vec![Vec::new(); TORCH_THREADS.len()];
+    for _ in 0..MIN_PAIRS {
+        step_seconds.push(burn_block(steps)?);
+        if let Ok(session) = &mut torch {
+            for (i, threads) in TORCH_THREADS.iter().enumerate() {
+                match session.block(*threads, steps) {
+                    Ok(seconds) => torch_seconds[i].push(seconds),
+                    Err(e) => {
+                        torch = Err(format!("{e:#}"));
+                        break;
+                    }
+                }
+            }
+        }
     }
-    let step_seconds = timed / steps.max(1) as f64;
-    let tokens_per_s = bench.tokens_per_step() as f64 / step_seconds;
+    let load = Load { before, after: load_average() };
+    let median = Spread::of(&step_seconds).context("internal: no Burn block timed")?.median;
+    let tokens_per_s = bench.tokens_per_step() as f64 / median;
     let (peak, peak_source) = default_peak(on, bench.precision);
     let mfu = 6.0 * shape.flop_parameters() as f64 * tokens_per_s / peak;
-    let (torch, torch_note) = match on {
-        BackendChoice::Cpu => match torch_step(shape, bench.rows * bench.replicas, steps) {
-            Ok(t) => (Some(t), String::new()),
-            Err(e) => (None, format!("{e:#}")),
-        },
-        BackendChoice::Cuda | BackendChoice::Wgpu => (None, "compared on CPU only".to_string()),
+    let (torch, torch_note, ratio_to_torch) = match torch {
+        Ok(session) => {
+            let ratios = step_seconds
+                .iter()
+                .enumerate()
+                .map(|(pair, burn)| {
+                    torch_seconds.iter().map(|t| t[pair]).fold(f64::INFINITY, f64::min) / burn
+                })
+                .collect();
+            let report = TorchReport {
+                version: session.version.clone(),
+                omp_wait_policy: TORCH_WAIT_POLICY.to_string(),
+                threads: TORCH_THREADS.to_vec(),
+                step_seconds: torch_seconds,
+            };
+            (Some(report), String::new(), ratios)
+        }
+        Err(note) => (None, note, Vec::new()),
     };
     Ok(BenchReport {
         backend: format!("{on:?}"),
@@ -177,15 +240,21 @@ fn bench_on<B: AutodiffBackend>(
         mfu,
         peak_flops: peak,
         peak_flops_source: peak_source,
-        ratio_to_torch: torch.as_ref().map(|t| tokens_per_s / t.tokens_per_s),
         torch,
+        ratio_to_torch,
         torch_note,
+        load,
     })
 }
 
 pub fn format_report(r: &BenchReport) -> String {
+    let spread = |v: &[f64]| {
+        Spread::of(v).map_or("-".to_string(), |s| {
+            format!("{:.1} ms/step (min {:.1} – max {:.1})", s.median * 1e3, s.min * 1e3, s.max * 1e3)
+        })
+    };
     let mut s = format!(
-        "burn 0.21 ({}, {} matmuls{}): {} | {} replica(s) x {} x {} tokens/step | {:.1} ms/step | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
+        "burn 0.21 ({}, {} matmuls{}): {} | {} replica(s) x {} x {} tokens/step | {} over {} blocks of {} steps | {:.0} tokens/s | MFU {:.1}% of {:.0} GFLOP/s ({})",
         r.backend,
         r.precision,
         if r.gradient_checkpointing { ", gradient checkpointing" } else { "" },
@@ -193,34 +262,121 @@ pub fn format_report(r: &BenchReport) -> String {
         r.replicas,
         r.rows,
         r.context,
-        r.step_seconds * 1e3,
+        spread(&r.step_seconds),
+        r.step_seconds.len(),
+        r.steps,
         r.tokens_per_s,
         r.mfu * 100.0,
         r.peak_flops / 1e9,
         r.peak_flops_source
     );
-    match (&r.torch, r.ratio_to_torch) {
-        (Some(t), Some(ratio)) => s.push_str(&format!(
-            "\npytorch {} ({} threads): {:.1} ms/step | {:.0} tokens/s | burn/pytorch = {ratio:.2}x (target >= 0.5x)",
-            t.version,
-            t.threads,
-            t.step_seconds * 1e3,
-            t.tokens_per_s
-        )),
+    match (&r.torch, Spread::of(&r.ratio_to_torch)) {
+        (Some(t), Some(ratio)) => {
+            for (threads, seconds) in t.threads.iter().zip(&t.step_seconds) {
+                s.push_str(&format!(
+                    "\npytorch {} ({threads} thread(s), OMP_WAIT_POLICY={}): {}",
+                    t.version,
+                    t.omp_wait_policy,
+                    spread(seconds)
+                ));
+            }
+            s.push_str(&format!(
+                "\nburn throughput / pytorch's better thread count, per pair: median {:.2}x (min {:.2} – max {:.2}) over {} pairs (target >= 1.0x)",
+                ratio.median,
+                ratio.min,
+                ratio.max,
+                r.ratio_to_torch.len()
+            ));
+        }
         _ => s.push_str(&format!("\npytorch: not measured ({})", r.torch_note)),
     }
+    s.push_str(&format!("\n{}", r.load));
     s
+}
+
+/// The wait policy PyTorch's OpenMP threads run with: passive threads sleep
+/// when idle instead of spinning on a core the other side of the pair needs.
+const TORCH_WAIT_POLICY: &str = "PASSIVE";
+
+/// PyTorch in one process for the whole bench: it builds the model once,
+/// then answers each stdin line `THREADS STEPS` with a JSON line holding the
+/// seconds per step of that block (after two warmup steps at that thread count).
+struct TorchSession {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    version: String,
+}
+
+impl TorchSession {
+    fn start(shape: &DecoderShape, rows: usize) -> Result<Self> {
+        let d = shape.dims;
+        let args = [d.layers, d.hidden, d.heads, d.ffn, shape.vocab, shape.context, rows as u32];
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(TORCH_STEP)
+            .args(args.iter().map(u32::to_string))
+            .env("OMP_WAIT_POLICY", TORCH_WAIT_POLICY)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("python3 is not available")?;
+        let stdin = child.stdin.take().context("no stdin to the PyTorch process")?;
+        let stdout = BufReader::new(child.stdout.take().context("no stdout from the PyTorch process")?);
+        let mut session = Self { child, stdin, stdout, version: String::new() };
+        #[derive(Deserialize)]
+        struct Ready {
+            version: String,
+        }
+        let ready: Ready = session.answer()?;
+        session.version = ready.version;
+        Ok(session)
+    }
+
+    /// Seconds per step of a block of `steps` at `threads` threads.
+    fn block(&mut self, threads: usize, steps: usize) -> Result<f64> {
+        writeln!(self.stdin, "{threads} {steps}").context("the PyTorch process stopped")?;
+        self.stdin.flush().context("the PyTorch process stopped")?;
+        #[derive(Deserialize)]
+        struct Block {
+            step_seconds: f64,
+        }
+        Ok(self.answer::<Block>()?.step_seconds)
+    }
+
+    fn answer<T: for<'de> Deserialize<'de>>(&mut self) -> Result<T> {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).context("cannot read from the PyTorch process")?;
+        if line.trim().is_empty() {
+            let mut err = String::new();
+            if let Some(stderr) = self.child.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(stderr, &mut err);
+            }
+            anyhow::bail!(
+                "the PyTorch step failed (install the CPU wheel with `pip install torch`): {}",
+                err.lines().last().unwrap_or("no message")
+            );
+        }
+        serde_json::from_str(&line)
+            .with_context(|| format!("unexpected output from the PyTorch step: {line}"))
+    }
+}
+
+impl Drop for TorchSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The same decoder and step in PyTorch (RMSNorm, RoPE rotate-half, SwiGLU,
 /// untied head, causal SDPA, AdamW, clip), timed the same way.
 const TORCH_STEP: &str = r#"
-import sys, time, json, math, os
+import sys, time, json
 import torch, torch.nn as nn, torch.nn.functional as F
-L, D, H, FF, V, T, R, S = map(int, sys.argv[1:9])
+L, D, H, FF, V, T, R = map(int, sys.argv[1:8])
 torch.manual_seed(1)
-threads = os.cpu_count() or 1
-torch.set_num_threads(threads)
 class RMS(nn.Module):
     def __init__(s, d): super().__init__(); s.g = nn.Parameter(torch.ones(d))
     def forward(s, x): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * s.g
@@ -262,48 +418,21 @@ class M(nn.Module):
 m = M()
 opt = torch.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
 x = torch.randint(0, V, (R, T + 1))
-tot = 0.0
-for i in range(S + 2):
-    t0 = time.perf_counter()
+def step():
     logits = m(x[:, :-1])
     loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
     opt.zero_grad(); loss.backward()
     torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
-    if i >= 2: tot += time.perf_counter() - t0
-print(json.dumps({"version": torch.__version__, "threads": threads, "step_seconds": tot / S}))
+print(json.dumps({"version": torch.__version__}), flush=True)
+for line in sys.stdin:
+    threads, steps = map(int, line.split())
+    torch.set_num_threads(threads)
+    for _ in range(2): step()
+    tot = 0.0
+    for _ in range(steps):
+        t0 = time.perf_counter(); step(); tot += time.perf_counter() - t0
+    print(json.dumps({"step_seconds": tot / steps}), flush=True)
 "#;
-
-fn torch_step(shape: &DecoderShape, rows: usize, steps: usize) -> Result<TorchReport> {
-    let d = shape.dims;
-    let args = [d.layers, d.hidden, d.heads, d.ffn, shape.vocab, shape.context, rows as u32, steps as u32];
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(TORCH_STEP)
-        .args(args.iter().map(u32::to_string))
-        .output()
-        .context("python3 is not available")?;
-    if !output.status.success() {
-        let err = String::from_utf8_lossy(&output.stderr);
-        anyhow::bail!(
-            "the PyTorch step failed (install the CPU wheel with `pip install torch`): {}",
-            err.lines().last().unwrap_or("no message")
-        );
-    }
-    #[derive(Deserialize)]
-    struct Raw {
-        version: String,
-        threads: usize,
-        step_seconds: f64,
-    }
-    let raw: Raw =
-        serde_json::from_slice(&output.stdout).context("unexpected output from the PyTorch step")?;
-    Ok(TorchReport {
-        tokens_per_s: (rows * shape.context as usize) as f64 / raw.step_seconds,
-        version: raw.version,
-        threads: raw.threads,
-        step_seconds: raw.step_seconds,
-    })
-}
 
 #[cfg(test)]
 mod tests {
