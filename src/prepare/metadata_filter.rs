@@ -143,7 +143,7 @@ enum Source {
     /// title and abstract, so the table holds text for kept papers only.
     Snapshot(HashMap<String, Result<MetadataFields, DropReason>>),
     /// Verdicts in memory, text read from the index for the papers that ask.
-    Index(MetadataIndex),
+    Index(Box<MetadataIndex>),
 }
 
 impl MetadataTable {
@@ -153,7 +153,7 @@ impl MetadataTable {
         if super::metadata_index::is_index(path)? {
             let index = MetadataIndex::open(path, filter)?;
             let stats = index.stats.clone();
-            return Ok(Self { source: Source::Index(index), stats });
+            return Ok(Self { source: Source::Index(Box::new(index)), stats });
         }
         Self::load_snapshot(path, filter)
     }
