@@ -140,7 +140,7 @@ pub struct Execution {
     #[arg(long, num_args = 1..)]
     pub src: Vec<PathBuf>,
 
-    /// The OAI metadata snapshot (JSON lines, plain or .gz) for --src.
+    /// The OAI metadata snapshot (JSON lines, plain or .gz) for --src, or its index (`replicate metadata index`).
     #[arg(long, requires = "src")]
     pub metadata: Option<PathBuf>,
 
@@ -234,6 +234,9 @@ pub enum Command {
     /// The embedded synthetic corpus.
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// The OAI metadata snapshot: read it once into an index, or generate one at dump scale.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
     /// Throughput benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -260,7 +263,9 @@ pub struct PrepareArgs {
     /// Bulk tars, directories of per-paper files, or single per-paper files.
     #[arg(long, required = true, num_args = 1..)]
     pub src: Vec<PathBuf>,
-    /// OAI metadata snapshot (JSON lines, plain or .gz); without it the metadata filter is skipped.
+    /// OAI metadata snapshot (JSON lines, plain or .gz) or its index from
+    /// `replicate metadata index` (same results, a fraction of the memory);
+    /// without it the metadata filter is skipped.
     #[arg(long)]
     pub metadata: Option<PathBuf>,
     /// Where ledger.csv, yield.csv, documents.jsonl and summary.json go.
@@ -347,7 +352,57 @@ pub enum CorpusCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum MetadataCommand {
+    /// Read the OAI snapshot once into a Parquet index that `prepare --metadata` takes in its place.
+    Index {
+        /// arxiv-metadata-oai-snapshot.json (JSON lines, plain or gzipped).
+        snapshot: PathBuf,
+        /// The index file to write (replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a generated snapshot: the real fields and shapes, nulls, old-style ids (a pipeline check, not data).
+    Synth {
+        /// How many records (the real snapshot has about 2.7 million).
+        #[arg(long, default_value_t = 2_700_000)]
+        records: u64,
+        /// The generator's seed: the same seed writes the same file.
+        #[arg(long, default_value_t = 2602)]
+        seed: u64,
+        /// Gzip the output (also when OUT ends in .gz).
+        #[arg(long)]
+        gzip: bool,
+        /// The snapshot file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Metadata index build against a raw snapshot read (alternating pairs), and prepare's peak memory with each.
+    Metadata {
+        /// Records of the generated snapshot (ignored with --snapshot).
+        #[arg(long, default_value_t = 2_700_000)]
+        records: u64,
+        /// Measure this snapshot instead of a generated one.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Alternating raw-read / index-build pairs.
+        #[arg(long, default_value_t = 5)]
+        pairs: usize,
+        /// The run whose `data` settings the prepare children apply.
+        #[arg(long, default_value = "Y01")]
+        spec: String,
+        #[command(flatten)]
+        at: SpecAt,
+        /// Sources for the prepare children (default: the embedded real corpus, whose metadata is appended to a generated snapshot).
+        #[arg(long, num_args = 1..)]
+        src: Vec<PathBuf>,
+        /// Where the snapshot, index and prepare outputs go (several GB at 2.7M records).
+        #[arg(long, default_value = "target/bench-metadata")]
+        scratch: PathBuf,
+    },
     /// Prepare throughput per stage against a raw decompression pass over the same input.
     Prepare {
         /// The run whose `data` settings to apply.

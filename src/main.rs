@@ -14,7 +14,10 @@ use arxiv_to_model::train::inputs::{sized_train, train_data, StageInputs};
 use arxiv_to_model::train::TrainOptions;
 use arxiv_to_model::{app, spec, tokenize};
 use clap::{CommandFactory, FromArgMatches};
-use cli::{BenchCommand, Cli, Command, CorpusCommand, Execution, Global, GoldenArgs, TokenizerCommand};
+use cli::{
+    BenchCommand, Cli, Command, CorpusCommand, Execution, Global, GoldenArgs, MetadataCommand,
+    TokenizerCommand,
+};
 
 /// `replicate list | head` should end quietly like any Unix tool: Rust
 /// ignores SIGPIPE, which turns a closed pipe into a panic in `println!`.
@@ -191,6 +194,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Corpus(CorpusCommand::Synth { papers, seed, out }) => {
             json(&arxiv_to_model::corpus::synth::generate(papers, seed, &out)?)
         }
+        Command::Metadata(MetadataCommand::Index { snapshot, out }) => {
+            json(&arxiv_to_model::prepare::metadata_index::build(&snapshot, &out)?)
+        }
+        Command::Metadata(MetadataCommand::Synth { records, seed, gzip, out }) => {
+            let gzip = gzip || out.extension().is_some_and(|e| e == "gz");
+            json(&arxiv_to_model::corpus::metadata_synth::generate(records, seed, gzip, &out)?)
+        }
         Command::Bench(command) => bench(global, command),
         Command::Verify(args) => verify(&args),
         Command::Bless(args) => bless(&args),
@@ -263,6 +273,27 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             let opts = PrepareOptions { progress: false, ..prepare_options(global, None) };
             let report = arxiv_to_model::prepare::bench(&spec.data, &input, &opts, pairs)?;
             ok(arxiv_to_model::prepare::bench::render(&report))
+        }
+        BenchCommand::Metadata { records, snapshot, pairs, spec, at, src, scratch } => {
+            use arxiv_to_model::prepare::metadata_bench::{bench, render, MetadataBenchOptions};
+            let (src, extra_records) = if src.is_empty() {
+                let real = arxiv_to_model::corpus::real::RealCorpus::locate()?;
+                (real.tars, Some(real.metadata))
+            } else {
+                (src, None)
+            };
+            let mut prepare_args =
+                vec!["--spec".to_string(), spec, "--profile".into(), at.profile.as_str().into()];
+            if let Some(dir) = &at.runs.runs_dir {
+                prepare_args.extend(["--runs-dir".to_string(), dir.display().to_string()]);
+            }
+            prepare_args.push("--src".into());
+            prepare_args.extend(src.iter().map(|p| p.display().to_string()));
+            let opts =
+                MetadataBenchOptions { snapshot, records, pairs, extra_records, prepare_args, scratch };
+            let report = bench(&opts)?;
+            println!("{}", serde_json::to_string(&report)?);
+            ok(render(&report))
         }
         BenchCommand::Train { at, steps, rows, replicas, device } => {
             let mut shape = arxiv_to_model::train::bench::f01_shape(at.runs.files(), at.profile.as_str())?;

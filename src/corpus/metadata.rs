@@ -5,6 +5,7 @@
 //! abstract, this reader turns such a field into `None` and lets the filter
 //! decide. A line that is not a JSON object is counted, never fatal.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -99,8 +100,12 @@ struct OaiVersion {
 
 const QUOTED_ERRORS: usize = 5;
 
-/// Calls `visit` for every usable record of the snapshot at `path`.
-pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Result<MetadataReadStats> {
+/// Calls `visit` for every usable record of the snapshot at `path`; an error
+/// from `visit` stops the read and is returned.
+pub fn for_each_record(
+    path: &Path,
+    mut visit: impl FnMut(MetadataRecord) -> Result<()>,
+) -> Result<MetadataReadStats> {
     let reader = open_maybe_gzip(path)?;
     let mut stats = MetadataReadStats::default();
     let mut line = Vec::new();
@@ -132,7 +137,7 @@ pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Re
         match parse_record(&line) {
             Ok(record) => {
                 stats.records += 1;
-                visit(record);
+                visit(record)?;
             }
             Err(why) => {
                 stats.malformed_lines += 1;
@@ -143,6 +148,49 @@ pub fn for_each_record(path: &Path, mut visit: impl FnMut(MetadataRecord)) -> Re
         }
     }
     Ok(stats)
+}
+
+/// The rule for a snapshot that repeats an id: the record with the most
+/// versions (the latest snapshot of the paper) wins; on a tie, the later
+/// line. The snapshot table and the index builder both ask it, so the rule
+/// has one implementation.
+#[derive(Debug, Default)]
+pub struct DuplicateIds {
+    /// Per id: versions and ordinal (0-based record number) of the record kept so far.
+    kept: HashMap<String, (u32, u64)>,
+    /// Records whose id an earlier record already had.
+    pub repeats: u64,
+}
+
+/// What [`DuplicateIds::offer`] decided about a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// The first record of its id.
+    First,
+    /// It replaces the record of this ordinal.
+    Replaces(u64),
+    /// An earlier record of its id stays.
+    Loses,
+}
+
+impl DuplicateIds {
+    pub fn offer(&mut self, id: &str, versions: u32, ordinal: u64) -> Offer {
+        match self.kept.get_mut(id) {
+            None => {
+                self.kept.insert(id.to_string(), (versions, ordinal));
+                Offer::First
+            }
+            Some(seen) => {
+                self.repeats += 1;
+                if versions < seen.0 {
+                    return Offer::Loses;
+                }
+                let old = seen.1;
+                *seen = (versions, ordinal);
+                Offer::Replaces(old)
+            }
+        }
+    }
 }
 
 fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read>> {
@@ -248,7 +296,11 @@ mod tests {
         enc.finish().unwrap();
         for path in [&plain, &gz] {
             let mut ids = Vec::new();
-            let stats = for_each_record(path, |r| ids.push((r.id, r.first_version_year))).unwrap();
+            let stats = for_each_record(path, |r| {
+                ids.push((r.id, r.first_version_year));
+                Ok(())
+            })
+            .unwrap();
             assert_eq!(ids, vec![("math/0601001".to_string(), Some(2006)), ("2612.90003".to_string(), None)]);
             assert_eq!(stats.records, 2);
             assert_eq!(stats.malformed_lines, 1);
@@ -257,12 +309,27 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_id_keeps_the_record_with_most_versions_then_the_later() {
+        let mut dups = DuplicateIds::default();
+        assert_eq!(dups.offer("a", 2, 0), Offer::First);
+        assert_eq!(dups.offer("a", 1, 1), Offer::Loses);
+        assert_eq!(dups.offer("a", 2, 2), Offer::Replaces(0));
+        assert_eq!(dups.offer("a", 3, 3), Offer::Replaces(2));
+        assert_eq!(dups.offer("b", 0, 4), Offer::First);
+        assert_eq!(dups.repeats, 3);
+    }
+
+    #[test]
     fn the_real_oai_head_reads_without_malformed_lines() {
         let path =
             Path::new(crate::corpus::real::REAL_CORPUS_DIR).join("arxiv-metadata-oai-snapshot.head200.json");
         let path = path.as_path();
         let mut years = Vec::new();
-        let stats = for_each_record(path, |r| years.push(r.first_version_year)).unwrap();
+        let stats = for_each_record(path, |r| {
+            years.push(r.first_version_year);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(stats.records, 200);
         assert_eq!(stats.malformed_lines, 0);
         assert!(years.iter().all(Option::is_some));

@@ -8,6 +8,7 @@
 pub mod id;
 pub mod manifest;
 pub mod metadata;
+pub mod metadata_synth;
 pub mod real;
 pub mod source;
 pub mod synth;

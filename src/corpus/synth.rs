@@ -20,7 +20,7 @@
 mod cases;
 pub mod pack;
 mod papers;
-mod prose;
+pub(crate) mod prose;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

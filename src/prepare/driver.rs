@@ -39,7 +39,7 @@ use crate::spec::data::DataConfig;
 pub struct PrepareInput {
     /// Bulk tars, directories of per-paper files, or per-paper files.
     pub src: Vec<PathBuf>,
-    /// OAI metadata snapshot (JSON lines, plain or .gz); `None` skips the metadata filter.
+    /// OAI metadata snapshot (JSON lines, plain or .gz) or its index; `None` skips the metadata filter.
     pub metadata: Option<PathBuf>,
 }
 
@@ -330,7 +330,10 @@ fn load_metadata(
     let table = MetadataTable::load(path, &cfg.metadata_filter)?;
     let MetadataReadStats { records, malformed_lines, first_errors, duplicate_ids } = table.stats.clone();
     if records == 0 {
-        bail!("--metadata {} holds no usable record; pass the OAI snapshot JSON lines", path.display());
+        bail!(
+            "--metadata {} holds no usable record; pass the OAI snapshot JSON lines or its index",
+            path.display()
+        );
     }
     table.stats.check(path)?;
     let summary = MetadataSummary {

@@ -4,13 +4,15 @@
 //! the first rule it fails: category → abstract length → first-version year
 //! → withdrawn → licence.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Result;
 
 use super::ledger::DropReason;
-use crate::corpus::metadata::{for_each_record, MetadataReadStats, MetadataRecord};
+use super::metadata_index::MetadataIndex;
+use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
 use crate::spec::data::{CategoryMatch, MetadataFilter, YearRange};
 
 /// Released: the raw `categories` string contains a listed name anywhere, so
@@ -43,8 +45,12 @@ pub fn category_matches(categories: &str, wanted: &[String], mode: CategoryMatch
 }
 
 /// A null abstract counts as zero words (the released filter crashes on it).
-pub fn abstract_long_enough(abstract_text: Option<&str>, min_words: u32) -> bool {
-    abstract_text.map_or(0, |a| a.split_whitespace().count()) >= min_words as usize
+pub fn abstract_words(abstract_text: Option<&str>) -> u32 {
+    abstract_text.map_or(0, |a| u32::try_from(a.split_whitespace().count()).unwrap_or(u32::MAX))
+}
+
+pub fn abstract_long_enough(words: u32, min_words: u32) -> bool {
+    words >= min_words
 }
 
 /// An unknown first-version year passes: the rule can only drop what it can
@@ -67,25 +73,52 @@ pub fn license_allowed(license: Option<&str>, allowed: Option<&[String]>) -> boo
     }
 }
 
-/// The first rule `record` fails, or `Ok` when it enters.
-pub fn judge_record(record: &MetadataRecord, filter: &MetadataFilter) -> Result<(), DropReason> {
-    let categories = record.categories.as_deref().unwrap_or_default();
+/// What the rules read of a record, with the costly parts (word count,
+/// withdrawn scan) computed once: the metadata index stores exactly these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerdictInputs<'a> {
+    pub categories: Option<&'a str>,
+    pub abstract_words: u32,
+    pub first_version_year: Option<u16>,
+    pub withdrawn: bool,
+    pub license: Option<&'a str>,
+}
+
+impl<'a> VerdictInputs<'a> {
+    pub fn of(record: &'a MetadataRecord) -> Self {
+        Self {
+            categories: record.categories.as_deref(),
+            abstract_words: abstract_words(record.abstract_text.as_deref()),
+            first_version_year: record.first_version_year,
+            withdrawn: is_withdrawn(record.comments.as_deref()),
+            license: record.license.as_deref(),
+        }
+    }
+}
+
+/// The first rule a record fails, or `Ok` when it enters.
+pub fn judge(inputs: &VerdictInputs, filter: &MetadataFilter) -> Result<(), DropReason> {
+    let categories = inputs.categories.unwrap_or_default();
     if !category_matches(categories, &filter.categories, filter.category_match) {
         return Err(DropReason::Category);
     }
-    if !abstract_long_enough(record.abstract_text.as_deref(), filter.min_abstract_words) {
+    if !abstract_long_enough(inputs.abstract_words, filter.min_abstract_words) {
         return Err(DropReason::AbstractTooShort);
     }
-    if !first_version_in_range(record.first_version_year, &filter.first_version_years) {
+    if !first_version_in_range(inputs.first_version_year, &filter.first_version_years) {
         return Err(DropReason::FirstVersionYear);
     }
-    if filter.drop_withdrawn && is_withdrawn(record.comments.as_deref()) {
+    if filter.drop_withdrawn && inputs.withdrawn {
         return Err(DropReason::Withdrawn);
     }
-    if !license_allowed(record.license.as_deref(), filter.licenses.as_deref()) {
+    if !license_allowed(inputs.license, filter.licenses.as_deref()) {
         return Err(DropReason::License);
     }
     Ok(())
+}
+
+pub fn judge_record(record: &MetadataRecord, filter: &MetadataFilter) -> Result<(), DropReason> {
+    judge(&VerdictInputs::of(record), filter)
 }
 
 /// What a kept record contributes to its document.
@@ -96,62 +129,101 @@ pub struct MetadataFields {
     pub categories: String,
 }
 
-/// Verdicts for every record of the snapshot. Only records that pass keep
-/// their title and abstract, so the table holds text for kept papers only.
-#[derive(Debug, Default)]
+/// Verdicts for every paper id `--metadata` knows, from the snapshot or from
+/// its index (`replicate metadata index`); both give the same answers.
+#[derive(Debug)]
 pub struct MetadataTable {
-    verdicts: HashMap<String, Result<MetadataFields, DropReason>>,
+    source: Source,
     pub stats: MetadataReadStats,
 }
 
+#[derive(Debug)]
+enum Source {
+    /// Every record's verdict in memory; only records that pass keep their
+    /// title and abstract, so the table holds text for kept papers only.
+    Snapshot(HashMap<String, Result<MetadataFields, DropReason>>),
+    /// Verdicts in memory, text read from the index for the papers that ask.
+    Index(Box<MetadataIndex>),
+}
+
 impl MetadataTable {
+    /// Reads `path`, an OAI snapshot (JSON lines, plain or gzipped) or a
+    /// metadata index; the content decides (the Parquet magic), not the name.
     pub fn load(path: &Path, filter: &MetadataFilter) -> Result<Self> {
+        if super::metadata_index::is_index(path)? {
+            let index = MetadataIndex::open(path, filter)?;
+            let stats = index.stats.clone();
+            return Ok(Self { source: Source::Index(Box::new(index)), stats });
+        }
+        Self::load_snapshot(path, filter)
+    }
+
+    fn load_snapshot(path: &Path, filter: &MetadataFilter) -> Result<Self> {
         let mut verdicts = HashMap::new();
-        // Duplicate ids: the record with the most versions (the latest
-        // snapshot of the paper) wins; on a tie, the later line.
-        let mut versions: HashMap<String, u32> = HashMap::new();
-        let mut duplicates = 0u64;
+        let mut duplicates = DuplicateIds::default();
+        let mut ordinal = 0u64;
         let mut stats = for_each_record(path, |record| {
-            if let Some(&seen) = versions.get(&record.id) {
-                duplicates += 1;
-                if record.versions < seen {
-                    return;
-                }
+            ordinal += 1;
+            if duplicates.offer(&record.id, record.versions, ordinal - 1) == Offer::Loses {
+                return Ok(());
             }
-            versions.insert(record.id.clone(), record.versions);
             let verdict = judge_record(&record, filter).map(|()| MetadataFields {
                 title: record.title.unwrap_or_default(),
                 abstract_text: record.abstract_text.unwrap_or_default(),
                 categories: record.categories.unwrap_or_default(),
             });
             verdicts.insert(record.id, verdict);
+            Ok(())
         })?;
-        stats.duplicate_ids = duplicates;
-        if duplicates > 0 {
-            tracing::warn!(
-                metadata = %path.display(),
-                duplicates,
-                "the metadata snapshot repeats paper ids; the record with the most versions was kept for each"
-            );
-        }
-        Ok(Self { verdicts, stats })
+        stats.duplicate_ids = duplicates.repeats;
+        warn_duplicates(path, &stats);
+        Ok(Self { source: Source::Snapshot(verdicts), stats })
     }
 
-    /// A paper without a record is dropped: `--metadata` promises a record per paper.
-    pub fn judge(&self, id: &str) -> Result<&MetadataFields, DropReason> {
-        match self.verdicts.get(id) {
-            None => Err(DropReason::NoMetadataRecord),
-            Some(Err(reason)) => Err(*reason),
-            Some(Ok(fields)) => Ok(fields),
+    /// The verdict alone (no text is read): whether a paper's bytes are worth reading.
+    pub fn verdict(&self, id: &str) -> Result<(), DropReason> {
+        match &self.source {
+            Source::Snapshot(verdicts) => match verdicts.get(id) {
+                None => Err(DropReason::NoMetadataRecord),
+                Some(verdict) => verdict.as_ref().map(|_| ()).map_err(|r| *r),
+            },
+            Source::Index(index) => index.verdict(id),
         }
     }
 
+    /// A paper without a record is dropped: `--metadata` promises a record
+    /// per paper. `Err` only when the index cannot be read.
+    pub fn judge(&self, id: &str) -> Result<Result<Cow<'_, MetadataFields>, DropReason>> {
+        match &self.source {
+            Source::Snapshot(verdicts) => Ok(match verdicts.get(id) {
+                None => Err(DropReason::NoMetadataRecord),
+                Some(Err(reason)) => Err(*reason),
+                Some(Ok(fields)) => Ok(Cow::Borrowed(fields)),
+            }),
+            Source::Index(index) => index.judge(id).map(|v| v.map(Cow::Owned)),
+        }
+    }
+
+    /// Paper ids known (after the duplicate rule).
     pub fn len(&self) -> usize {
-        self.verdicts.len()
+        match &self.source {
+            Source::Snapshot(verdicts) => verdicts.len(),
+            Source::Index(index) => index.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.verdicts.is_empty()
+        self.len() == 0
+    }
+}
+
+pub(super) fn warn_duplicates(path: &Path, stats: &MetadataReadStats) {
+    if stats.duplicate_ids > 0 {
+        tracing::warn!(
+            metadata = %path.display(),
+            duplicates = stats.duplicate_ids,
+            "the metadata snapshot repeats paper ids; the record with the most versions was kept for each"
+        );
     }
 }
 
@@ -190,8 +262,8 @@ mod tests {
     #[case(Some(""), 0, true)]
     #[case(Some("one two three"), 3, true)]
     #[case(Some("  one\ntwo  "), 3, false)]
-    fn abstract_words(#[case] text: Option<&str>, #[case] min: u32, #[case] pass: bool) {
-        assert_eq!(abstract_long_enough(text, min), pass);
+    fn abstract_word_counts(#[case] text: Option<&str>, #[case] min: u32, #[case] pass: bool) {
+        assert_eq!(abstract_long_enough(abstract_words(text), min), pass);
     }
 
     #[rstest]
@@ -282,8 +354,9 @@ mod tests {
         let mut f = filter();
         f.licenses = None;
         let table = MetadataTable::load(&path, &f).unwrap();
-        assert_eq!(table.judge("0704.0001").map(|m| m.title.as_str()), Ok("T"));
-        assert_eq!(table.judge("0704.0002"), Err(DropReason::AbstractTooShort));
-        assert_eq!(table.judge("0704.0003"), Err(DropReason::NoMetadataRecord));
+        assert_eq!(table.judge("0704.0001").unwrap().map(|m| m.title.clone()), Ok("T".to_string()));
+        assert_eq!(table.judge("0704.0002").unwrap(), Err(DropReason::AbstractTooShort));
+        assert_eq!(table.verdict("0704.0002"), Err(DropReason::AbstractTooShort));
+        assert_eq!(table.judge("0704.0003").unwrap(), Err(DropReason::NoMetadataRecord));
     }
 }

@@ -3,6 +3,7 @@
 //! Everything here depends on the paper alone, so workers run it in parallel;
 //! dedup and the split depend on input order and happen in the finishing pass.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -81,7 +82,7 @@ impl<'a> PaperContext<'a> {
     /// Whether the reader should load a paper's bytes at all: a paper the
     /// metadata filter drops is only counted.
     pub fn wants_content(&self, id: &str) -> bool {
-        self.metadata.is_none_or(|m| m.judge(id).is_ok())
+        self.metadata.is_none_or(|m| m.verdict(id).is_ok())
     }
 }
 
@@ -141,7 +142,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     let mut p = Progress::new(&raw);
     let cfg = ctx.cfg;
 
-    let meta: Option<&MetadataFields> = match ctx.metadata.map(|m| m.judge(&raw.id)) {
+    let meta: Option<Cow<MetadataFields>> = match ctx.metadata.map(|m| m.judge(&raw.id)).transpose()? {
         Some(Err(reason)) => return Ok(p.leave(reason)),
         Some(Ok(fields)) => Some(fields),
         None => None,
