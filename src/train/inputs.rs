@@ -217,9 +217,7 @@ mod tests {
 
     #[test]
     fn epochs_size_the_share_of_the_data() {
-        let spec = crate::spec::load_one(&Path::new(env!("CARGO_MANIFEST_DIR")).join("runs"), "D01", "ci")
-            .unwrap()
-            .0;
+        let spec = crate::spec::load_one(crate::spec::SpecFiles::Embedded, "D01", "ci").unwrap().0;
         let mut train = spec.train.clone();
         let tokens = train.tokens as usize;
         let s = sizing(&train, 100 * tokens);
