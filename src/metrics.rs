@@ -40,7 +40,9 @@ impl std::fmt::Display for Tolerance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tolerance::Exact => write!(f, "exact"),
-            Tolerance::Relative(r) => write!(f, "±{}%", r * 100.0),
+            // Relative bands read as the fraction they are (±1e-6, ±0.02): `r * 100` prints
+            // 1e-6 as 0.00009999999999999999%.
+            Tolerance::Relative(r) => write!(f, "±{r} relative"),
             Tolerance::Absolute(a) => write!(f, "±{a}"),
             Tolerance::Unpinned => write!(f, "unpinned"),
         }

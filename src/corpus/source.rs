@@ -285,10 +285,11 @@ fn read_bulk_tar(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tar_with(members: &[(&str, &[u8])]) -> Vec<u8> {
+    /// A tar of regular files (shared by other modules' tests).
+    pub(crate) fn tar_with(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for (name, data) in members {
             let mut header = tar::Header::new_gnu();

@@ -232,21 +232,10 @@ mod tests {
         assert_eq!(rate(5.0, 2.0), Some(2.5));
     }
 
-    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (name, data) in members {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder.append_data(&mut header, name, *data).unwrap();
-        }
-        builder.into_inner().unwrap()
-    }
-
     #[test]
     fn the_raw_pass_reads_every_member_of_a_gzipped_tar() {
-        let tar = tar_of(&[("a.tex", &[b'a'; 3000]), ("fig.eps", &[b'b'; 700])]);
+        let tar =
+            crate::corpus::source::tests::tar_with(&[("a.tex", &[b'a'; 3000]), ("fig.eps", &[b'b'; 700])]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gz, &tar).unwrap();
         let gz = gz.finish().unwrap();

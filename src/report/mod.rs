@@ -559,7 +559,7 @@ fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T
     Ok(Some(rows.with_context(|| format!("{} has rows of the wrong shape", path.display()))?))
 }
 
-const TOKENIZER_METRICS: [&str; 9] = [
+const TOKENIZER_METRICS: [&str; 10] = [
     "vocab_size",
     "command_integrity",
     "context_consistency",
@@ -569,6 +569,9 @@ const TOKENIZER_METRICS: [&str; 9] = [
     "fertility_math",
     "roundtrip_exact",
     "unk_rate",
+    // T06: the share of train-shard tokens the legacy uint16 wrap changed (validation keeps
+    // the tokenizer's ids, so T06's validation loss measures the mismatch).
+    "wrapped_share",
 ];
 
 fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
