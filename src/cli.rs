@@ -121,6 +121,17 @@ impl Device {
     }
 }
 
+/// A tokenizer and the documents it reads (`tokenize`, `tokenizer stats`, `bench tokenize`).
+#[derive(Args, Debug, Clone)]
+pub struct TokenizedDocs {
+    /// tokenizer.json from `tokenizer train`.
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// documents.jsonl from `prepare`.
+    #[arg(long)]
+    pub docs: PathBuf,
+}
+
 /// Where reports go.
 #[derive(Args, Debug, Clone)]
 pub struct ReportsDir {
@@ -216,12 +227,8 @@ pub enum Command {
     Tokenizer(TokenizerCommand),
     /// Pack documents into token shards (u16 or u32 by vocabulary size).
     Tokenize {
-        /// tokenizer.json from `tokenizer train`.
-        #[arg(long)]
-        tokenizer: PathBuf,
-        /// documents.jsonl from `prepare`.
-        #[arg(long)]
-        docs: PathBuf,
+        #[command(flatten)]
+        input: TokenizedDocs,
         /// Where the shards and shards.json go.
         #[arg(long)]
         out: PathBuf,
@@ -323,12 +330,8 @@ pub enum TokenizerCommand {
     },
     /// Symbol-stability metrics of a tokenizer on documents (see paper/metrics.md).
     Stats {
-        /// tokenizer.json from `tokenizer train`.
-        #[arg(long)]
-        tokenizer: PathBuf,
-        /// documents.jsonl from `prepare`.
-        #[arg(long)]
-        docs: PathBuf,
+        #[command(flatten)]
+        input: TokenizedDocs,
         /// The stats.json to write.
         #[arg(long)]
         out: PathBuf,
@@ -440,12 +443,8 @@ pub enum BenchCommand {
     },
     /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
     Tokenize {
-        /// tokenizer.json from `tokenizer train`.
-        #[arg(long)]
-        tokenizer: PathBuf,
-        /// documents.jsonl from `prepare`.
-        #[arg(long)]
-        docs: PathBuf,
+        #[command(flatten)]
+        input: TokenizedDocs,
         /// Alternating pairs of timed passes (ours, raw) over the documents (at least 5).
         #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
         pairs: usize,

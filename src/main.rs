@@ -160,15 +160,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
             json(&tokenize::train_tokenizer(&spec.tokenizer, &docs, &out)?)
         }
-        Command::Tokenizer(TokenizerCommand::Stats { tokenizer, docs, out }) => {
-            let stats = tokenize::stats(&tokenizer, &docs)?;
+        Command::Tokenizer(TokenizerCommand::Stats { input, out }) => {
+            let stats = tokenize::stats(&input.tokenizer, &input.docs)?;
             stats.save(&out)?;
             json(&stats.metrics)
         }
-        Command::Tokenize { tokenizer, docs, out, legacy_u16 } => {
+        Command::Tokenize { input, out, legacy_u16 } => {
             let dtype = if legacy_u16.is_some() { ShardDtype::LegacyU16 } else { ShardDtype::Auto };
-            let summary =
-                tokenize::write_shards(&tokenizer, &docs, dtype, legacy_u16.unwrap_or(u32::MAX), &out)?;
+            let summary = tokenize::write_shards(
+                &input.tokenizer,
+                &input.docs,
+                dtype,
+                legacy_u16.unwrap_or(u32::MAX),
+                &out,
+            )?;
             ok(format_args!(
                 "wrote {} tokens in {} shards to {}\n",
                 summary.tokens(),
@@ -303,10 +308,10 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             arxiv_to_model::train::bench::bench(&shape, steps, device)?;
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Tokenize { tokenizer, docs, pairs } => {
+        BenchCommand::Tokenize { input, pairs } => {
             let jobs =
                 global.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            ok(format_args!("{}\n", tokenize::bench(&tokenizer, &docs, jobs, pairs)?))
+            ok(format_args!("{}\n", tokenize::bench(&input.tokenizer, &input.docs, jobs, pairs)?))
         }
     }
 }
