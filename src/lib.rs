@@ -14,5 +14,6 @@ pub mod prepare;
 pub mod replicate;
 pub mod report;
 pub mod spec;
+pub mod tex;
 pub mod tokenize;
 pub mod train;

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use arxiv_to_model::prepare::latex::main_file::MainFileRule;
 use arxiv_to_model::prepare::latex::{
-    self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans, split_preamble,
-    strip_comments, Resolved,
+    self, clean_after_comments, extract_resolved, local_sty_files, split_preamble, strip_comments, Resolved,
 };
 use arxiv_to_model::prepare::ledger::DropReason;
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
 use arxiv_to_model::spec::load_one;
+use arxiv_to_model::tex::math::math_spans;
 
 /// One paper: its id and its files (archive path → text).
 struct Paper {

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use arxiv_to_model::prepare::clean::ReleasedCleaner;
-use arxiv_to_model::prepare::latex::{self, includes::find_includes, math::math_spans};
+use arxiv_to_model::prepare::latex::{self, includes::find_includes};
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::prepare::quality::mask_for_language;
 use arxiv_to_model::spec::data::{
     Cleaning, CommentMode, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
 };
+use arxiv_to_model::tex::math::math_spans;
 
 /// The patterns of issue 14 and their relatives, each repeated to the size asked.
 const PATTERNS: &[&str] = &[

@@ -28,6 +28,5 @@ pub mod paper;
 pub mod quality;
 pub mod stream;
 pub mod validate;
-pub mod watchdog;
 pub use bench::{bench, BenchReport};
 pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};

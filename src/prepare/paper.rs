@@ -22,9 +22,9 @@ use super::quality::{
     assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
 };
 use super::validate::{is_tex_member, validate_source, SourceKind};
-use super::watchdog;
 use crate::corpus::source::{RawContent, RawPaper};
 use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
+use crate::tex::watchdog;
 
 /// Per-paper stages, in waterfall order (dedup is the finishing pass's).
 pub const PER_PAPER_STAGES: usize = 6;

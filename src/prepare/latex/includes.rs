@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::comments::{tex_spans, SpanKind};
-use super::scan::{control_seq, group_content, skip_blanks};
+use crate::tex::scan::{control_seq, group_content, skip_blanks};
 
 /// One include command found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum IncludeTarget {
 
 /// Every include command in the code spans of `text`, in order.
 pub fn find_includes(text: &str) -> Vec<IncludeRef> {
-    super::scan::indexed(text, || includes_in(text))
+    crate::tex::scan::indexed(text, || includes_in(text))
 }
 
 fn includes_in(text: &str) -> Vec<IncludeRef> {
@@ -51,7 +51,7 @@ fn includes_in(text: &str) -> Vec<IncludeRef> {
         }
         let mut at = span.range.start.max(resume);
         while let Some(offset) = text[at..span.range.end].find('\\') {
-            if crate::prepare::watchdog::expired() {
+            if crate::tex::watchdog::expired() {
                 return found;
             }
             let start = at + offset;

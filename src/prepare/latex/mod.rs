@@ -11,8 +11,6 @@ pub mod drops;
 pub mod includes;
 pub mod macros;
 pub mod main_file;
-pub mod math;
-pub mod scan;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -111,7 +109,7 @@ pub fn extract_resolved(
     if resolver.over_budget {
         return Err(DropReason::IncludeBudget);
     }
-    if crate::prepare::watchdog::expired() {
+    if crate::tex::watchdog::expired() {
         return Err(DropReason::ExtractionTimeLimit);
     }
     resolver.report.text = text;
@@ -241,7 +239,7 @@ impl<'a> Resolver<'a> {
     /// time is up); once spent, it stays spent and inlining stops.
     fn spent(&mut self, len: usize) -> bool {
         self.over_budget |= len.saturating_add(self.include_cost) > self.budget.max_bytes;
-        self.over_budget || crate::prepare::watchdog::expired()
+        self.over_budget || crate::tex::watchdog::expired()
     }
 
     /// Where an include points: the archive path (if any), the import
