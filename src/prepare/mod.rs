@@ -29,4 +29,5 @@ pub mod quality;
 pub mod stream;
 pub mod validate;
 pub use bench::{bench, BenchReport};
-pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions, PrepareSummary};
+pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions};
+pub use output::{PrepareSummary, PreparedCorpus};

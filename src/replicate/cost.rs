@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::cache::StageCache;
-use super::golden::{values_path, RunValues};
+use super::layout::{values_path, RunValues};
 use super::plan::{plan, StageName};
 use super::runner::{same_run_as, InputKeys};
 use crate::spec::model::{ModelVocab, ShapeRef};

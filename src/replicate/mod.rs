@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod cost;
 pub mod golden;
+pub mod layout;
 pub mod plan;
 pub mod record;
 pub mod runner;

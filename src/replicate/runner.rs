@@ -8,25 +8,20 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use super::cache::{StageCache, StageKey};
-use super::golden::{values_path, RunValues};
+use super::layout::{
+    artifacts, profile_dir, run_dir, run_values, values_path, RunValues, CLAIMS_FILE, RECORD_FILE,
+    SCALING_FILE, TIMING_DIR,
+};
 use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
-use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
-use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
-use super::verdicts::{judge, ClaimVerdict, Measured, Samples};
+use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport, SCALING_RUNS};
+use super::stages::{read_values, Executor, Sources, StageContext};
+use super::verdicts::{judge, ClaimVerdict, Samples};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
 use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet};
 use crate::train::BackendChoice;
 
-/// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
-pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
-/// The verdicts of a profile's claims, under `reports/<profile>/` (reproducible claims) and
-/// under its [`TIMING_DIR`] (claims on timing metrics).
-pub const CLAIMS_FILE: &str = "claims.json";
-/// Where a profile's machine-dependent outputs go (`reports/<profile>/timing/`): timing
-/// claims and the timing report. Not committed: they change on every rerun.
-pub const TIMING_DIR: &str = "timing";
 /// Bootstrap resamples for the scaling interval, and their seed.
 const SCALING_RESAMPLES: usize = 1000;
 const SCALING_SEED: u64 = 2602;
@@ -313,7 +308,7 @@ impl<E: Executor> Job<'_, E> {
             stages,
             spec: spec.clone(),
         };
-        let path = run_dir.join("record.json");
+        let path = run_dir.join(RECORD_FILE);
         write_json_atomic(&path, &record)?;
         let (failed_stage, error) = failure.map_or((None, None), |(s, e)| (Some(s), Some(e)));
         Ok(RunOutcome { id: spec.id.clone(), status, failed_stage, error, record: path })
@@ -409,31 +404,10 @@ fn copy_artifacts(stage: StageName, from: &Path, run_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Seed-0 values of every run of the profile that has them.
-pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
-    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.values)).collect())
-}
-
-/// Values per seed of every run of the profile that has them.
-pub fn samples(set: &SpecSet, reports_dir: &Path) -> Result<Samples> {
-    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.samples())).collect())
-}
-
-fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, RunValues>> {
-    let mut found = BTreeMap::new();
-    for spec in &set.specs {
-        let path = values_path(reports_dir, &set.profile.profile, &spec.id);
-        if path.exists() {
-            found.insert(spec.id.clone(), RunValues::read(&path)?);
-        }
-    }
-    Ok(found)
-}
-
 /// Scaling fit over S01–S05 per seed (alpha and E added to S05's values, one per seed) and
 /// claim verdicts, written next to the runs.
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
-    let profile_dir = reports_dir.join(&set.profile.profile);
+    let profile_dir = profile_dir(reports_dir, &set.profile.profile);
     let _lock = crate::io::exclusive_lock(&profile_dir.join(".finalize.lock"), "the profile's reports")?;
     let mut values = run_values(set, reports_dir)?;
     let seeds =
@@ -441,7 +415,7 @@ fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>,
     let fits: Vec<ScalingReport> = (0..seeds).map_while(|k| fit_scaling(&values, k)).collect();
     let scaling = fits.first().cloned();
     if let Some(report) = &scaling {
-        write_json_atomic(&profile_dir.join("scaling.json"), report)?;
+        write_json_atomic(&profile_dir.join(SCALING_FILE), report)?;
         let last = SCALING_RUNS[SCALING_RUNS.len() - 1];
         let run = values.entry(last.to_string()).or_default();
         for (k, fit) in fits.iter().enumerate() {
@@ -476,15 +450,10 @@ fn fit_scaling(values: &BTreeMap<String, RunValues>, k: usize) -> Option<Scaling
     fit_with_interval(&points?, SCALING_RESAMPLES, SCALING_SEED)
 }
 
-/// `reports/<profile>/runs/<ID>/`.
 /// Beside the run directory, not in it: the run directory holds exactly the reports.
 fn run_lock_path(run_dir: &Path) -> PathBuf {
     let name = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     run_dir.with_file_name(format!(".{name}.lock"))
-}
-
-pub fn run_dir(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
-    reports_dir.join(profile).join("runs").join(id)
 }
 
 fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {

@@ -81,23 +81,6 @@ pub trait Executor {
     }
 }
 
-/// Files of a stage's output that belong in `reports/<profile>/runs/<ID>/`, with the name they get there.
-pub fn artifacts(stage: StageName) -> &'static [(&'static str, &'static str)] {
-    match stage {
-        StageName::Prepare => {
-            &[("yield.csv", "yield.csv"), ("summary.json", "prepare.json"), ("ledger.csv", "ledger.csv")]
-        }
-        StageName::Tokenizer => {
-            &[("tokenizer.record.json", "tokenizer.json"), ("stats.json", "tokenizer-stats.json")]
-        }
-        StageName::Tokenize => &[
-            ("shards.json", "shards.json"),
-            (crate::tokenize::shards::DOCUMENT_TOKENS_FILE, crate::tokenize::shards::DOCUMENT_TOKENS_FILE),
-        ],
-        StageName::Train => &[("metrics.csv", "metrics.csv"), ("summary.json", "train.json")],
-    }
-}
-
 /// Reads a stage's `values.json`; absent means the stage measured nothing.
 pub fn read_values(dir: &Path) -> Result<BTreeMap<String, f64>> {
     let path = dir.join(VALUES_FILE);
@@ -238,7 +221,7 @@ fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>
     let docs = documents(ctx)?;
     let record = crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
     let stats = crate::tokenize::stats(&out.join(TOKENIZER_FILE), &docs)?;
-    stats.save(&out.join("stats.json"))?;
+    stats.save(&out.join(crate::tokenize::train::STATS_FILE))?;
     let mut values = stats.metrics;
     values.insert("vocab_size".to_string(), f64::from(record.vocab_size));
     Ok(values)

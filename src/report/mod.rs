@@ -16,9 +16,9 @@ use anyhow::{Context, Result};
 use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
-use crate::prepare::output::{LedgerRow, YieldRow};
-use crate::replicate::runner::{measured, run_dir, CLAIMS_FILE, SCALING_RUNS, TIMING_DIR};
-use crate::replicate::scaling::ScalingReport;
+use crate::prepare::output::{LedgerRow, YieldRow, LEDGER_FILE, YIELD_FILE};
+use crate::replicate::layout::{measured, run_dir, CLAIMS_FILE, RECORD_FILE, SCALING_FILE, TIMING_DIR};
+use crate::replicate::scaling::{ScalingReport, SCALING_RUNS};
 use crate::replicate::verdicts::{ClaimVerdict, Measured, SideStats};
 use crate::spec::{Group, SpecSet};
 use crate::tokenize::shards::{DocumentTokens, DOCUMENT_TOKENS_FILE};
@@ -55,7 +55,7 @@ impl ReportInputs {
     pub fn load(set: SpecSet, reports_dir: &Path) -> Result<Self> {
         let dir = reports_dir.join(&set.profile.profile);
         let measured = measured(&set, reports_dir)?;
-        let scaling_path = dir.join("scaling.json");
+        let scaling_path = dir.join(SCALING_FILE);
         let scaling = if scaling_path.exists() {
             let text = std::fs::read_to_string(&scaling_path)?;
             Some(
@@ -127,7 +127,7 @@ fn corpus_descriptions(set: &SpecSet, reports_dir: &Path) -> BTreeMap<Group, Cor
         if corpora.contains_key(&spec.group) {
             continue;
         }
-        let path = run_dir(reports_dir, &set.profile.profile, &spec.id).join("record.json");
+        let path = run_dir(reports_dir, &set.profile.profile, &spec.id).join(RECORD_FILE);
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         let input = &record["input"];
@@ -317,7 +317,7 @@ fn write_timing_report(inputs: &ReportInputs) -> Result<()> {
 fn same_runs(inputs: &ReportInputs) -> String {
     let mut lines = String::new();
     for spec in &inputs.set.specs {
-        let Ok(text) = std::fs::read_to_string(inputs.run_file(&spec.id, "record.json")) else { continue };
+        let Ok(text) = std::fs::read_to_string(inputs.run_file(&spec.id, RECORD_FILE)) else { continue };
         let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         if let Some(first) = record["same_run_as"].as_str() {
             lines.push_str(&format!(
@@ -445,7 +445,7 @@ fn yield_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result
         out.push_str(&figure_markdown("usable_tokens", &caption));
     }
     for id in &runs {
-        let Some(rows) = read_rows::<YieldRow>(&inputs.run_file(id, "yield.csv"))? else { continue };
+        let Some(rows) = read_rows::<YieldRow>(&inputs.run_file(id, YIELD_FILE))? else { continue };
         let caption =
             inputs.caption(Group::DataYield, &format!("{id}: papers left after each pipeline stage"));
         let bars = Bars {
@@ -473,7 +473,7 @@ fn per_paper(inputs: &ReportInputs, runs: &[String], tables: &Path) -> Result<St
     let mut papers: BTreeMap<String, BTreeMap<String, (LedgerRow, Option<u64>)>> = BTreeMap::new();
     let mut long = Table::new(&["paper", "run", "status", "stage", "reason", "chars kept", "tokens kept"]);
     for id in runs {
-        let Some(ledger) = read_rows::<LedgerRow>(&inputs.run_file(id, "ledger.csv"))? else { continue };
+        let Some(ledger) = read_rows::<LedgerRow>(&inputs.run_file(id, LEDGER_FILE))? else { continue };
         let tokens: BTreeMap<String, u64> =
             read_rows::<DocumentTokens>(&inputs.run_file(id, DOCUMENT_TOKENS_FILE))?
                 .unwrap_or_default()
@@ -651,7 +651,9 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
         // not round-trip every document is flagged as lossy.
         let bits_per_byte = group == Group::Tokenization;
         for id in ids(inputs, group) {
-            let Some(steps) = read_curve(&inputs.run_file(&id, "metrics.csv"))? else { continue };
+            let Some(steps) = read_curve(&inputs.run_file(&id, crate::train::METRICS_FILE))? else {
+                continue;
+            };
             let scale = match (bits_per_byte, inputs.value(&id, "val_bpb"), inputs.value(&id, "val_loss")) {
                 (true, Some(bpb), Some(nats)) if nats > 0.0 => bpb / nats,
                 (true, _, _) => continue,

@@ -6,7 +6,6 @@
 //! [`stats`] and [`bench`].
 
 pub mod bench;
-pub mod documents;
 pub mod recipes;
 pub mod shards;
 pub mod stats;

@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
-use super::documents::{for_each_document, Document, Split};
 use super::recipes::eos_id;
 use crate::io::write_json_atomic;
 use crate::prepare::output::AtomicFile;
+use crate::prepare::output::{for_each_document, Document, Split};
 use crate::spec::tokenizer::ShardDtype;
 
 pub const MAGIC: [u8; 8] = *b"A2MSHARD";

@@ -37,9 +37,9 @@ use serde::{Deserialize, Serialize};
 use tokenizers::models::ModelWrapper;
 use tokenizers::Tokenizer;
 
-use super::documents::{for_each_document, Document};
 use super::shards::load_tokenizer;
 use crate::io::write_json_atomic;
+use crate::prepare::output::{for_each_document, Document};
 use crate::tex::commands::command_spans;
 use crate::tex::math::math_spans;
 

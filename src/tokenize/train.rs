@@ -12,13 +12,16 @@ use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::Tokenizer;
 
-use super::documents::{file_sha256, for_each_document, Split};
 use super::recipes::{empty_model, is_byte_level, recipe_tokenizer, special_tokens};
+use crate::io::file_sha256;
 use crate::io::{write_atomic, write_json_atomic};
+use crate::prepare::output::{for_each_document, Split};
 use crate::spec::tokenizer::{Recipe, TokenizerConfig};
 
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const RECORD_FILE: &str = "tokenizer.record.json";
+/// The symbol-stability metrics of the tokenizer on its own corpus (`tokenizer stats`).
+pub const STATS_FILE: &str = "stats.json";
 
 /// What `tokenizer.record.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,10 +9,10 @@ use anyhow::{bail, Context, Result};
 
 use super::loader::{epoch_order, fraction_of, Encode, TokenSource, TokenStore, VecStore};
 use super::TrainData;
+use crate::prepare::output::{read_documents, Split};
 use crate::spec::train::{DataOrder, LoaderKind, TrainConfig};
 use crate::spec::Spec;
 use crate::tex::math::math_spans;
-use crate::tokenize::documents::{read_documents, Split};
 use crate::tokenize::recipes::{eos_id, pad_id};
 use crate::tokenize::shards::{load_tokenizer, ShardReader};
 

@@ -48,6 +48,11 @@ pub use self::plan::{decoder_shape, planned_steps};
 pub use self::step::summed_nll;
 pub use self::summary::TrainSummary;
 
+/// Per-step metrics of a training run, one row per logged step.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// The training summary, written last (see [`TrainSummary`]).
+pub const SUMMARY_FILE: &str = "summary.json";
+
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
     /// Continue from the newest checkpoint in `out/checkpoints`.
@@ -121,7 +126,7 @@ fn run_on<B: AutodiffBackend>(
     check_precision::<B>(train, &placement)?;
     let resume::Start { mut model, mut optim, mut state, resumed_from } =
         resume::start::<B>(&plan, train, &device, &ckpt_dir, opts.resume)?;
-    let mut log = metrics::MetricsLog::open(&out.join("metrics.csv"), resumed_from)?;
+    let mut log = metrics::MetricsLog::open(&out.join(METRICS_FILE), resumed_from)?;
     let setup = LoaderSetup {
         context: train.context as usize,
         rows: plan.rows,
@@ -201,7 +206,7 @@ fn run_on<B: AutodiffBackend>(
         resumed_from,
         device_placement: placement.iter().map(|d| format!("{d:?}")).collect(),
     });
-    crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
+    crate::io::write_json_atomic(&out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
 }
 
