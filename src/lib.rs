@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod corpus;
 pub mod io;
+pub mod ledger;
 pub mod metrics;
 pub mod prepare;
 pub mod replicate;

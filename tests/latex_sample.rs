@@ -8,11 +8,11 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use arxiv_to_model::ledger::DropReason;
 use arxiv_to_model::prepare::latex::main_file::MainFileRule;
 use arxiv_to_model::prepare::latex::{
     self, clean_after_comments, extract_resolved, local_sty_files, split_preamble, strip_comments, Resolved,
 };
-use arxiv_to_model::prepare::ledger::DropReason;
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
 use arxiv_to_model::spec::load_one;

@@ -14,7 +14,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::dedup::{split_for, ExactDedup};
-use super::ledger::{DropReason, LedgerStage};
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{
     open_lines, stage_name, write_csv_rows, AtomicFile, Document, LedgerRow, ManifestCheck, PrepareSummary,
@@ -22,6 +21,7 @@ use super::output::{
     SUMMARY_FILE, YIELD_FILE,
 };
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use crate::ledger::{DropReason, LedgerStage};
 use crate::spec::data::DataConfig;
 
 /// Bookkeeping of the unit counts for the summary.

@@ -30,9 +30,9 @@ use polars::prelude::{
 use polars_parquet::write::{schema_to_metadata_key, KeyValue};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::DropReason;
 use super::metadata_filter::{judge, warn_duplicates, MetadataFields, VerdictInputs};
 use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
+use crate::ledger::DropReason;
 use crate::spec::data::MetadataFilter;
 
 /// The key of the index header in the Parquet key-value metadata.

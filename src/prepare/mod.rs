@@ -17,7 +17,6 @@ pub mod encoding;
 pub mod extract;
 pub mod finish;
 pub mod latex;
-pub mod ledger;
 pub mod metadata_bench;
 pub mod metadata_filter;
 pub mod metadata_index;

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use super::ledger::{DropReason, LedgerStage};
+use crate::ledger::{DropReason, LedgerStage};
 
 mod documents;
 mod summary;

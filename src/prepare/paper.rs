@@ -15,7 +15,6 @@ use super::dedup::document_md5;
 use super::encoding::{decode_members, encoding_label, DecodedMember};
 use super::extract::{concat_tex, latex_abstract, latex_title};
 use super::latex;
-use super::ledger::{DropReason, LedgerStage};
 use super::metadata_filter::{MetadataFields, MetadataTable};
 use super::normalize::{collapse_all, normalize};
 use super::quality::{
@@ -23,6 +22,7 @@ use super::quality::{
 };
 use super::validate::{is_tex_member, validate_source, SourceKind};
 use crate::corpus::source::{RawContent, RawPaper};
+use crate::ledger::{DropReason, LedgerStage};
 use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
 use crate::tex::watchdog;
 

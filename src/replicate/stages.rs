@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::plan::StageName;
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
 use crate::prepare::output::stage_name;
 use crate::prepare::{PrepareInput, PrepareOptions};
 use crate::spec::{Profile, Spec};

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use md5::{Digest, Md5};
 
 use super::*;
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
 
 const SEED: u64 = 2602;
 
@@ -350,10 +350,7 @@ fn ground_truth_has_a_row_per_paper_and_run_in_ledger_spelling() {
     let rows = read_ground_truth(&summary.ground_truth).expect("rows");
     assert_eq!(rows.len(), 40 * 6);
     for row in &rows {
-        assert_eq!(
-            row.reason.map(DropReason::stage).unwrap_or(crate::prepare::ledger::LedgerStage::End),
-            row.stage
-        );
+        assert_eq!(row.reason.map(DropReason::stage).unwrap_or(crate::ledger::LedgerStage::End), row.stage);
     }
     assert_eq!(summary.kept.len(), 6);
     assert!(summary.kept["Y06"] > summary.kept["Y01"], "{:?}", summary.kept);

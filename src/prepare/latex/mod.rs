@@ -22,7 +22,7 @@ pub use drops::{drop_commands, drop_environments};
 pub use macros::{expand_macros, harvest_macros, split_preamble, Expanded, MacroTable};
 pub use main_file::MainFileRule;
 
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
 use crate::spec::data::{Cleaning, Extraction, MacroMode};
 use includes::{find_includes, join_path, locate, parent_dir, IncludeTarget};
 use main_file::detect_main_file;
