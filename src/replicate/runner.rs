@@ -15,7 +15,7 @@ use super::layout::{
 use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
 use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport, SCALING_RUNS};
-use super::stages::{read_values, Executor, Sources, StageContext};
+use super::stages::{read_values, Executor, Sources, StageContext, Upstream};
 use super::verdicts::{judge, ClaimVerdict, Samples};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
@@ -321,14 +321,14 @@ impl<E: Executor> Job<'_, E> {
         planned: &PlannedStage,
         force: bool,
     ) -> std::result::Result<(StageRecord, PathBuf), (StageRecord, String)> {
-        let input_dirs: Vec<PathBuf> =
-            planned.inputs.iter().filter(|k| k.stage != "input").map(|k| self.cache.dir(k)).collect();
-        let ctx = StageContext {
-            spec,
-            profile: &self.set.profile,
-            sources: self.sources,
-            input_dirs: input_dirs.iter().map(PathBuf::as_path).collect(),
-        };
+        let mut upstream = Upstream::default();
+        for key in &planned.inputs {
+            if let Some(stage) = StageName::ALL.into_iter().find(|s| s.as_str() == key.stage) {
+                upstream.insert(stage, self.cache.dir(key));
+            }
+        }
+        let bytes_read = upstream.dirs().map(tree_size).sum();
+        let ctx = StageContext { spec, profile: &self.set.profile, sources: self.sources, upstream };
         let clock = Instant::now();
         let produce = |out: &Path| self.executor.execute(planned.stage, &ctx, out);
         // Training checkpoints: a killed run resumes from the last good one.
@@ -338,7 +338,6 @@ impl<E: Executor> Job<'_, E> {
             self.cache.run(&planned.key, force, produce)
         };
         let wall = clock.elapsed().as_secs_f64();
-        let bytes_read = input_dirs.iter().map(|d| tree_size(d)).sum();
         match result {
             Ok(done) => {
                 let status = if done.reused { StageStatus::Reused } else { StageStatus::Ran };

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
+use crate::metrics::{columns_of, MetricInfo, ReportTable};
 use crate::prepare::output::{LedgerRow, YieldRow, LEDGER_FILE, YIELD_FILE};
 use crate::replicate::layout::{measured, run_dir, CLAIMS_FILE, RECORD_FILE, SCALING_FILE, TIMING_DIR};
 use crate::replicate::scaling::{ScalingReport, SCALING_RUNS};
@@ -277,12 +278,13 @@ fn claims_table(inputs: &ReportInputs, claims: &[ClaimVerdict]) -> Result<Table>
 /// claims that read them), kept out of the committed report.
 fn write_timing_report(inputs: &ReportInputs) -> Result<()> {
     let dir = inputs.dir.join(TIMING_DIR);
-    let mut table = Table::new(&["run", "tokens_per_s", "mfu", "data_wait_share"]);
+    let metrics = columns_of(ReportTable::Timing);
+    let mut columns = vec!["run"];
+    columns.extend(metrics.iter().map(|m| m.name));
+    let mut table = Table::new(&columns);
     for spec in &inputs.set.specs {
         let mut row: Vec<Cell> = vec![spec.id.clone().into()];
-        row.extend(
-            ["tokens_per_s", "mfu", "data_wait_share"].iter().map(|m| Cell::from(inputs.value(&spec.id, m))),
-        );
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(&spec.id, m.name))));
         table.push(row);
     }
     table.save(&dir.join("tables"), "timing")?;
@@ -548,6 +550,11 @@ fn drop_reasons(inputs: &ReportInputs, runs: &[String]) -> String {
     format!("### Drop reasons (papers)\n\n{}\n", table.to_markdown())
 }
 
+/// A table's columns with the unit and meaning the metric registry gives them.
+fn legend(metrics: &[&MetricInfo]) -> String {
+    metrics.iter().map(|m| format!("- `{}` ({}): {}\n", m.name, m.unit, m.description)).collect()
+}
+
 /// The rows of a CSV a stage wrote, or `None` when the run has no such file.
 fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
     if !path.exists() {
@@ -559,26 +566,11 @@ fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T
     Ok(Some(rows.with_context(|| format!("{} has rows of the wrong shape", path.display()))?))
 }
 
-const TOKENIZER_METRICS: [&str; 10] = [
-    "vocab_size",
-    "command_integrity",
-    "context_consistency",
-    "tokens_per_command",
-    "bytes_per_token",
-    "fertility_prose",
-    "fertility_math",
-    "roundtrip_exact",
-    "unk_rate",
-    // T06: the share of train-shard tokens the legacy uint16 wrap changed (validation keeps
-    // the tokenizer's ids, so T06's validation loss measures the mismatch).
-    "wrapped_share",
-];
-
 fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
     let runs = ids(inputs, Group::Tokenization);
-    // `vocab` is what the spec asked for, `vocab_size` what the corpus allowed.
+    let metrics = columns_of(ReportTable::Tokenizer);
     let mut columns = vec!["run", "recipe", "vocab"];
-    columns.extend(TOKENIZER_METRICS);
+    columns.extend(metrics.iter().map(|m| m.name));
     let mut table = Table::new(&columns);
     for id in &runs {
         let spec = inputs.set.get(id).expect("listed from the set");
@@ -587,14 +579,16 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
             serde_json::to_value(spec.tokenizer.recipe)?.as_str().unwrap_or_default().into(),
             Cell::Int(spec.tokenizer.vocab.size().unwrap_or(0) as i64),
         ];
-        row.extend(TOKENIZER_METRICS.iter().map(|m| Cell::from(inputs.value(id, m))));
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(id, m.name))));
         table.push(row);
     }
     table.save(tables, "tokenizers")?;
     let mut out = format!(
-        "## Tokenization and symbol stability (T01–T06)\n\n{}Metric definitions: `paper/metrics.md`.\n\n{}\n",
+        "## Tokenization and symbol stability (T01–T06)\n\n{}`vocab` is what the spec asked for, `vocab_size` \
+         what the corpus allowed. Metric definitions: `paper/metrics.md`.\n\n{}\n{}\n",
         inputs.corpus_line(Group::Tokenization),
-        table.to_markdown()
+        table.to_markdown(),
+        legend(&metrics)
     );
     let series: Vec<(String, Vec<f64>)> = ["command_integrity", "context_consistency"]
         .iter()
@@ -615,33 +609,23 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
     Ok(out)
 }
 
-/// The training table's columns: reproducible values only (timings are in `timing/index.md`).
-const TRAINING_METRICS: [&str; 9] = [
-    "non_embedding_params",
-    "tokens_per_param",
-    "train_loss",
-    "val_loss",
-    "val_bpb",
-    "loss_spikes",
-    "grad_norm_cv",
-    "padding_share",
-    "truncated_share",
-];
-
 fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
+    // Reproducible values only: timings are in `timing/index.md`.
+    let metrics = columns_of(ReportTable::Training);
     let mut columns = vec!["run"];
-    columns.extend(TRAINING_METRICS);
+    columns.extend(metrics.iter().map(|m| m.name));
     let mut table = Table::new(&columns);
     for spec in &inputs.set.specs {
         let mut row: Vec<Cell> = vec![spec.id.clone().into()];
-        row.extend(TRAINING_METRICS.iter().map(|m| Cell::from(inputs.value(&spec.id, m))));
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(&spec.id, m.name))));
         table.push(row);
     }
     table.save(tables, "training")?;
     let mut out = format!(
-        "## Training (all runs)\n\nCorpus per group: {}.\n\n{}\n",
+        "## Training (all runs)\n\nCorpus per group: {}.\n\n{}\n{}\n",
         inputs.corpus_summary(),
-        table.to_markdown()
+        table.to_markdown(),
+        legend(&metrics)
     );
     for group in Group::ALL {
         let mut loss = Vec::new();
