@@ -103,7 +103,7 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     let mut runs = Vec::new();
     for spec in selected {
         progress.set_message(spec.id.clone());
-        let (input, sources) = inputs.of(spec, &set);
+        let (input, sources) = inputs.of(spec, &set)?;
         let job = Job { set: &set, input, keys: &inputs.keys, sources, cache: &cache, opts, executor };
         let outcome = job.run(spec, &mut forced)?;
         if let Some(stage) = outcome.failed_stage {
@@ -161,12 +161,32 @@ impl InputKeys {
 
     /// The input of `spec`'s runs; `None` for a real-corpus run when none was located.
     pub fn of(&self, spec: &Spec, set: &SpecSet) -> Option<&Input> {
-        match (&self.given, &self.real) {
-            (Some(given), _) => Some(given),
-            (None, real) if set.profile.corpus.is_real(spec.group) => real.as_ref().map(|(input, _)| input),
-            (None, _) => Some(&self.synthetic),
+        match self.corpus_of(spec, set) {
+            CorpusChoice::Given => self.given.as_ref(),
+            CorpusChoice::Real => self.real.as_ref().map(|(input, _)| input),
+            CorpusChoice::Synthetic => Some(&self.synthetic),
         }
     }
+
+    /// The one rule for which corpus a run reads.
+    fn corpus_of(&self, spec: &Spec, set: &SpecSet) -> CorpusChoice {
+        if self.given.is_some() {
+            CorpusChoice::Given
+        } else if set.profile.corpus.is_real(spec.group) {
+            CorpusChoice::Real
+        } else {
+            CorpusChoice::Synthetic
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CorpusChoice {
+    /// `--src`/`--metadata`, for every run.
+    Given,
+    /// The embedded real corpus, for the groups the profile names.
+    Real,
+    Synthetic,
 }
 
 /// [`InputKeys`] with each input's files on disk (the synthetic corpus generated
@@ -205,14 +225,14 @@ impl Inputs {
     }
 
     /// The input of `spec`'s runs and its files.
-    fn of(&self, spec: &Spec, set: &SpecSet) -> (&Input, &Sources) {
-        let sources = match &self.given {
-            Some(given) => Some(given),
-            None if set.profile.corpus.is_real(spec.group) => self.real.as_ref(),
-            None => self.synthetic.as_ref(),
+    fn of(&self, spec: &Spec, set: &SpecSet) -> Result<(&Input, &Sources)> {
+        let sources = match self.keys.corpus_of(spec, set) {
+            CorpusChoice::Given => self.given.as_ref(),
+            CorpusChoice::Real => self.real.as_ref(),
+            CorpusChoice::Synthetic => self.synthetic.as_ref(),
         };
         let input = self.keys.of(spec, set);
-        input.zip(sources).expect("materialized for every selected spec")
+        input.zip(sources).with_context(|| format!("internal: no input was materialized for {}", spec.id))
     }
 }
 
