@@ -152,7 +152,12 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     let bytes = match raw.content {
         RawContent::Bytes(bytes) => bytes,
         RawContent::TooLarge => return Ok(p.leave(DropReason::TooLarge)),
-        RawContent::Unreadable(_) => return Ok(p.leave(DropReason::Corrupt)),
+        RawContent::Unreadable(why) => {
+            // The ledger's reason is the category; the cause (an I/O error, a member cut
+            // short) is only known here, so it goes to the log with the member's name.
+            tracing::warn!(paper = %raw.id, member = %raw.name, "unreadable source, dropped as corrupt: {why}");
+            return Ok(p.leave(DropReason::Corrupt));
+        }
         RawContent::NotRead => {
             anyhow::bail!("internal: {} passed the metadata filter but was not read", raw.id)
         }

@@ -6,10 +6,10 @@
 //! [`stats`] and [`bench`].
 
 pub mod bench;
-pub mod recipes;
-pub mod shards;
+pub(crate) mod recipes;
+pub(crate) mod shards;
 pub mod stats;
-pub mod train;
+pub(crate) mod train;
 
 pub use self::bench::{bench, BenchReport};
 pub use self::shards::{

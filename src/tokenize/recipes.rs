@@ -164,6 +164,7 @@ pub fn pad_id(tokenizer: &Tokenizer) -> Option<u32> {
 /// byte symbols, or printable ASCII plus `[UNK]` for `released`) then one token
 /// per merge, merges ranked in the order given. Tests and fixtures use it to
 /// know exactly which tokens a text becomes.
+#[cfg(test)]
 pub fn recipe_with_merges(recipe: Recipe, merges: &[(&str, &str)]) -> Result<Tokenizer> {
     let mut symbols: Vec<String> = if is_byte_level(recipe) {
         let mut alphabet: Vec<char> = ByteLevel::alphabet().into_iter().collect();

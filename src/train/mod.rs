@@ -10,20 +10,20 @@
 //! bench), `eval`, `resume` (checkpoints), `summary`; below them `model`,
 //! `schedule`, `optim`, `loader`, `checkpoint`, `metrics`.
 
-pub mod backend;
+pub(crate) mod backend;
 pub mod bench;
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 mod data;
 mod eval;
 pub mod inputs;
-pub mod loader;
-pub mod metrics;
-pub mod model;
-pub mod optim;
+pub(crate) mod loader;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod optim;
 mod plan;
 mod resume;
-pub mod rng;
-pub mod schedule;
+pub(crate) mod rng;
+pub(crate) mod schedule;
 mod step;
 mod summary;
 
