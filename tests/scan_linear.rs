@@ -13,7 +13,7 @@ use arxiv_to_model::prepare::latex::{self, includes::find_includes, math::math_s
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::prepare::quality::mask_for_language;
 use arxiv_to_model::spec::data::{
-    Cleaning, CommentMode, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
+    Cleaner, Cleaning, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
 };
 
 /// The patterns of issue 14 and their relatives, each repeated to the size asked.
@@ -56,7 +56,7 @@ const NOISE_FLOOR_S: f64 = 0.2;
 
 fn cleaning() -> Cleaning {
     Cleaning {
-        comments: CommentMode::Tex,
+        cleaner: Cleaner::Tex,
         macros: MacroMode::Expand,
         max_macro_expansions: 100_000,
         max_macro_growth: 4.0,
@@ -90,7 +90,7 @@ fn normalization() -> Normalization {
 type Pass = Box<dyn Fn(&str)>;
 
 fn passes() -> Vec<(&'static str, Pass)> {
-    let released = ReleasedCleaner::new(&Cleaning { comments: CommentMode::Regex, ..cleaning() }).unwrap();
+    let released = ReleasedCleaner::new(&Cleaning { cleaner: Cleaner::Released, ..cleaning() }).unwrap();
     vec![
         ("comments: tex", Box::new(|t: &str| drop(latex::strip_comments(t)))),
         ("includes", Box::new(|t: &str| drop(find_includes(t)))),

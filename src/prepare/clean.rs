@@ -116,7 +116,7 @@ mod tests {
 
     fn released() -> ReleasedCleaner {
         ReleasedCleaner::new(&Cleaning {
-            comments: crate::spec::data::CommentMode::Regex,
+            cleaner: crate::spec::data::Cleaner::Released,
             macros: crate::spec::data::MacroMode::Keep,
             max_macro_expansions: 0,
             max_macro_growth: 1.0,
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn spec_lists_become_patterns_safely() {
         let cleaning = Cleaning {
-            comments: crate::spec::data::CommentMode::Regex,
+            cleaner: crate::spec::data::Cleaner::Released,
             macros: crate::spec::data::MacroMode::Keep,
             max_macro_expansions: 0,
             max_macro_growth: 1.0,

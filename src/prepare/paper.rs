@@ -24,7 +24,7 @@ use super::quality::{
 use super::validate::{is_tex_member, validate_source, SourceKind};
 use super::watchdog;
 use crate::corpus::source::{RawContent, RawPaper};
-use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
+use crate::spec::data::{Cleaner, DataConfig, ExtractionMode, LanguageMode, MacroMode};
 
 /// Per-paper stages, in waterfall order (dedup is the finishing pass's).
 pub const PER_PAPER_STAGES: usize = 6;
@@ -277,8 +277,8 @@ fn extract_text(cfg: &DataConfig, decoded: Vec<DecodedMember>, id: &str) -> Resu
 /// normalization. Returns the text and whether macro expansion hit its cap.
 fn clean_and_normalize(ctx: &PaperContext, tex: &str, sty_files: &[&str]) -> (String, bool) {
     let cleaning = &ctx.cfg.cleaning;
-    let (text, degraded) = match cleaning.comments {
-        CommentMode::Regex => {
+    let (text, degraded) = match cleaning.cleaner {
+        Cleaner::Released => {
             // The released cleaner removes the preamble itself, so definitions
             // must be read (and uses expanded) before it runs.
             let expanded = match cleaning.macros {
@@ -297,7 +297,7 @@ fn clean_and_normalize(ctx: &PaperContext, tex: &str, sty_files: &[&str]) -> (St
             let degraded = expanded.as_ref().is_some_and(|e| e.degraded);
             (ctx.cleaner.clean(expanded.as_ref().map_or(tex, |e| e.text.as_str())), degraded)
         }
-        CommentMode::Tex => {
+        Cleaner::Tex => {
             let cleaned = latex::clean_after_comments(&latex::strip_comments(tex), sty_files, cleaning);
             (cleaned.text, cleaned.degraded)
         }
