@@ -13,8 +13,6 @@ pub mod stats;
 pub mod train;
 
 pub use self::bench::{bench, BenchReport};
-pub use self::shards::{
-    compress_shard, write_shards, ShardHeader, ShardInfo, ShardReader, ShardStream, ShardSummary,
-};
+pub use self::shards::{write_shards, ShardHeader, ShardInfo, ShardReader, ShardSummary};
 pub use self::stats::{stats, SymbolStats};
 pub use self::train::{train_tokenizer, TokenizerRecord};
