@@ -1,4 +1,4 @@
-//! Every LaTeX pass is linear in its input (issue 14): each pass is timed
+//! Every LaTeX pass is linear in its input: each pass is timed
 //! on 0.5 MB and 1 MB of each pathological pattern in the same run, and
 //! doubling the input must not much more than double the time. A quadratic
 //! pass quadruples it (measured before the fix: 0.59/1.86/6.47 s for 10k,
@@ -16,7 +16,7 @@ use arxiv_to_model::spec::data::{
     Cleaner, Cleaning, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
 };
 
-/// The patterns of issue 14 and their relatives, each repeated to the size asked.
+/// The patterns once found quadratic and their relatives, each repeated to the size asked.
 const PATTERNS: &[&str] = &[
     "\\[",
     "\\(",
@@ -50,8 +50,8 @@ const MAX_RATIO: f64 = 3.5;
 /// Times below this are too short to judge by ratio: a linear pass that
 /// crosses the cache size between 0.5 and 1 MB, on a loaded 2-core machine,
 /// showed x4.7 at 91 ms (and x2.7 from 1 to 2 MB, x2.7 from 2 to 4 MB when
-/// measured alone), while a quadratic pass over 1 MB takes seconds (issue
-/// 14: 40,000 unclosed `\[` in 87 KB took 6.5 s), far above this floor.
+/// measured alone), while a quadratic pass over 1 MB takes seconds (before
+/// the fix, 40,000 unclosed `\[` in 87 KB took 6.5 s), far above this floor.
 const NOISE_FLOOR_S: f64 = 0.2;
 
 fn cleaning() -> Cleaning {

@@ -6,8 +6,8 @@
 //! 1. `%.*` comments;
 //! 2. the preamble up to the first `\begin{document}`;
 //! 3. `\end{document}`;
-//! 4. `\cmd{…}` with one brace level;
-//! 5. `figure` environments and `\includegraphics`;
+//! 4. `\cmd{…}` with one brace level (`drop_commands`);
+//! 5. `drop_environments` (released: `figure`) and `\includegraphics`;
 //! 6. every whitespace run → one space.
 //!
 //! Math is kept. The TeX-aware cleaner, macro expansion and the other

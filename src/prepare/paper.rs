@@ -136,8 +136,8 @@ fn chars(text: &str) -> u64 {
 }
 
 /// Runs metadata → validation → encoding → extraction → cleaning → quality.
-/// Bad input becomes a drop reason; `Err` only for settings not implemented
-/// yet (issue 4) or an internal fault.
+/// Bad input becomes a drop reason; `Err` only for a metadata index that
+/// cannot be read or an internal fault.
 pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, StageSeconds)> {
     let mut p = Progress::new(&raw);
     let cfg = ctx.cfg;
@@ -187,7 +187,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     p.pass(chars(&tex));
 
     // Without --metadata the released scripts have no title or abstract to
-    // prepend; they come from the LaTeX instead (issue 3).
+    // prepend; they come from the LaTeX instead (`\title`, `abstract`).
     let (title, abstract_text, categories) = match meta {
         Some(m) => (collapse_all(&m.title), collapse_all(&m.abstract_text), Some(m.categories.clone())),
         None => (latex_title(&tex).unwrap_or_default(), latex_abstract(&tex).unwrap_or_default(), None),

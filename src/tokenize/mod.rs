@@ -1,4 +1,4 @@
-//! Domain-aware tokenization (issue 5): tokenizer recipes and training for runs
+//! Domain-aware tokenization: tokenizer recipes and training for runs
 //! T01–T06, the packed token shards every training run reads, and the
 //! symbol-stability metrics the T runs compare.
 //!

@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(resolved.included.len(), levels);
     }
 
-    /// Issue 14: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
+    /// An include bomb: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
     #[test]
     fn include_fan_out_bomb_is_dropped_within_budget() {
         let mut files = vec![("main.tex".to_string(), main_with(&"\\input{l1}\n".repeat(10)))];
