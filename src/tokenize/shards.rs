@@ -489,8 +489,7 @@ impl ShardReader {
             return None;
         }
         let width = self.header.token_bytes as usize;
-        let body =
-            &self.mmap[HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
+        let body = &self.mmap[HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
         Some(unpack(body, width))
     }
 
