@@ -1,6 +1,6 @@
 //! `prepare::run` and `prepare::merge` end to end on a small hand-made corpus
 //! that has one paper per outcome: ledger, documents, waterfall, determinism,
-//! resume, shards, manifest check and the loud failure of issue 4 settings.
+//! resume, shards, manifest check, and runs that cannot proceed saying why.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -71,7 +71,7 @@ pub const SHARD_FILE: &str = "shard.json";
 
 /// Runs `prepare` over `input`, writing into `out`. Fails only when the run
 /// cannot proceed (no input, unreadable input file, unwritable output, bad
-/// settings, a setting of issue 4 not wired in yet); bad papers are ledger rows.
+/// settings such as a malformed `--shard`); bad papers are ledger rows.
 pub fn run(
     cfg: &DataConfig,
     input: &PrepareInput,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
+use super::data::{Cleaner, WhitespaceMode};
 use super::files::SpecFiles;
 use super::locate::{line_of, Found, Segment};
 use super::model::{ModelVocab, ModelVocabName, ShapeRef};
@@ -592,6 +593,17 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
     );
     check(t.stability.spike_sigmas > 0.0, "train.stability.spike_sigmas", "must be positive".into());
     check(t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0, "train.min_lr_ratio", "must be in [0, 1]".into());
+    // The released cleaner's sixth pass collapses every whitespace run, so
+    // paragraphs are gone before `normalization.whitespace` could keep them.
+    check(
+        spec.data.cleaning.cleaner != Cleaner::Released
+            || spec.data.normalization.whitespace == WhitespaceMode::CollapseAll,
+        "data.cleaning.cleaner",
+        "`released` collapses every whitespace run itself (its sixth pass), so \
+         `normalization.whitespace: paragraphs` would lose its paragraphs; use `cleaner: tex` to keep \
+         them, or `whitespace: collapse-all` for the released behaviour"
+            .into(),
+    );
     check(spec.data.split.validation_every >= 2, "data.split.validation_every", "must be at least 2".into());
     if let Some(near) = &spec.data.dedup.near {
         check(

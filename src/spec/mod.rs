@@ -1,10 +1,12 @@
-//! Run specs: what each of the 24 runs does, loaded strictly from `runs/`.
+//! Run specs: what each of the 24 runs does, loaded strictly from `runs/`
+//! (or the copy of it built into the binary).
 //!
 //! A spec file states only what it varies and `extends` another file; the
 //! chain is merged, the profile's overrides are laid on top, and the result
 //! is deserialized into [`Spec`] with unknown keys rejected. Symbolic sizes
 //! (`shape: final`, `vocab: standard`) are then resolved against the profile,
-//! so a resolved spec holds plain numbers only.
+//! so a resolved spec holds plain numbers only, and checked for meaning
+//! (heads divide hidden, fractions in range, no setting another overrides).
 
 pub mod claims;
 pub mod data;

@@ -1,4 +1,4 @@
-//! TeX-aware comment stripping (`comments: tex`).
+//! TeX-aware comment stripping (the first pass of `cleaner: tex`).
 //!
 //! The released scripts delete `%.*`, which also eats everything after an
 //! escaped `\%` ("50\% of the data" loses the rest of the line) and inside

@@ -4,7 +4,7 @@
 //! Includes are looked for in code spans only (see `comments::tex_spans`),
 //! so a commented-out `\input{old-intro}` is never followed; the text that
 //! comes out keeps its comments, because stripping them is a separate
-//! cleaning setting (`comments: regex | tex`) that runs afterwards.
+//! cleaning setting (`cleaner: released | tex`) that runs afterwards.
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -206,7 +206,8 @@ pub fn expand_macros(body: &str, table: &MacroTable, max_expansions: u32, max_gr
         max_len: (body.len().max(GROWTH_FLOOR) as f64 * max_growth.max(1.0)) as usize,
         degraded: false,
     };
-    // The body is the text most scans run over: index it (issue 14).
+    // The body is the text most scans run over: index it, so that repeated
+    // searches from nearby positions (unclosed groups) stay linear.
     crate::tex::scan::indexed(body, || expander.run());
     Expanded { text: expander.out, expansions: expander.expansions, degraded: expander.degraded }
 }

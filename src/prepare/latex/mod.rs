@@ -1,5 +1,5 @@
 //! LaTeX extraction and cleaning as the paper describes it (`extraction:
-//! resolve`, `comments: tex`, `macros: expand`, environment and command drops).
+//! resolve`, `cleaner: tex`, `macros: expand`, environment and command drops).
 //!
 //! Pure functions over std types: the `prepare` stage decodes the archive,
 //! calls these, and writes the ledger. Each rule lives in one file:
@@ -31,7 +31,7 @@ use main_file::detect_main_file;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolved {
     /// Main file with every resolvable include inlined; comments are kept
-    /// (the `comments` setting removes them later).
+    /// (the cleaner removes them later).
     pub text: String,
     pub main_file: String,
     pub rule: MainFileRule,
@@ -127,7 +127,7 @@ pub struct Cleaned {
     pub degraded: bool,
 }
 
-/// Cleaning after comments are gone (by either comment mode): drop the
+/// The TeX-aware cleaner after comments are gone: drop the
 /// preamble (harvesting its macros and those of `sty_files` when
 /// `cfg.macros` is `expand`), expand, then environment and command drops.
 pub fn clean_after_comments(text: &str, sty_files: &[&str], cfg: &Cleaning) -> Cleaned {
@@ -447,7 +447,7 @@ mod tests {
         assert_eq!(resolved.included.len(), levels);
     }
 
-    /// Issue 14: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
+    /// An include bomb: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
     #[test]
     fn include_fan_out_bomb_is_dropped_within_budget() {
         let mut files = vec![("main.tex".to_string(), main_with(&"\\input{l1}\n".repeat(10)))];
@@ -503,7 +503,7 @@ mod tests {
     fn cleaning_chain_expands_and_drops() {
         let text = "\\documentclass{article}\n\\newcommand{\\R}{\\mathbb{R}}\n\\begin{document}\nLet $x\\in\\R$~\\cite{k}.\n\\begin{figure}x\\end{figure}\n\\end{document}";
         let cfg = Cleaning {
-            comments: crate::spec::data::CommentMode::Tex,
+            cleaner: crate::spec::data::Cleaner::Tex,
             macros: MacroMode::Expand,
             max_macro_expansions: 100,
             max_macro_growth: 4.0,
