@@ -105,7 +105,7 @@ fn is_source(path: &str) -> bool {
 
 fn data_config(run: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    load_one(&runs, run, "paper").expect("spec loads").0.data
+    load_one(&runs, run, "paper").expect("spec loads").0.into_spec().data
 }
 
 /// The described chain under `data` (Y05, Y06): resolve, TeX comments,

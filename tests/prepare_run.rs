@@ -15,7 +15,7 @@ const GERMAN: &str = "Wir untersuchen, wie die Vorverarbeitung wissenschaftliche
 
 fn spec(id: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap().0.data
+    arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap().0.into_spec().data
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {

@@ -191,7 +191,7 @@ fn stage_keys_are_shared_where_runs_agree_upstream() {
 fn a_changed_setting_changes_its_key_and_downstream_only() {
     let set = load_set(runs(), "ci").unwrap();
     let input = Input::synthetic(&set.profile);
-    let base = set.get("F01").unwrap().clone();
+    let base = set.get("F01").unwrap().clone().into_spec();
     let before = plan(&base, &set.profile, &input, BackendChoice::Cpu);
 
     let mut seeded = base.clone();

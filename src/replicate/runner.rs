@@ -19,7 +19,7 @@ use super::stages::{read_values, Executor, Sources, StageContext, Upstream};
 use super::verdicts::{judge, ClaimVerdict, Samples};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
-use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet};
+use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet, ValidatedSpec};
 use crate::train::BackendChoice;
 
 /// Bootstrap resamples for the scaling interval, and their seed.
@@ -118,7 +118,7 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
 }
 
 /// The runs `ids` names (all when `None`), in set order; an unknown id is an error.
-pub fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
+pub fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a ValidatedSpec>> {
     let Some(ids) = ids else {
         return Ok(set.specs.iter().collect());
     };
@@ -141,7 +141,7 @@ pub struct InputKeys {
 impl InputKeys {
     /// Keys for `set`'s runs; the real corpus is located (and fingerprinted) only when
     /// one of `selected` reads it.
-    pub fn resolve(set: &SpecSet, sources: Option<&Sources>, selected: &[&Spec]) -> Result<Self> {
+    pub fn resolve(set: &SpecSet, sources: Option<&Sources>, selected: &[&ValidatedSpec]) -> Result<Self> {
         let synthetic = Input::synthetic(&set.profile);
         if let Some(sources) = sources {
             let input = Input::sources(sources.src.clone(), sources.metadata.clone())
@@ -202,7 +202,7 @@ impl Inputs {
     fn materialize(
         opts: &RunOptions,
         set: &SpecSet,
-        selected: &[&Spec],
+        selected: &[&ValidatedSpec],
         cache: &StageCache,
         executor: &impl Executor,
     ) -> Result<Self> {
@@ -248,7 +248,7 @@ struct Job<'a, E> {
 }
 
 impl<E: Executor> Job<'_, E> {
-    fn run(&self, spec: &Spec, forced: &mut HashSet<StageKey>) -> Result<RunOutcome> {
+    fn run(&self, spec: &ValidatedSpec, forced: &mut HashSet<StageKey>) -> Result<RunOutcome> {
         let started = Instant::now();
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let run_dir = run_dir(&self.opts.reports_dir, &self.set.profile.profile, &spec.id);
@@ -282,7 +282,7 @@ impl<E: Executor> Job<'_, E> {
             if failure.is_some() {
                 break;
             }
-            let seeded = with_seed(spec, spec.train.seed + k);
+            let seeded = spec.with_seed(spec.train.seed + k);
             let planned = plan(&seeded, &self.set.profile, self.input, self.executor.train_device())
                 .pop()
                 .expect("train is the last stage");
@@ -326,7 +326,7 @@ impl<E: Executor> Job<'_, E> {
             versions: Versions::current(),
             host: Host::current(),
             stages,
-            spec: spec.clone(),
+            spec: (**spec).clone(),
         };
         let path = run_dir.join(RECORD_FILE);
         write_json_atomic(&path, &record)?;
@@ -337,7 +337,7 @@ impl<E: Executor> Job<'_, E> {
     /// Runs or reuses one stage; on failure returns its record and the message.
     fn run_stage(
         &self,
-        spec: &Spec,
+        spec: &ValidatedSpec,
         planned: &PlannedStage,
         force: bool,
     ) -> std::result::Result<(StageRecord, PathBuf), (StageRecord, String)> {
@@ -372,13 +372,6 @@ impl<E: Executor> Job<'_, E> {
             }
         }
     }
-}
-
-/// `spec` trained with another seed (weight init and data order); nothing upstream changes.
-fn with_seed(spec: &Spec, seed: u64) -> Spec {
-    let mut seeded = spec.clone();
-    seeded.train.seed = seed;
-    seeded
 }
 
 /// The first run of the set whose training stage has the same key as `id`'s (the same

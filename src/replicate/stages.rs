@@ -16,7 +16,7 @@ use crate::ledger::DropReason;
 use crate::metrics::Values;
 use crate::prepare::output::stage_name;
 use crate::prepare::{PrepareInput, PrepareOptions, PreparedCorpus};
-use crate::spec::{Profile, Spec};
+use crate::spec::{Profile, ValidatedSpec};
 use crate::tokenize::train::TOKENIZER_FILE;
 use crate::train::inputs::{sized_train, train_data, StageInputs};
 use crate::train::{BackendChoice, TrainOptions, TrainSummary};
@@ -62,7 +62,7 @@ impl Sources {
 
 /// Everything a stage may read.
 pub struct StageContext<'a> {
-    pub spec: &'a Spec,
+    pub spec: &'a ValidatedSpec,
     pub profile: &'a Profile,
     pub sources: &'a Sources,
     pub upstream: Upstream,
@@ -211,7 +211,8 @@ impl Pipeline {
             devices: self.devices,
             ..Default::default()
         };
-        let summary = crate::train::run(&ctx.spec.model, &train, &ctx.spec.loader, data, out, &opts)?;
+        let summary =
+            crate::train::run(&ctx.spec.resolved_model(), &train, &ctx.spec.loader, data, out, &opts)?;
         if let Some(step) = summary.resumed_from_step {
             eprintln!("{}: training resumed from the checkpoint of step {step}", ctx.spec.id);
         }
@@ -252,7 +253,8 @@ pub fn train_values(s: &TrainSummary) -> Values {
 /// Trains the run's tokenizer on its prepared corpus and measures symbol stability on it.
 fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
     let docs = ctx.upstream.prepared()?.documents();
-    let record = crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
+    let record =
+        crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, ctx.spec.tokenizer_vocab(), &docs, out)?;
     let stats = crate::tokenize::stats(&out.join(TOKENIZER_FILE), &docs)?;
     stats.save(&out.join(crate::tokenize::train::STATS_FILE))?;
     let mut values = Values::default();

@@ -583,7 +583,7 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
         let mut row: Vec<Cell> = vec![
             id.clone().into(),
             serde_json::to_value(spec.tokenizer.recipe)?.as_str().unwrap_or_default().into(),
-            Cell::Int(spec.tokenizer.vocab.size().unwrap_or(0) as i64),
+            Cell::Int(i64::from(spec.tokenizer_vocab())),
         ];
         row.extend(metrics.iter().map(|m| Cell::from(inputs.value(id, m.name))));
         table.push(row);

@@ -7,6 +7,7 @@
 //! (`shape: final`, `vocab: standard`) are then resolved against the profile,
 //! so a resolved spec holds plain numbers only, and checked for meaning
 //! (heads divide hidden, fractions in range, no setting another overrides).
+//! What passes is a [`ValidatedSpec`], the only form the stages take.
 
 pub mod claims;
 pub mod data;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod profile;
 pub mod tokenizer;
 pub mod train;
+mod validated;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,7 @@ pub use self::model::ModelConfig;
 pub use self::profile::Profile;
 pub use self::tokenizer::TokenizerConfig;
 pub use self::train::{LoaderConfig, TrainConfig};
+pub use self::validated::ValidatedSpec;
 
 /// The 24 runs of the reconstruction, in the order reports list them.
 pub const RUN_IDS: [&str; 24] = [

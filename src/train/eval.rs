@@ -39,7 +39,7 @@ pub(crate) fn validate<B: Backend>(
         }
     };
     let (mut nll, mut count) = (0.0, 0u64);
-    for _ in 0..train.eval_batches.max(1) {
+    for _ in 0..train.eval_batches {
         let batch = loader.next_batch()?;
         check_ids(&batch, vocab).context("validation split")?;
         let (inputs, targets, weights) = batch_tensors::<B>(&batch, device);

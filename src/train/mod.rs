@@ -34,7 +34,7 @@ use anyhow::{bail, Context, Result};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::spec::model::ModelConfig;
+use crate::spec::model::ResolvedModel;
 use crate::spec::train::{DataOrder, LoaderConfig, TrainConfig};
 
 use self::backend::{check_precision, on_backend, placement, BackendTask};
@@ -78,20 +78,20 @@ pub struct TrainOptions {
 /// Trains the run described by `model`, `train` and `loader` on `data`,
 /// writing `metrics.csv`, `summary.json` and `checkpoints/` under `out`.
 pub fn run(
-    model: &ModelConfig,
+    model: &ResolvedModel,
     train: &TrainConfig,
     loader: &LoaderConfig,
     data: TrainData,
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    let replicas = train.devices.max(1) as usize;
+    let replicas = train.devices as usize;
     let task = Training { model, train, loader, data, out, opts };
     on_backend(opts.backend, train.gradient_checkpointing, opts.devices, replicas, task)
 }
 
 struct Training<'a> {
-    model: &'a ModelConfig,
+    model: &'a ResolvedModel,
     train: &'a TrainConfig,
     loader: &'a LoaderConfig,
     data: TrainData,
@@ -109,7 +109,7 @@ impl BackendTask for Training<'_> {
 
 fn run_on<B: AutodiffBackend>(
     devices: &[B::Device],
-    model_cfg: &ModelConfig,
+    model_cfg: &ResolvedModel,
     train: &TrainConfig,
     loader_cfg: &LoaderConfig,
     data: TrainData,
@@ -171,7 +171,7 @@ fn run_on<B: AutodiffBackend>(
         log.append(&MetricsRow::train(state.step, state.tokens_seen, loss, data.bytes_per_token, &measured))?;
 
         let at_end = state.step == plan.steps;
-        if state.step.is_multiple_of(train.eval_every.max(1) as u64) || at_end {
+        if state.step.is_multiple_of(u64::from(train.eval_every)) || at_end {
             val_loss = eval::validate(&model.valid(), &data, train, plan.rows * plan.replicas, &device)?;
             log.append(&MetricsRow::val(state.step, state.tokens_seen, val_loss, data.bytes_per_token))?;
             if opts.progress {

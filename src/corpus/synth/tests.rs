@@ -167,7 +167,7 @@ fn says_english(text: &str, min_confidence: f64) -> (bool, String) {
     }
 }
 
-fn spec(id: &str, profile: &str) -> crate::spec::Spec {
+fn spec(id: &str, profile: &str) -> crate::spec::ValidatedSpec {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
     crate::spec::load_one(&runs, id, profile).unwrap_or_else(|e| panic!("loading {id} at {profile}: {e}")).0
 }
@@ -440,7 +440,7 @@ fn each_member_sniffs_as_its_case_intends() {
 fn caps_of_the_size_cases_follow_every_y_spec() {
     for (id, _) in Y_RUNS {
         for profile in ["smoke", "ci", "gpu", "paper"] {
-            let data = spec(id, profile).data;
+            let data = spec(id, profile).into_spec().data;
             assert!(OVERSIZED_MEMBER_BYTES > data.validation.max_member_bytes, "{id} {profile}");
             assert!(OVERSIZED_MEMBER_BYTES < data.validation.max_paper_bytes, "{id} {profile}");
             assert!(HUGE_TEX_BYTES as u64 > data.extraction.max_tex_bytes, "{id} {profile}");
@@ -530,7 +530,7 @@ fn shingles(text: &str, k: usize) -> BTreeSet<Vec<&str>> {
 #[test]
 fn similarity_and_length_follow_the_design() {
     let summary = corpus(160);
-    let y06 = spec("Y06", "ci").data;
+    let y06 = spec("Y06", "ci").into_spec().data;
     let near = y06.dedup.near.clone().expect("Y06 has near dedup");
     let min_words = y06.filters.min_words as usize;
     let records = records(summary);
