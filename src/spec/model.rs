@@ -97,10 +97,10 @@ impl Dims {
     /// What makes these dimensions unbuildable, if anything: the one statement of the
     /// decoder's shape rules, for spec loading and for anyone building a decoder by hand.
     pub fn problem(&self) -> Option<String> {
-        if self.heads == 0 || self.hidden % self.heads != 0 {
+        if self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
             return Some(format!("{} heads do not divide hidden {}", self.heads, self.hidden));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Some("RoPE needs an even head dimension".into());
         }
         if self.layers == 0 || self.ffn == 0 {

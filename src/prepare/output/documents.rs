@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::prepare::validate::SourceKind;
 
@@ -24,25 +25,32 @@ pub enum Split {
 pub struct Document {
     pub id: String,
     pub text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub categories: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub title: String,
     pub split: Split,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub bytes_in: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub chars: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub words: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub encoding: String,
     /// What the paper's source was (absent in documents prepare did not write).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub source: Option<SourceKind>,
     /// Macro expansion hit its cap.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "provenance")]
     pub degraded: bool,
+}
+
+/// A provenance field as prepare writes it, else its default: readers need only `id`,
+/// `text` and `split`, and a documents file from elsewhere may give these fields other
+/// shapes (`"source": "arxiv"`) without being refused.
+fn provenance<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(d: D) -> Result<T, D::Error> {
+    Ok(T::deserialize(serde_json::Value::deserialize(d)?).unwrap_or_default())
 }
 
 /// Streams the documents of `path` in file order. A line that is not a
@@ -99,5 +107,28 @@ mod tests {
         .unwrap();
         let err = read_documents(&path).unwrap_err().to_string();
         assert!(err.contains("documents.jsonl:2"), "{err}");
+    }
+
+    #[test]
+    fn provenance_round_trips_and_foreign_shapes_read_as_defaults() {
+        let doc = Document {
+            id: "2401.00001".into(),
+            text: "x".into(),
+            categories: Some("math.AG".into()),
+            title: "T".into(),
+            split: Split::Validation,
+            bytes_in: 10,
+            chars: 1,
+            words: 1,
+            encoding: "utf-8".into(),
+            source: Some(SourceKind::TarGz),
+            degraded: true,
+        };
+        let line = serde_json::to_string(&doc).unwrap();
+        assert_eq!(serde_json::from_str::<Document>(&line).unwrap(), doc);
+        let foreign = r#"{"id":"a","text":"y","split":"train","source":"arxiv","chars":"many","title":null}"#;
+        let read: Document = serde_json::from_str(foreign).unwrap();
+        assert_eq!((read.source, read.chars, read.title.as_str()), (None, 0, ""));
+        assert_eq!(read.split, Split::Train);
     }
 }
