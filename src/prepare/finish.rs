@@ -1,7 +1,8 @@
 //! The finishing pass: every unit's per-paper records, in global input
 //! order, through the order-dependent rules (manifest verdict, exact and near
-//! dedup, the split) into `documents.jsonl`, `ledger.csv`, `yield.csv` and
-//! `summary.json` (written last, so its presence means the outputs are whole).
+//! dedup, the split) into `documents.jsonl`, `ledger.csv`, `yield.csv` (the
+//! two tables also as Parquet, [`super::parquet`]) and `summary.json`
+//! (written last, so its presence means the outputs are whole).
 //!
 //! `run` applies it to its own parts and `merge` to the union of every
 //! shard's parts, which is why dedup across shards is exact.
@@ -21,6 +22,7 @@ use super::ledger::{DropReason, LedgerStage};
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use super::parquet::{write_parquet_rows, ParquetTable};
 use crate::spec::data::DataConfig;
 
 /// Bookkeeping of the unit counts for the summary.
@@ -59,6 +61,8 @@ struct Finisher<'a> {
     cfg: &'a DataConfig,
     documents: AtomicFile,
     ledger: csv::Writer<AtomicFile>,
+    /// The same rows as `ledger.csv`, columnar.
+    ledger_parquet: ParquetTable<LedgerRow>,
     exact: ExactDedup,
     near: Option<NearDupIndex>,
     /// Ids of the documents the near-duplicate index kept, in its order.
@@ -79,6 +83,7 @@ impl<'a> Finisher<'a> {
             cfg,
             documents: AtomicFile::create(&out.join("documents.jsonl"))?,
             ledger: csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?),
+            ledger_parquet: ParquetTable::create(&out.join("ledger.parquet"))?,
             exact: ExactDedup::default(),
             near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
             near_kept: Vec::new(),
@@ -155,7 +160,9 @@ impl<'a> Finisher<'a> {
             Some(doc) => doc.chars,
             None => record.chars_after.last().copied().unwrap_or(0),
         };
-        self.ledger.serialize(LedgerRow::new(&record.id, record.dropped, record.bytes_in, chars_out))?;
+        let row = LedgerRow::new(&record.id, record.dropped, record.bytes_in, chars_out);
+        self.ledger.serialize(&row)?;
+        self.ledger_parquet.push(&row)?;
         match kept {
             Some(doc) => self.keep(record, doc),
             None => {
@@ -240,7 +247,9 @@ impl<'a> Finisher<'a> {
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
             .commit()?;
+        self.ledger_parquet.commit()?;
         write_csv_rows(AtomicFile::create(&out.join("yield.csv"))?, &self.summary.waterfall)?;
+        write_parquet_rows(&out.join("yield.parquet"), &self.summary.waterfall)?;
         let mut summary = self.summary;
         summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();

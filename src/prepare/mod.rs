@@ -25,6 +25,7 @@ pub mod neardup;
 pub mod normalize;
 pub mod output;
 pub mod paper;
+pub mod parquet;
 pub mod quality;
 pub mod stream;
 pub mod validate;
