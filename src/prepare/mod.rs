@@ -18,6 +18,7 @@ pub mod extract;
 pub mod finish;
 pub mod latex;
 pub mod ledger;
+pub mod merge_ledgers;
 pub mod metadata_bench;
 pub mod metadata_filter;
 pub mod metadata_index;
