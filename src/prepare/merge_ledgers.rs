@@ -70,8 +70,11 @@ fn read_ledger(path: &Path) -> Result<DataFrame> {
         })
 }
 
+/// Papers that left at (stage, reason).
+type Outcomes = Vec<(String, String, u64)>;
+
 /// Papers per (stage, reason), and the input bytes of them all.
-fn outcome_counts(ledger: &DataFrame) -> Result<(Vec<(String, String, u64)>, u64)> {
+fn outcome_counts(ledger: &DataFrame) -> Result<(Outcomes, u64)> {
     let bytes = ledger.column("bytes_in")?.u64()?.sum().unwrap_or(0);
     let counts = ledger.group_by(["stage", "reason"])?.select(["bytes_in"]).count()?;
     let stages = counts.column("stage")?.str()?;

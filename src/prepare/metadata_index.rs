@@ -384,7 +384,7 @@ impl MetadataIndex {
         let row_group = &self.footer.row_groups[group];
         let mut out = Vec::with_capacity(columns.len());
         for name in columns {
-            let field = self.schema.get(*name).with_context(|| {
+            let field = self.schema.get(name).with_context(|| {
                 format!(
                     "the metadata index {} lacks the column {name}; {}",
                     self.path.display(),

@@ -441,7 +441,7 @@ mod tests {
             small: k as u32 * 2,
             delta: -(k as i64),
             share: k as f64 / 4.0,
-            flag: k % 2 == 0,
+            flag: k.is_multiple_of(2),
         }
     }
 
