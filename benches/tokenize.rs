@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
             shard_dtype: ShardDtype::Auto,
         };
         let out = dir.path().join(format!("{recipe:?}"));
-        let record = tokenize::train_tokenizer(&cfg, &docs, &out)?;
+        let record = tokenize::train_tokenizer(&cfg, vocab, &docs, &out)?;
         println!(
             "{recipe:?}: trained vocab {} in {:.2} s, peak {:?} B",
             record.vocab_size, record.training_seconds, record.peak_memory_bytes

@@ -9,7 +9,6 @@ use anyhow::Result;
 use crate::replicate::runner::InputKeys;
 use crate::replicate::stages::Pipeline;
 use crate::replicate::{self, RunOptions, RunSummary};
-use crate::spec::model::{ModelVocab, ShapeRef};
 use crate::spec::{self, Group, SpecFiles, SpecSet};
 use crate::train::BackendChoice;
 
@@ -61,14 +60,12 @@ pub fn list(files: &SpecFiles) -> Result<String> {
 pub fn show(files: &SpecFiles, id: &str, profile: &str) -> Result<String> {
     let (spec, _) = spec::load_one(files.clone(), id, profile)?;
     let mut out = format!("# {id} resolved under profile `{profile}`\n");
-    if let (ShapeRef::Dims(dims), ModelVocab::Size(vocab)) = (spec.model.shape, spec.model.vocab) {
-        let count = dims.parameters(vocab, spec.model.tied_embeddings);
-        out.push_str(&format!(
-            "# model: {} parameters, {} outside the embeddings\n",
-            grouped(count),
-            grouped(dims.non_embedding_parameters())
-        ));
-    }
+    let dims = spec.dims();
+    out.push_str(&format!(
+        "# model: {} parameters, {} outside the embeddings\n",
+        grouped(dims.parameters(spec.model_vocab(), spec.model.tied_embeddings)),
+        grouped(dims.non_embedding_parameters())
+    ));
     out.push_str(&serde_norway::to_string(&spec)?);
     Ok(out)
 }

@@ -1,9 +1,11 @@
 //! Filesystem helpers every stage shares.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 
 /// Writes `bytes` to `path` so that readers see either the old file or the
 /// complete new one: the data goes to a temporary file in the same directory,
@@ -115,6 +117,27 @@ pub fn peak_rss_bytes() -> Option<u64> {
 fn status_field_kib(path: &Path, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(path).ok()?;
     status.lines().find_map(|l| l.strip_prefix(field))?.split_whitespace().next()?.parse().ok()
+}
+
+/// Reads and parses a JSON file, naming the file in either error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not what this build expects", path.display()))
+}
+
+/// SHA-256 of a file's bytes, hex, streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tokenizer(TokenizerCommand::Train { spec: id, at, docs, out }) => {
             let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
-            json(&tokenize::train_tokenizer(&spec.tokenizer, &docs, &out)?)
+            json(&tokenize::train_tokenizer(&spec.tokenizer, spec.tokenizer_vocab(), &docs, &out)?)
         }
         Command::Tokenizer(TokenizerCommand::Stats { input, out }) => {
             let stats = tokenize::stats(&input.tokenizer, &input.docs)?;
@@ -194,7 +194,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 devices: args.device.devices(),
                 ..Default::default()
             };
-            json(&arxiv_to_model::train::run(&spec.model, &train, &spec.loader, data, &args.out, &opts)?)
+            json(&arxiv_to_model::train::run(
+                &spec.resolved_model(),
+                &train,
+                &spec.loader,
+                data,
+                &args.out,
+                &opts,
+            )?)
         }
         Command::Corpus(CorpusCommand::Synth { papers, seed, out }) => {
             json(&arxiv_to_model::corpus::synth::generate(papers, seed, &out)?)

@@ -1,4 +1,7 @@
-//! The one table of metric names: what stages report, what claims and golden files read.
+//! The one table of metric names: what stages report, what claims and golden files read,
+//! and which report table shows them.
+
+use std::collections::BTreeMap;
 
 /// Which stage produces a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,16 @@ impl std::fmt::Display for Tolerance {
     }
 }
 
+/// The report table a metric is a column of (in registry order); the table's legend gives
+/// its unit and description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportTable {
+    Tokenizer,
+    Training,
+    /// `reports/<profile>/timing/`: machine-dependent, never committed.
+    Timing,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct MetricInfo {
     pub name: &'static str,
@@ -57,6 +70,13 @@ pub struct MetricInfo {
     /// The one place a golden comparison's tolerance for this metric is set.
     pub tolerance: Tolerance,
     pub description: &'static str,
+    pub table: Option<ReportTable>,
+}
+
+impl MetricInfo {
+    const fn shown_in(self, table: ReportTable) -> Self {
+        MetricInfo { table: Some(table), ..self }
+    }
 }
 
 use Producer::*;
@@ -69,37 +89,31 @@ pub const METRICS: &[MetricInfo] = &[
     m("chars_kept", Prepare, "chars", Exact, "characters of kept documents"),
     m("words_kept", Prepare, "words", Exact, "whitespace-separated words of kept documents"),
     m("tokens_kept", Tokenize, "tokens", Exact, "tokens of kept documents in the shards (train + validation)"),
-    m("wrapped_share", Tokenize, "share", Exact, "train-shard tokens whose id the legacy uint16 wrap changed (T06; validation ids stay correct)"),
-    m("roundtrip_exact", Tokenizer, "share", Exact, "documents with decode(encode(x)) == x"),
-    m("command_integrity", Tokenizer, "share", Exact, "LaTeX command occurrences not straddled by a token"),
-    m("context_consistency", Tokenizer, "share", Exact, "command/symbol occurrences tokenized as their most frequent form"),
-    m("tokens_per_command", Tokenizer, "tokens", Exact, "mean tokens per LaTeX command occurrence"),
-    m("bytes_per_token", Tokenizer, "bytes", Exact, "UTF-8 bytes per token over the whole text"),
-    m("fertility_prose", Tokenizer, "tokens/word", Exact, "tokens per whitespace word outside math"),
-    m("fertility_math", Tokenizer, "tokens/word", Exact, "tokens per whitespace word inside math"),
-    m("unk_rate", Tokenizer, "share", Exact, "tokens that are unknown or byte fallback"),
-    m("vocab_size", Tokenizer, "ids", Exact, "vocabulary the tokenizer reached (added tokens included); below the request when the corpus has too few distinct merges"),
-    m("train_loss", Train, "nats/token", Relative(1e-6), "final training loss"),
-    m("val_loss", Train, "nats/token", Relative(1e-6), "final validation loss"),
-    m("val_bpb", Train, "bits/byte", Relative(1e-6), "final validation loss in bits per source byte"),
-    m("loss_spikes", Train, "steps", Exact, "steps whose loss exceeded the running median by spike_sigmas robust sds"),
-    m("grad_norm_cv", Train, "ratio", Relative(1e-6), "coefficient of variation of the gradient norm after warmup"),
-    m("data_wait_share", Train, "share", Unpinned, "share of step time spent waiting for data"),
-    m("padding_share", Train, "share", Exact, "share of input positions that are padding"),
-    m(
-        "truncated_share",
-        Train,
-        "share",
-        Exact,
-        "share of the tokens of the documents read that were cut off at the context length",
-    ),
+    m("vocab_size", Tokenizer, "ids", Exact, "vocabulary the tokenizer reached (added tokens included); below the request when the corpus has too few distinct merges").shown_in(ReportTable::Tokenizer),
+    m("command_integrity", Tokenizer, "share", Exact, "LaTeX command occurrences not straddled by a token").shown_in(ReportTable::Tokenizer),
+    m("context_consistency", Tokenizer, "share", Exact, "command/symbol occurrences tokenized as their most frequent form").shown_in(ReportTable::Tokenizer),
+    m("tokens_per_command", Tokenizer, "tokens", Exact, "mean tokens per LaTeX command occurrence").shown_in(ReportTable::Tokenizer),
+    m("bytes_per_token", Tokenizer, "bytes", Exact, "UTF-8 bytes per token over the whole text").shown_in(ReportTable::Tokenizer),
+    m("fertility_prose", Tokenizer, "tokens/word", Exact, "tokens per whitespace word outside math").shown_in(ReportTable::Tokenizer),
+    m("fertility_math", Tokenizer, "tokens/word", Exact, "tokens per whitespace word inside math").shown_in(ReportTable::Tokenizer),
+    m("roundtrip_exact", Tokenizer, "share", Exact, "documents with decode(encode(x)) == x").shown_in(ReportTable::Tokenizer),
+    m("unk_rate", Tokenizer, "share", Exact, "tokens that are unknown or byte fallback").shown_in(ReportTable::Tokenizer),
+    m("wrapped_share", Tokenize, "share", Exact, "train-shard tokens whose id the legacy uint16 wrap changed (T06; validation ids stay correct)").shown_in(ReportTable::Tokenizer),
+    m("non_embedding_params", Train, "parameters", Exact, "N of the scaling fit").shown_in(ReportTable::Training),
+    m("tokens_per_param", Train, "tokens/parameter", Exact, "training tokens per non-embedding parameter").shown_in(ReportTable::Training),
+    m("train_loss", Train, "nats/token", Relative(1e-6), "final training loss").shown_in(ReportTable::Training),
+    m("val_loss", Train, "nats/token", Relative(1e-6), "final validation loss").shown_in(ReportTable::Training),
+    m("val_bpb", Train, "bits/byte", Relative(1e-6), "final validation loss in bits per source byte").shown_in(ReportTable::Training),
+    m("loss_spikes", Train, "steps", Exact, "steps whose loss exceeded the running median by spike_sigmas robust sds").shown_in(ReportTable::Training),
+    m("grad_norm_cv", Train, "ratio", Relative(1e-6), "coefficient of variation of the gradient norm after warmup").shown_in(ReportTable::Training),
+    m("padding_share", Train, "share", Exact, "share of input positions that are padding").shown_in(ReportTable::Training),
+    m("truncated_share", Train, "share", Exact, "share of the tokens of the documents read that were cut off at the context length").shown_in(ReportTable::Training),
+    m("tokens_per_s", Train, "tokens/s", Unpinned, "training throughput").shown_in(ReportTable::Timing),
+    m("mfu", Train, "share", Unpinned, "model FLOP utilisation against the device's peak").shown_in(ReportTable::Timing),
+    m("data_wait_share", Train, "share", Unpinned, "share of step time spent waiting for data").shown_in(ReportTable::Timing),
     m("gpu_busy_share", Train, "share", Unpinned, "share of step time the GPU is not waiting for data (GPU runs only)"),
-    m("tokens_per_s", Train, "tokens/s", Unpinned, "training throughput"),
-    m("mfu", Train, "share", Unpinned, "model FLOP utilisation against the device's peak"),
     m("data_fraction", Train, "share", Exact, "share of the training tokens the run reads (train.data.epochs resolved on the shard)"),
     m("epochs", Train, "epochs", Exact, "passes of the token budget over the tokens the run reads"),
-    m("non_embedding_params", Train, "parameters", Exact, "N of the scaling fit"),
-    m("tokens_per_param", Train, "tokens/parameter", Exact, "training tokens per parameter"),
     m("scaling_alpha", Scaling, "exponent", Relative(1e-6), "alpha of L(N) = E + A N^-alpha over S01-S05"),
     // Absolute, not relative: E often sits at its bound 0 on small ladders,
     // where a relative band is no band at all (1e-14 vs 1e-13 "differ").
@@ -113,7 +127,7 @@ const fn m(
     tolerance: Tolerance,
     description: &'static str,
 ) -> MetricInfo {
-    MetricInfo { name, producer, unit, tolerance, description }
+    MetricInfo { name, producer, unit, tolerance, description, table: None }
 }
 
 /// Wide bands for verifying a run on another device (a GPU run against CPU golden): other
@@ -152,6 +166,39 @@ pub fn find(name: &str) -> Option<&'static MetricInfo> {
 
 pub fn names() -> impl Iterator<Item = &'static str> {
     METRICS.iter().map(|m| m.name)
+}
+
+/// The columns of a report table, in registry order.
+pub fn columns_of(table: ReportTable) -> Vec<&'static MetricInfo> {
+    METRICS.iter().filter(|m| m.table == Some(table)).collect()
+}
+
+/// What a stage measured: registry metrics by name, plus per-reason paper counts under
+/// `count.<stage>.<reason>`. Written as the stage's `values.json`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Values(BTreeMap<String, f64>);
+
+impl Values {
+    /// Sets the registry metric `name`. A name the registry lacks is a bug in the stage that
+    /// reports it (every stage's values pass through here in the tests), not bad input.
+    pub fn set(&mut self, name: &str, value: f64) {
+        assert!(find(name).is_some(), "internal: `{name}` is not in the metric registry (src/metrics.rs)");
+        self.0.insert(name.to_string(), value);
+    }
+
+    /// Papers that left `stage` for `reason`.
+    pub fn count(&mut self, stage: &str, reason: &str, papers: u64) {
+        self.0.insert(format!("count.{stage}.{reason}"), papers as f64);
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).copied()
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, f64> {
+        self.0
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Hostile input, concurrent runs and kills (issue 14): each case is
+//! Hostile input, concurrent runs and kills: each case is
 //! generated here, small, and run through the `replicate` binary as a child
 //! that reports its own peak resident memory (`VmHWM`, with
 //! `REPLICATE_PEAK_RSS`; `wait4`'s rusage would also count the test

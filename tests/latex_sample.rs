@@ -8,15 +8,15 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use arxiv_to_model::ledger::DropReason;
 use arxiv_to_model::prepare::latex::main_file::MainFileRule;
 use arxiv_to_model::prepare::latex::{
-    self, clean_after_comments, extract_resolved, local_sty_files, math::math_spans, split_preamble,
-    strip_comments, Resolved,
+    self, clean_after_comments, extract_resolved, local_sty_files, split_preamble, strip_comments, Resolved,
 };
-use arxiv_to_model::prepare::ledger::DropReason;
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::spec::data::DataConfig;
 use arxiv_to_model::spec::load_one;
+use arxiv_to_model::tex::math::math_spans;
 
 /// One paper: its id and its files (archive path → text).
 struct Paper {
@@ -105,7 +105,7 @@ fn is_source(path: &str) -> bool {
 
 fn data_config(run: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    load_one(&runs, run, "paper").expect("spec loads").0.data
+    load_one(&runs, run, "paper").expect("spec loads").0.into_spec().data
 }
 
 /// The described chain under `data` (Y05, Y06): resolve, TeX comments,

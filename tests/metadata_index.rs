@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use arxiv_to_model::corpus::metadata::for_each_record;
 use arxiv_to_model::corpus::metadata_synth;
 use arxiv_to_model::corpus::real::RealCorpus;
-use arxiv_to_model::prepare::ledger::DropReason;
+use arxiv_to_model::ledger::DropReason;
 use arxiv_to_model::prepare::metadata_filter::MetadataTable;
 use arxiv_to_model::prepare::metadata_index::{build, is_index};
 use arxiv_to_model::prepare::{run, PrepareInput, PrepareOptions, PrepareSummary};
@@ -22,7 +22,7 @@ fn corpus() -> RealCorpus {
 
 fn data(run: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.data
+    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.into_spec().data
 }
 
 fn prepare(run_id: &str, metadata: &Path, out: &Path) -> anyhow::Result<PrepareSummary> {

@@ -14,7 +14,7 @@ use polars::prelude::{DataFrame, DataType};
 
 fn data(run: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.data
+    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.into_spec().data
 }
 
 fn input() -> PrepareInput {

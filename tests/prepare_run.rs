@@ -1,6 +1,6 @@
 //! `prepare::run` and `prepare::merge` end to end on a small hand-made corpus
 //! that has one paper per outcome: ledger, documents, waterfall, determinism,
-//! resume, shards, manifest check and the loud failure of issue 4 settings.
+//! resume, shards, manifest check, and runs that cannot proceed saying why.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ const GERMAN: &str = "Wir untersuchen, wie die Vorverarbeitung wissenschaftliche
 
 fn spec(id: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap().0.data
+    arxiv_to_model::spec::load_one(&runs, id, "ci").unwrap().0.into_spec().data
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {

@@ -21,7 +21,7 @@ fn corpus() -> RealCorpus {
 
 fn data(run: &str) -> DataConfig {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
-    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.data
+    arxiv_to_model::spec::load_one(&runs, run, "ci").unwrap().0.into_spec().data
 }
 
 fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {

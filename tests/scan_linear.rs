@@ -1,4 +1,4 @@
-//! Every LaTeX pass is linear in its input (issue 14): each pass is timed
+//! Every LaTeX pass is linear in its input: each pass is timed
 //! on 0.5 MB and 1 MB of each pathological pattern in the same run, and
 //! doubling the input must not much more than double the time. A quadratic
 //! pass quadruples it (measured before the fix: 0.59/1.86/6.47 s for 10k,
@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use arxiv_to_model::prepare::clean::ReleasedCleaner;
-use arxiv_to_model::prepare::latex::{self, includes::find_includes, math::math_spans};
+use arxiv_to_model::prepare::latex::{self, includes::find_includes};
 use arxiv_to_model::prepare::normalize::normalize;
 use arxiv_to_model::prepare::quality::mask_for_language;
 use arxiv_to_model::spec::data::{
-    Cleaning, CommentMode, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
+    Cleaner, Cleaning, Extraction, ExtractionMode, MacroMode, Normalization, UnicodeForm, WhitespaceMode,
 };
+use arxiv_to_model::tex::math::math_spans;
 
-/// The patterns of issue 14 and their relatives, each repeated to the size asked.
+/// The patterns once found quadratic and their relatives, each repeated to the size asked.
 const PATTERNS: &[&str] = &[
     "\\[",
     "\\(",
@@ -50,13 +51,13 @@ const MAX_RATIO: f64 = 3.5;
 /// Times below this are too short to judge by ratio: a linear pass that
 /// crosses the cache size between 0.5 and 1 MB, on a loaded 2-core machine,
 /// showed x4.7 at 91 ms (and x2.7 from 1 to 2 MB, x2.7 from 2 to 4 MB when
-/// measured alone), while a quadratic pass over 1 MB takes seconds (issue
-/// 14: 40,000 unclosed `\[` in 87 KB took 6.5 s), far above this floor.
+/// measured alone), while a quadratic pass over 1 MB takes seconds (before
+/// the fix, 40,000 unclosed `\[` in 87 KB took 6.5 s), far above this floor.
 const NOISE_FLOOR_S: f64 = 0.2;
 
 fn cleaning() -> Cleaning {
     Cleaning {
-        comments: CommentMode::Tex,
+        cleaner: Cleaner::Tex,
         macros: MacroMode::Expand,
         max_macro_expansions: 100_000,
         max_macro_growth: 4.0,
@@ -90,7 +91,7 @@ fn normalization() -> Normalization {
 type Pass = Box<dyn Fn(&str)>;
 
 fn passes() -> Vec<(&'static str, Pass)> {
-    let released = ReleasedCleaner::new(&Cleaning { comments: CommentMode::Regex, ..cleaning() }).unwrap();
+    let released = ReleasedCleaner::new(&Cleaning { cleaner: Cleaner::Released, ..cleaning() }).unwrap();
     vec![
         ("comments: tex", Box::new(|t: &str| drop(latex::strip_comments(t)))),
         ("includes", Box::new(|t: &str| drop(find_includes(t)))),

@@ -88,7 +88,7 @@ fn differing_keys(a: &serde_json::Value, b: &serde_json::Value, prefix: &str, ou
 #[rstest]
 #[case("Y01", "Y02", &["validation.mode"])]
 #[case("Y02", "Y03", &["extraction.mode"])]
-#[case("Y03", "Y04", &["cleaning.comments", "normalization.whitespace"])]
+#[case("Y03", "Y04", &["cleaning.cleaner", "normalization.whitespace"])]
 #[case("Y04", "Y05", &["filters.language.mode"])]
 fn each_y_step_changes_exactly_the_decision_paper_md_gives_it(
     #[case] before: &str,
@@ -191,7 +191,7 @@ fn stage_keys_are_shared_where_runs_agree_upstream() {
 fn a_changed_setting_changes_its_key_and_downstream_only() {
     let set = load_set(runs(), "ci").unwrap();
     let input = Input::synthetic(&set.profile);
-    let base = set.get("F01").unwrap().clone();
+    let base = set.get("F01").unwrap().clone().into_spec();
     let before = plan(&base, &set.profile, &input, BackendChoice::Cpu);
 
     let mut seeded = base.clone();
@@ -284,6 +284,14 @@ fn line_of(root: &Path, file: &str, needle: &str) -> usize {
     SpecErrorKind::Invalid,
     "train.data.fraction",
     "fraction: 1.5"
+)]
+#[case::overridden_setting(
+    "Y06.yaml",
+    "  cleaning:\n    macros: expand",
+    "  cleaning:\n    cleaner: released\n    macros: expand",
+    SpecErrorKind::Invalid,
+    "data.cleaning.cleaner",
+    "cleaner: released"
 )]
 #[case::bad_claim(
     "D01.yaml",

@@ -67,7 +67,7 @@ fn python_tokenizers_loads_each_recipe_and_encodes_the_same_ids() {
         // What this small sample can fill: the released recipe starts from its
         // characters, the byte-level ones from 256 bytes.
         let vocab = if recipe == Recipe::Released { 150 } else { 300 };
-        tokenize::train_tokenizer(&config(recipe, vocab), &docs_path, &out).unwrap();
+        tokenize::train_tokenizer(&config(recipe, vocab), vocab, &docs_path, &out).unwrap();
         let path = out.join("tokenizer.json");
         let tok = Tokenizer::from_file(&path).unwrap();
         let rust: Vec<Vec<u32>> =
@@ -113,7 +113,7 @@ fn latex_aware_is_more_stable_than_bytelevel_on_real_arxiv_latex() {
     let mut measured = Vec::new();
     for recipe in RECIPES {
         let out = dir.path().join(format!("{recipe:?}"));
-        let record = tokenize::train_tokenizer(&config(recipe, vocab), &docs, &out).unwrap();
+        let record = tokenize::train_tokenizer(&config(recipe, vocab), vocab, &docs, &out).unwrap();
         let tok_path = out.join("tokenizer.json");
         let stats = tokenize::stats(&tok_path, &docs).unwrap();
         assert_eq!(stats.tokenizer_sha256, record.tokenizer_sha256);

@@ -6,9 +6,9 @@
 //! corpus in the same format.
 
 pub mod id;
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod metadata;
 pub mod metadata_synth;
 pub mod real;
-pub mod source;
+pub(crate) mod source;
 pub mod synth;

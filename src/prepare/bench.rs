@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use super::driver::{run, worker_count, PrepareInput, PrepareOptions, PrepareSummary, IN_FLIGHT_PER_WORKER};
+use super::driver::{run, worker_count, PrepareInput, PrepareOptions, IN_FLIGHT_PER_WORKER};
+use super::output::PrepareSummary;
 use super::stream::{ordered_map, Feed, Feeder};
 use super::validate::{sniff, Sniffed};
 use crate::bench::{measure_pairs, Paired};

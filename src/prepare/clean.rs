@@ -6,8 +6,8 @@
 //! 1. `%.*` comments;
 //! 2. the preamble up to the first `\begin{document}`;
 //! 3. `\end{document}`;
-//! 4. `\cmd{…}` with one brace level;
-//! 5. `figure` environments and `\includegraphics`;
+//! 4. `\cmd{…}` with one brace level (`drop_commands`);
+//! 5. `drop_environments` (released: `figure`) and `\includegraphics`;
 //! 6. every whitespace run → one space.
 //!
 //! Math is kept. The TeX-aware cleaner, macro expansion and the other
@@ -116,7 +116,7 @@ mod tests {
 
     fn released() -> ReleasedCleaner {
         ReleasedCleaner::new(&Cleaning {
-            comments: crate::spec::data::CommentMode::Regex,
+            cleaner: crate::spec::data::Cleaner::Released,
             macros: crate::spec::data::MacroMode::Keep,
             max_macro_expansions: 0,
             max_macro_growth: 1.0,
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn spec_lists_become_patterns_safely() {
         let cleaning = Cleaning {
-            comments: crate::spec::data::CommentMode::Regex,
+            cleaner: crate::spec::data::Cleaner::Released,
             macros: crate::spec::data::MacroMode::Keep,
             max_macro_expansions: 0,
             max_macro_growth: 1.0,

@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
+use super::output::Split;
 use md5::{Digest, Md5};
-use serde::{Deserialize, Serialize};
 
 /// MD5 of the document text, lower-case hex (released).
 pub fn document_md5(text: &str) -> String {
@@ -33,20 +33,13 @@ impl ExactDedup {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SplitName {
-    Train,
-    Validation,
-}
-
 /// Released: every `every`-th kept document (1-based, input order) goes to
 /// validation; `0` sends everything to train.
-pub fn split_for(kept_ordinal: u64, every: u32) -> SplitName {
+pub fn split_for(kept_ordinal: u64, every: u32) -> Split {
     if every > 0 && kept_ordinal.is_multiple_of(u64::from(every)) {
-        SplitName::Validation
+        Split::Validation
     } else {
-        SplitName::Train
+        Split::Train
     }
 }
 
@@ -70,13 +63,13 @@ mod tests {
     }
 
     #[rstest]
-    #[case(1, 100, SplitName::Train)]
-    #[case(99, 100, SplitName::Train)]
-    #[case(100, 100, SplitName::Validation)]
-    #[case(200, 100, SplitName::Validation)]
-    #[case(3, 3, SplitName::Validation)]
-    #[case(5, 0, SplitName::Train)]
-    fn every_nth_kept_document_validates(#[case] n: u64, #[case] every: u32, #[case] want: SplitName) {
+    #[case(1, 100, Split::Train)]
+    #[case(99, 100, Split::Train)]
+    #[case(100, 100, Split::Validation)]
+    #[case(200, 100, Split::Validation)]
+    #[case(3, 3, Split::Validation)]
+    #[case(5, 0, Split::Train)]
+    fn every_nth_kept_document_validates(#[case] n: u64, #[case] every: u32, #[case] want: Split) {
         assert_eq!(split_for(n, every), want);
     }
 }

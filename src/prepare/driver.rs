@@ -19,14 +19,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::dedup::SplitName;
 use super::finish::{finish, UnitCounts};
 use super::metadata_filter::MetadataTable;
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
-use super::output::{AtomicFile, YieldRow};
+use super::output::{
+    AtomicFile, ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, UnitReport,
+};
 use super::paper::{process_paper, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use super::stream::{ordered_map, Feed, Feeder};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
@@ -55,133 +55,6 @@ pub struct PrepareOptions {
     pub allow_empty: bool,
 }
 
-/// How a bulk tar fared against `arXiv_src_manifest.xml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
-pub enum ManifestCheck {
-    /// `check_manifest` is off, or the unit is not a bulk tar.
-    NotChecked,
-    NoManifest,
-    /// The manifest does not list this tar.
-    NoEntry,
-    Match,
-    Mismatch {
-        expected: String,
-        actual: String,
-    },
-}
-
-/// Written next to each part: what reading the unit found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnitReport {
-    pub index: usize,
-    pub label: String,
-    pub papers: u64,
-    pub bytes_in: u64,
-    pub manifest: ManifestCheck,
-    pub read_errors: Vec<String>,
-    pub stage_seconds: StageSeconds,
-    pub read_seconds: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartRef {
-    pub index: usize,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetadataSummary {
-    pub path: PathBuf,
-    pub records: u64,
-    pub malformed_lines: u64,
-    pub first_errors: Vec<String>,
-    /// Records dropped for repeating an id (the one with most versions is kept).
-    #[serde(default)]
-    pub duplicate_ids: u64,
-    pub seconds: f64,
-}
-
-/// `shard.json`: what one run or shard owns, for `merge`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShardManifest {
-    pub settings_hash: String,
-    pub settings: DataConfig,
-    pub shard: Option<(usize, usize)>,
-    pub units_total: usize,
-    pub metadata: Option<MetadataSummary>,
-    pub parts: Vec<PartRef>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StageTime {
-    pub stage: String,
-    /// Summed over workers (CPU-seconds of the stage).
-    pub seconds: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Timings {
-    pub stages: Vec<StageTime>,
-    /// Reading input units (sequential).
-    pub read_seconds: f64,
-    /// The finishing pass: dedup, split, writing the outputs.
-    pub finish_seconds: f64,
-    /// Wall time of this call.
-    pub wall_seconds: f64,
-}
-
-/// `summary.json`. Everything but `timings` is the same for the same input and settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PrepareSummary {
-    pub papers_seen: u64,
-    pub papers_kept: u64,
-    pub papers_dropped: u64,
-    pub bytes_in: u64,
-    pub chars_kept: u64,
-    pub words_kept: u64,
-    pub train_documents: u64,
-    pub validation_documents: u64,
-    /// Drop reason → papers.
-    pub drops: BTreeMap<String, u64>,
-    /// Near-duplicate id → the kept document it matched.
-    #[serde(default)]
-    pub near_duplicate_of: BTreeMap<String, String>,
-    /// Kept papers whose macro expansion hit its cap (text kept as far as expanded).
-    #[serde(default)]
-    pub degraded: Vec<String>,
-    /// Stages that did not run (`metadata` without `--metadata`).
-    pub skipped_stages: Vec<String>,
-    pub waterfall: Vec<YieldRow>,
-    pub inputs: Vec<UnitReport>,
-    pub metadata: Option<MetadataSummary>,
-    pub shard: Option<(usize, usize)>,
-    pub units_total: usize,
-    /// Units this call processed; the rest of its share were resumed from parts.
-    pub units_processed: usize,
-    pub units_resumed: usize,
-    pub settings: DataConfig,
-    pub timings: Timings,
-}
-
-/// One kept document, one line of `documents.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocumentLine {
-    pub id: String,
-    pub text: String,
-    pub categories: Option<String>,
-    pub title: String,
-    pub split: SplitName,
-    pub bytes_in: u64,
-    pub chars: u64,
-    pub words: u64,
-    pub encoding: String,
-    pub source: super::validate::SourceKind,
-    /// Macro expansion hit its cap.
-    #[serde(default)]
-    pub degraded: bool,
-}
-
 /// Parses `--shard i/N` (0-based `i`, as `$SLURM_ARRAY_TASK_ID` with `--array=0-(N-1)`).
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let parsed = text
@@ -198,7 +71,7 @@ pub const SHARD_FILE: &str = "shard.json";
 
 /// Runs `prepare` over `input`, writing into `out`. Fails only when the run
 /// cannot proceed (no input, unreadable input file, unwritable output, bad
-/// settings, a setting of issue 4 not wired in yet); bad papers are ledger rows.
+/// settings such as a malformed `--shard`); bad papers are ledger rows.
 pub fn run(
     cfg: &DataConfig,
     input: &PrepareInput,

@@ -5,8 +5,8 @@
 //! tries UTF-8 first and otherwise asks `chardetng` for the legacy encoding
 //! and transcodes with `encoding_rs`, recording what it chose.
 
-use super::ledger::DropReason;
 use super::validate::Member;
+use crate::ledger::DropReason;
 use crate::spec::data::EncodingMode;
 
 /// One decoded `.tex` member.

@@ -14,15 +14,16 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::dedup::{split_for, ExactDedup, SplitName};
-use super::driver::{
-    DocumentLine, ManifestCheck, PrepareSummary, ShardManifest, StageTime, Timings, UnitReport,
-};
-use super::ledger::{DropReason, LedgerStage};
+use super::dedup::{split_for, ExactDedup};
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
-use super::output::{open_lines, stage_name, write_csv_rows, AtomicFile, LedgerRow, YieldRow};
+use super::output::{
+    open_lines, stage_name, write_csv_rows, AtomicFile, Document, LedgerRow, ManifestCheck, PrepareSummary,
+    ShardManifest, Split, StageTime, Timings, UnitReport, YieldRow, DOCUMENTS_FILE, LEDGER_FILE,
+    SUMMARY_FILE, YIELD_FILE,
+};
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use super::parquet::{write_parquet_rows, ParquetTable};
+use crate::ledger::{DropReason, LedgerStage};
 use crate::spec::data::DataConfig;
 
 /// Bookkeeping of the unit counts for the summary.
@@ -81,8 +82,8 @@ impl<'a> Finisher<'a> {
             if manifest.metadata.is_none() { vec![stage_name(LedgerStage::Metadata)] } else { Vec::new() };
         Ok(Self {
             cfg,
-            documents: AtomicFile::create(&out.join("documents.jsonl"))?,
-            ledger: csv::Writer::from_writer(AtomicFile::create(&out.join("ledger.csv"))?),
+            documents: AtomicFile::create(&out.join(DOCUMENTS_FILE))?,
+            ledger: csv::Writer::from_writer(AtomicFile::create(&out.join(LEDGER_FILE))?),
             ledger_parquet: ParquetTable::create(&out.join("ledger.parquet"))?,
             exact: ExactDedup::default(),
             near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
@@ -207,15 +208,15 @@ impl<'a> Finisher<'a> {
         summary.papers_kept += 1;
         let split = split_for(summary.papers_kept, self.cfg.split.validation_every);
         match split {
-            SplitName::Train => summary.train_documents += 1,
-            SplitName::Validation => summary.validation_documents += 1,
+            Split::Train => summary.train_documents += 1,
+            Split::Validation => summary.validation_documents += 1,
         }
         summary.chars_kept += doc.chars;
         summary.words_kept += doc.words;
         if doc.degraded {
             summary.degraded.push(record.id.clone());
         }
-        self.documents.write_json_line(&DocumentLine {
+        self.documents.write_json_line(&Document {
             id: record.id,
             text: doc.text,
             categories: doc.categories,
@@ -225,7 +226,7 @@ impl<'a> Finisher<'a> {
             chars: doc.chars,
             words: doc.words,
             encoding: doc.encoding,
-            source: doc.source,
+            source: Some(doc.source),
             degraded: doc.degraded,
         })
     }
@@ -248,12 +249,12 @@ impl<'a> Finisher<'a> {
             .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
             .commit()?;
         self.ledger_parquet.commit()?;
-        write_csv_rows(AtomicFile::create(&out.join("yield.csv"))?, &self.summary.waterfall)?;
+        write_csv_rows(AtomicFile::create(&out.join(YIELD_FILE))?, &self.summary.waterfall)?;
         write_parquet_rows(&out.join("yield.parquet"), &self.summary.waterfall)?;
         let mut summary = self.summary;
         summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();
-        crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
+        crate::io::write_json_atomic(&out.join(SUMMARY_FILE), &summary)?;
         Ok(summary)
     }
 }

@@ -19,8 +19,8 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::{ChunkAgg, DataFrame, ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::LedgerStage;
 use super::output::{stage_name, write_csv_rows, AtomicFile};
+use crate::ledger::LedgerStage;
 
 /// The file `merge` writes beside the merged outputs.
 pub const MERGE_FILE: &str = "merge.csv";

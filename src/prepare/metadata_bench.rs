@@ -1,5 +1,5 @@
 //! `replicate bench metadata`: the metadata index against a raw read of the
-//! snapshot in the same run (issue 12's targets: index build ≤ 3× the raw
+//! snapshot in the same run (the targets: index build ≤ 3× the raw
 //! read; `prepare` with the index ≤ 200 MB RSS at 2.7M records; the same
 //! ledger and yield table through the index as through the snapshot).
 //!

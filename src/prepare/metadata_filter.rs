@@ -10,9 +10,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::ledger::DropReason;
 use super::metadata_index::MetadataIndex;
 use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
+use crate::ledger::DropReason;
 use crate::spec::data::{CategoryMatch, MetadataFilter, YearRange};
 
 /// Released: the raw `categories` string contains a listed name anywhere, so

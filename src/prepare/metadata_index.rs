@@ -5,7 +5,7 @@
 //!
 //! Why: the snapshot is ~4 GB of JSON lines (2.7M records); every shard of a
 //! Slurm array parsed all of it and held every verdict with its text (22 s and
-//! 1.57 GB RSS per shard, issue 12). With the index a shard holds the ids and
+//! 1.57 GB RSS per shard, measured). With the index a shard holds the ids and
 //! their verdicts (tens of MB) and reads title and abstract only for the row
 //! groups its kept papers are in.
 //!
@@ -32,9 +32,9 @@ use polars::prelude::{
 use polars_parquet::write::{schema_to_metadata_key, KeyValue, ZstdLevel};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::DropReason;
 use super::metadata_filter::{judge, warn_duplicates, MetadataFields, VerdictInputs};
 use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
+use crate::ledger::DropReason;
 use crate::spec::data::MetadataFilter;
 
 /// The key of the index header in the Parquet key-value metadata.

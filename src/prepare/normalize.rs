@@ -4,9 +4,9 @@
 
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-use crate::prepare::latex::math::math_spans;
-use crate::prepare::latex::scan::{control_seq, group_content};
 use crate::spec::data::{Normalization, UnicodeForm, WhitespaceMode};
+use crate::tex::math::math_spans;
+use crate::tex::scan::{control_seq, group_content};
 
 /// Applies every normalization rule the spec switches on.
 pub fn normalize(text: &str, cfg: &Normalization) -> String {

@@ -1,4 +1,9 @@
-//! Output files: streamed to a temporary file and renamed into place, so a
+//! What the prepare stage leaves behind, as types that own their file names:
+//! a [`PreparedCorpus`] directory holding `documents.jsonl` ([`Document`]),
+//! `ledger.csv` ([`LedgerRow`]), `yield.csv` ([`YieldRow`]) and `summary.json`
+//! ([`PrepareSummary`]), and the files that write them.
+//!
+//! Output files are streamed to a temporary file and renamed into place, so a
 //! killed run never leaves a half-written file that looks complete. (Small
 //! files use [`crate::io::write_atomic`]; these can be hundreds of GB.)
 
@@ -10,7 +15,52 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use super::ledger::{DropReason, LedgerStage};
+use crate::ledger::{DropReason, LedgerStage};
+
+mod documents;
+mod summary;
+
+pub use documents::{for_each_document, read_documents, Document, Split};
+pub use summary::{
+    ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, StageTime, Timings, UnitReport,
+};
+
+pub const DOCUMENTS_FILE: &str = "documents.jsonl";
+pub const LEDGER_FILE: &str = "ledger.csv";
+pub const YIELD_FILE: &str = "yield.csv";
+/// Written last: its presence means the other outputs are whole.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// A finished prepare output directory.
+#[derive(Debug, Clone)]
+pub struct PreparedCorpus {
+    dir: PathBuf,
+}
+
+impl PreparedCorpus {
+    /// Opens `dir`, refusing one whose run did not finish (no `summary.json`).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let summary = dir.join(SUMMARY_FILE);
+        anyhow::ensure!(
+            summary.is_file(),
+            "{} is not a finished prepare output (no {SUMMARY_FILE}): run or resume `replicate prepare` into it",
+            dir.display()
+        );
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    pub fn documents(&self) -> PathBuf {
+        self.dir.join(DOCUMENTS_FILE)
+    }
+
+    pub fn ledger(&self) -> PathBuf {
+        self.dir.join(LEDGER_FILE)
+    }
+
+    pub fn summary(&self) -> Result<PrepareSummary> {
+        crate::io::read_json(&self.dir.join(SUMMARY_FILE))
+    }
+}
 
 pub struct AtomicFile {
     path: PathBuf,

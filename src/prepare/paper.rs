@@ -15,16 +15,16 @@ use super::dedup::document_md5;
 use super::encoding::{decode_members, encoding_label, DecodedMember};
 use super::extract::{concat_tex, latex_abstract, latex_title};
 use super::latex;
-use super::ledger::{DropReason, LedgerStage};
 use super::metadata_filter::{MetadataFields, MetadataTable};
 use super::normalize::{collapse_all, normalize};
 use super::quality::{
     assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
 };
 use super::validate::{is_tex_member, validate_source, SourceKind};
-use super::watchdog;
 use crate::corpus::source::{RawContent, RawPaper};
-use crate::spec::data::{CommentMode, DataConfig, ExtractionMode, LanguageMode, MacroMode};
+use crate::ledger::{DropReason, LedgerStage};
+use crate::spec::data::{Cleaner, DataConfig, ExtractionMode, LanguageMode, MacroMode};
+use crate::tex::watchdog;
 
 /// Per-paper stages, in waterfall order (dedup is the finishing pass's).
 pub const PER_PAPER_STAGES: usize = 6;
@@ -136,8 +136,8 @@ fn chars(text: &str) -> u64 {
 }
 
 /// Runs metadata → validation → encoding → extraction → cleaning → quality.
-/// Bad input becomes a drop reason; `Err` only for settings not implemented
-/// yet (issue 4) or an internal fault.
+/// Bad input becomes a drop reason; `Err` only for a metadata index that
+/// cannot be read or an internal fault.
 pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, StageSeconds)> {
     let mut p = Progress::new(&raw);
     let cfg = ctx.cfg;
@@ -152,7 +152,12 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     let bytes = match raw.content {
         RawContent::Bytes(bytes) => bytes,
         RawContent::TooLarge => return Ok(p.leave(DropReason::TooLarge)),
-        RawContent::Unreadable(_) => return Ok(p.leave(DropReason::Corrupt)),
+        RawContent::Unreadable(why) => {
+            // The ledger's reason is the category; the cause (an I/O error, a member cut
+            // short) is only known here, so it goes to the log with the member's name.
+            tracing::warn!(paper = %raw.id, member = %raw.name, "unreadable source, dropped as corrupt: {why}");
+            return Ok(p.leave(DropReason::Corrupt));
+        }
         RawContent::NotRead => {
             anyhow::bail!("internal: {} passed the metadata filter but was not read", raw.id)
         }
@@ -187,7 +192,7 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
     p.pass(chars(&tex));
 
     // Without --metadata the released scripts have no title or abstract to
-    // prepend; they come from the LaTeX instead (issue 3).
+    // prepend; they come from the LaTeX instead (`\title`, `abstract`).
     let (title, abstract_text, categories) = match meta {
         Some(m) => (collapse_all(&m.title), collapse_all(&m.abstract_text), Some(m.categories.clone())),
         None => (latex_title(&tex).unwrap_or_default(), latex_abstract(&tex).unwrap_or_default(), None),
@@ -277,8 +282,8 @@ fn extract_text(cfg: &DataConfig, decoded: Vec<DecodedMember>, id: &str) -> Resu
 /// normalization. Returns the text and whether macro expansion hit its cap.
 fn clean_and_normalize(ctx: &PaperContext, tex: &str, sty_files: &[&str]) -> (String, bool) {
     let cleaning = &ctx.cfg.cleaning;
-    let (text, degraded) = match cleaning.comments {
-        CommentMode::Regex => {
+    let (text, degraded) = match cleaning.cleaner {
+        Cleaner::Released => {
             // The released cleaner removes the preamble itself, so definitions
             // must be read (and uses expanded) before it runs.
             let expanded = match cleaning.macros {
@@ -297,7 +302,7 @@ fn clean_and_normalize(ctx: &PaperContext, tex: &str, sty_files: &[&str]) -> (St
             let degraded = expanded.as_ref().is_some_and(|e| e.degraded);
             (ctx.cleaner.clean(expanded.as_ref().map_or(tex, |e| e.text.as_str())), degraded)
         }
-        CommentMode::Tex => {
+        Cleaner::Tex => {
             let cleaned = latex::clean_after_comments(&latex::strip_comments(tex), sty_files, cleaning);
             (cleaned.text, cleaned.degraded)
         }

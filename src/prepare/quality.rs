@@ -9,9 +9,9 @@
 use anyhow::{Context, Result};
 use whatlang::Lang;
 
-use crate::prepare::latex::math::math_spans;
-use crate::prepare::latex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
-use crate::prepare::watchdog;
+use crate::tex::math::math_spans;
+use crate::tex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
+use crate::tex::watchdog;
 
 /// Released document layout.
 pub fn assemble_document(title: &str, abstract_text: &str, body: &str) -> String {

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use super::ledger::DropReason;
+use crate::ledger::DropReason;
 use crate::spec::data::{Validation, ValidationMode};
 
 /// What a paper's source turned out to be.

@@ -8,11 +8,10 @@
 use std::path::Path;
 
 use super::cache::StageCache;
-use super::golden::{values_path, RunValues};
+use super::layout::{values_path, RunValues};
 use super::plan::{plan, StageName};
 use super::runner::{same_run_as, InputKeys};
-use crate::spec::model::{ModelVocab, ShapeRef};
-use crate::spec::{Spec, SpecSet};
+use crate::spec::{SpecSet, ValidatedSpec};
 use crate::train::BackendChoice;
 
 /// The device the GPU-hour column assumes: the paper's A100 80GB, dense bf16.
@@ -81,14 +80,10 @@ pub fn costs(
         .collect()
 }
 
-/// Total and non-embedding parameters of a resolved spec.
-fn parameters(spec: &Spec) -> (u64, u64) {
-    match (spec.model.shape, spec.model.vocab) {
-        (ShapeRef::Dims(d), ModelVocab::Size(v)) => {
-            (d.parameters(v, spec.model.tied_embeddings), d.non_embedding_parameters())
-        }
-        _ => (0, 0),
-    }
+/// Total and non-embedding parameters.
+fn parameters(spec: &ValidatedSpec) -> (u64, u64) {
+    let dims = spec.dims();
+    (dims.parameters(spec.model_vocab(), spec.model.tied_embeddings), dims.non_embedding_parameters())
 }
 
 /// FLOP/s this machine reached on the profile's earlier runs (median of 6·N·tokens/s over
@@ -165,7 +160,7 @@ mod tests {
     fn f01_at_paper_scale_costs_what_6nt_says() {
         let set = crate::spec::load_set(crate::spec::SpecFiles::Embedded, "paper").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let selected: Vec<&Spec> = set.specs.iter().collect();
+        let selected: Vec<&ValidatedSpec> = set.specs.iter().collect();
         let inputs = InputKeys::resolve(&set, None, &selected).unwrap();
         let all = costs(&set, &inputs, BackendChoice::Cpu, &StageCache::new(dir.path()), None);
         let named = all.iter().find(|c| c.id == "F01").unwrap();

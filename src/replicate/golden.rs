@@ -7,109 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::io::write_atomic;
+use super::layout::{run_dir, values_path, RunValues, RECORD_FILE, TRAIN_SUMMARY_FILE};
 use crate::metrics::{cross_device_tolerance_for, tolerance_for, Tolerance};
 use crate::train::BackendChoice;
-
-/// What a run reports: registry metrics by name, plus stage counts under `count.*`.
-/// The same shape is written to `reports/<profile>/runs/<ID>/values.json` and pinned
-/// in `golden/<profile>/<ID>.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunValues {
-    pub id: String,
-    pub profile: String,
-    /// The first seed's values (every stage).
-    pub values: BTreeMap<String, f64>,
-    /// The training values of every further seed, in seed order (empty with one seed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub seeds: Vec<BTreeMap<String, f64>>,
-}
-
-impl RunValues {
-    /// Every metric with one value per seed, seed 0 first; metrics only the first seed
-    /// measures (data stages, which no seed changes) repeat its value.
-    pub fn samples(&self) -> BTreeMap<String, Vec<f64>> {
-        self.values
-            .iter()
-            .map(|(key, first)| {
-                let rest = self.seeds.iter().map(|s| s.get(key).copied().unwrap_or(*first));
-                (key.clone(), std::iter::once(*first).chain(rest).collect())
-            })
-            .collect()
-    }
-}
-
-/// Where the timing values of the values file at `path` live (`values.json` ->
-/// `values.timing.json`): throughput, MFU and data wait differ on every rerun, so they stay
-/// out of the file a checkout commits (the reports' `.gitignore` lists this name).
-pub fn timing_path(path: &Path) -> PathBuf {
-    path.with_extension("timing.json")
-}
-
-impl RunValues {
-    /// The values at `path`, with the timing values beside it merged back in.
-    pub fn read(path: &Path) -> Result<Self> {
-        let mut values = Self::read_one(path)?;
-        let timing = timing_path(path);
-        if timing.exists() {
-            values.absorb(Self::read_one(&timing)?);
-        }
-        Ok(values)
-    }
-
-    fn read_one(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a values file", path.display()))
-    }
-
-    /// Writes the reproducible values to `path` and the timing values (unpinned metrics) to
-    /// [`timing_path`], so that rerunning on the same machine rewrites `path` byte for byte.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let (values, timing) = self.split_timing();
-        write_pretty(path, &values)?;
-        let timing_file = timing_path(path);
-        if timing.values.is_empty() && timing.seeds.iter().all(BTreeMap::is_empty) {
-            return match std::fs::remove_file(&timing_file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
-            };
-        }
-        write_pretty(&timing_file, &timing)
-    }
-
-    /// (reproducible values, timing values): the registry's unpinned metrics are timings.
-    fn split_timing(&self) -> (RunValues, RunValues) {
-        let is_timing = |key: &String| tolerance_for(key) == Tolerance::Unpinned;
-        let part = |keep: &dyn Fn(&String) -> bool| RunValues {
-            id: self.id.clone(),
-            profile: self.profile.clone(),
-            values: self.values.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect(),
-            seeds: self
-                .seeds
-                .iter()
-                .map(|s| s.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect())
-                .collect(),
-        };
-        (part(&|k| !is_timing(k)), part(&is_timing))
-    }
-
-    fn absorb(&mut self, other: RunValues) {
-        self.values.extend(other.values);
-        self.seeds.resize_with(self.seeds.len().max(other.seeds.len()), BTreeMap::new);
-        for (mine, theirs) in self.seeds.iter_mut().zip(other.seeds) {
-            mine.extend(theirs);
-        }
-    }
-}
-
-fn write_pretty(path: &Path, value: &impl Serialize) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
@@ -123,7 +25,7 @@ pub struct Mismatch {
 /// Which backend trained a run's values, from the `train.json` in its report
 /// folder; CPU (golden's) when it did not train.
 pub fn trained_on(reports_dir: &Path, profile: &str, id: &str) -> Result<BackendChoice> {
-    let path = super::runner::run_dir(reports_dir, profile, id).join("train.json");
+    let path = run_dir(reports_dir, profile, id).join(TRAIN_SUMMARY_FILE);
     if !path.exists() {
         return Ok(BackendChoice::Cpu);
     }
@@ -185,10 +87,6 @@ pub fn golden_path(golden_dir: &Path, profile: &str, id: &str) -> PathBuf {
     golden_dir.join(profile).join(format!("{id}.json"))
 }
 
-pub fn values_path(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
-    super::runner::run_dir(reports_dir, profile, id).join("values.json")
-}
-
 /// What a run record must show before its values are compared or pinned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RecordCheck {
@@ -200,7 +98,7 @@ enum RecordCheck {
 
 /// Refuses outputs that a different build made, or (for bless) a failed or partial run.
 fn check_record(reports_dir: &Path, profile: &str, id: &str, want: RecordCheck) -> Result<()> {
-    let path = super::runner::run_dir(reports_dir, profile, id).join("record.json");
+    let path = run_dir(reports_dir, profile, id).join(RECORD_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "no run record for {id} at {}: run `replicate run {id} --profile {profile}` first",
@@ -347,27 +245,6 @@ mod tests {
     }
 
     #[test]
-    fn timing_values_live_beside_the_values_and_read_back_merged() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("values.json");
-        let mut run = values(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
-        run.seeds = vec![[("val_loss".to_string(), 3.1), ("mfu".to_string(), 0.2)].into()];
-        run.write(&path).unwrap();
-        let committed = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            committed.contains("val_loss")
-                && !committed.contains("tokens_per_s")
-                && !committed.contains("mfu")
-        );
-        let timing = std::fs::read_to_string(timing_path(&path)).unwrap();
-        assert!(timing.contains("tokens_per_s") && timing.contains("mfu") && !timing.contains("val_loss"));
-        assert_eq!(RunValues::read(&path).unwrap(), run);
-        // Values without timings leave no stale timing file behind.
-        values(&[("val_loss", 3.0)]).write(&path).unwrap();
-        assert!(!timing_path(&path).exists());
-    }
-
-    #[test]
     fn keys_on_one_side_only_are_mismatches() {
         let golden = values(&[("count.validation.pdf-only", 2.0)]);
         let got = values(&[("count.validation.empty", 1.0)]);
@@ -382,7 +259,7 @@ mod tests {
             "versions": { "source_hash": hash },
             "stages": [{ "stage": "prepare", "status": "ran" }, { "stage": "train", "status": stage_status }],
         });
-        let path = crate::replicate::runner::run_dir(reports, "smoke", "T03").join("record.json");
+        let path = run_dir(reports, "smoke", "T03").join(RECORD_FILE);
         crate::io::write_json_atomic(&path, &record).unwrap();
     }
 

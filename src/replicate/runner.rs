@@ -8,25 +8,20 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use super::cache::{StageCache, StageKey};
-use super::golden::{values_path, RunValues};
+use super::layout::{
+    artifacts, profile_dir, run_dir, run_values, values_path, RunValues, CLAIMS_FILE, RECORD_FILE,
+    SCALING_FILE, TIMING_DIR,
+};
 use super::plan::{plan, Input, PlannedStage, StageName};
 use super::record::{Host, RunRecord, RunStatus, Seeds, StageRecord, StageStatus, Versions};
-use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport};
-use super::stages::{artifacts, read_values, Executor, Sources, StageContext};
-use super::verdicts::{judge, ClaimVerdict, Measured, Samples};
+use super::scaling::{fit_with_interval, ScalingPoint, ScalingReport, SCALING_RUNS};
+use super::stages::{read_values, Executor, Sources, StageContext, Upstream};
+use super::verdicts::{judge, ClaimVerdict, Samples};
 use crate::corpus::real::RealCorpus;
 use crate::io::{tree_size, write_json_atomic};
-use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet};
+use crate::spec::{load_set, set_error, Spec, SpecFiles, SpecSet, ValidatedSpec};
 use crate::train::BackendChoice;
 
-/// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
-pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
-/// The verdicts of a profile's claims, under `reports/<profile>/` (reproducible claims) and
-/// under its [`TIMING_DIR`] (claims on timing metrics).
-pub const CLAIMS_FILE: &str = "claims.json";
-/// Where a profile's machine-dependent outputs go (`reports/<profile>/timing/`): timing
-/// claims and the timing report. Not committed: they change on every rerun.
-pub const TIMING_DIR: &str = "timing";
 /// Bootstrap resamples for the scaling interval, and their seed.
 const SCALING_RESAMPLES: usize = 1000;
 const SCALING_SEED: u64 = 2602;
@@ -108,7 +103,7 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
     let mut runs = Vec::new();
     for spec in selected {
         progress.set_message(spec.id.clone());
-        let (input, sources) = inputs.of(spec, &set);
+        let (input, sources) = inputs.of(spec, &set)?;
         let job = Job { set: &set, input, keys: &inputs.keys, sources, cache: &cache, opts, executor };
         let outcome = job.run(spec, &mut forced)?;
         if let Some(stage) = outcome.failed_stage {
@@ -123,7 +118,7 @@ pub fn run(opts: &RunOptions, executor: &impl Executor) -> Result<RunSummary> {
 }
 
 /// The runs `ids` names (all when `None`), in set order; an unknown id is an error.
-pub fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a Spec>> {
+pub fn select<'a>(set: &'a SpecSet, ids: Option<&[String]>) -> Result<Vec<&'a ValidatedSpec>> {
     let Some(ids) = ids else {
         return Ok(set.specs.iter().collect());
     };
@@ -146,7 +141,7 @@ pub struct InputKeys {
 impl InputKeys {
     /// Keys for `set`'s runs; the real corpus is located (and fingerprinted) only when
     /// one of `selected` reads it.
-    pub fn resolve(set: &SpecSet, sources: Option<&Sources>, selected: &[&Spec]) -> Result<Self> {
+    pub fn resolve(set: &SpecSet, sources: Option<&Sources>, selected: &[&ValidatedSpec]) -> Result<Self> {
         let synthetic = Input::synthetic(&set.profile);
         if let Some(sources) = sources {
             let input = Input::sources(sources.src.clone(), sources.metadata.clone())
@@ -166,12 +161,32 @@ impl InputKeys {
 
     /// The input of `spec`'s runs; `None` for a real-corpus run when none was located.
     pub fn of(&self, spec: &Spec, set: &SpecSet) -> Option<&Input> {
-        match (&self.given, &self.real) {
-            (Some(given), _) => Some(given),
-            (None, real) if set.profile.corpus.is_real(spec.group) => real.as_ref().map(|(input, _)| input),
-            (None, _) => Some(&self.synthetic),
+        match self.corpus_of(spec, set) {
+            CorpusChoice::Given => self.given.as_ref(),
+            CorpusChoice::Real => self.real.as_ref().map(|(input, _)| input),
+            CorpusChoice::Synthetic => Some(&self.synthetic),
         }
     }
+
+    /// The one rule for which corpus a run reads.
+    fn corpus_of(&self, spec: &Spec, set: &SpecSet) -> CorpusChoice {
+        if self.given.is_some() {
+            CorpusChoice::Given
+        } else if set.profile.corpus.is_real(spec.group) {
+            CorpusChoice::Real
+        } else {
+            CorpusChoice::Synthetic
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CorpusChoice {
+    /// `--src`/`--metadata`, for every run.
+    Given,
+    /// The embedded real corpus, for the groups the profile names.
+    Real,
+    Synthetic,
 }
 
 /// [`InputKeys`] with each input's files on disk (the synthetic corpus generated
@@ -187,7 +202,7 @@ impl Inputs {
     fn materialize(
         opts: &RunOptions,
         set: &SpecSet,
-        selected: &[&Spec],
+        selected: &[&ValidatedSpec],
         cache: &StageCache,
         executor: &impl Executor,
     ) -> Result<Self> {
@@ -210,14 +225,14 @@ impl Inputs {
     }
 
     /// The input of `spec`'s runs and its files.
-    fn of(&self, spec: &Spec, set: &SpecSet) -> (&Input, &Sources) {
-        let sources = match &self.given {
-            Some(given) => Some(given),
-            None if set.profile.corpus.is_real(spec.group) => self.real.as_ref(),
-            None => self.synthetic.as_ref(),
+    fn of(&self, spec: &Spec, set: &SpecSet) -> Result<(&Input, &Sources)> {
+        let sources = match self.keys.corpus_of(spec, set) {
+            CorpusChoice::Given => self.given.as_ref(),
+            CorpusChoice::Real => self.real.as_ref(),
+            CorpusChoice::Synthetic => self.synthetic.as_ref(),
         };
         let input = self.keys.of(spec, set);
-        input.zip(sources).expect("materialized for every selected spec")
+        input.zip(sources).with_context(|| format!("internal: no input was materialized for {}", spec.id))
     }
 }
 
@@ -233,7 +248,7 @@ struct Job<'a, E> {
 }
 
 impl<E: Executor> Job<'_, E> {
-    fn run(&self, spec: &Spec, forced: &mut HashSet<StageKey>) -> Result<RunOutcome> {
+    fn run(&self, spec: &ValidatedSpec, forced: &mut HashSet<StageKey>) -> Result<RunOutcome> {
         let started = Instant::now();
         let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let run_dir = run_dir(&self.opts.reports_dir, &self.set.profile.profile, &spec.id);
@@ -267,7 +282,7 @@ impl<E: Executor> Job<'_, E> {
             if failure.is_some() {
                 break;
             }
-            let seeded = with_seed(spec, spec.train.seed + k);
+            let seeded = spec.with_seed(spec.train.seed + k);
             let planned = plan(&seeded, &self.set.profile, self.input, self.executor.train_device())
                 .pop()
                 .expect("train is the last stage");
@@ -311,9 +326,9 @@ impl<E: Executor> Job<'_, E> {
             versions: Versions::current(),
             host: Host::current(),
             stages,
-            spec: spec.clone(),
+            spec: (**spec).clone(),
         };
-        let path = run_dir.join("record.json");
+        let path = run_dir.join(RECORD_FILE);
         write_json_atomic(&path, &record)?;
         let (failed_stage, error) = failure.map_or((None, None), |(s, e)| (Some(s), Some(e)));
         Ok(RunOutcome { id: spec.id.clone(), status, failed_stage, error, record: path })
@@ -322,18 +337,18 @@ impl<E: Executor> Job<'_, E> {
     /// Runs or reuses one stage; on failure returns its record and the message.
     fn run_stage(
         &self,
-        spec: &Spec,
+        spec: &ValidatedSpec,
         planned: &PlannedStage,
         force: bool,
     ) -> std::result::Result<(StageRecord, PathBuf), (StageRecord, String)> {
-        let input_dirs: Vec<PathBuf> =
-            planned.inputs.iter().filter(|k| k.stage != "input").map(|k| self.cache.dir(k)).collect();
-        let ctx = StageContext {
-            spec,
-            profile: &self.set.profile,
-            sources: self.sources,
-            input_dirs: input_dirs.iter().map(PathBuf::as_path).collect(),
-        };
+        let mut upstream = Upstream::default();
+        for key in &planned.inputs {
+            if let Some(stage) = StageName::ALL.into_iter().find(|s| s.as_str() == key.stage) {
+                upstream.insert(stage, self.cache.dir(key));
+            }
+        }
+        let bytes_read = upstream.dirs().map(tree_size).sum();
+        let ctx = StageContext { spec, profile: &self.set.profile, sources: self.sources, upstream };
         let clock = Instant::now();
         let produce = |out: &Path| self.executor.execute(planned.stage, &ctx, out);
         // Training checkpoints: a killed run resumes from the last good one.
@@ -343,7 +358,6 @@ impl<E: Executor> Job<'_, E> {
             self.cache.run(&planned.key, force, produce)
         };
         let wall = clock.elapsed().as_secs_f64();
-        let bytes_read = input_dirs.iter().map(|d| tree_size(d)).sum();
         match result {
             Ok(done) => {
                 let status = if done.reused { StageStatus::Reused } else { StageStatus::Ran };
@@ -358,13 +372,6 @@ impl<E: Executor> Job<'_, E> {
             }
         }
     }
-}
-
-/// `spec` trained with another seed (weight init and data order); nothing upstream changes.
-fn with_seed(spec: &Spec, seed: u64) -> Spec {
-    let mut seeded = spec.clone();
-    seeded.train.seed = seed;
-    seeded
 }
 
 /// The first run of the set whose training stage has the same key as `id`'s (the same
@@ -409,31 +416,10 @@ fn copy_artifacts(stage: StageName, from: &Path, run_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Seed-0 values of every run of the profile that has them.
-pub fn measured(set: &SpecSet, reports_dir: &Path) -> Result<Measured> {
-    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.values)).collect())
-}
-
-/// Values per seed of every run of the profile that has them.
-pub fn samples(set: &SpecSet, reports_dir: &Path) -> Result<Samples> {
-    Ok(run_values(set, reports_dir)?.into_iter().map(|(id, v)| (id, v.samples())).collect())
-}
-
-fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, RunValues>> {
-    let mut found = BTreeMap::new();
-    for spec in &set.specs {
-        let path = values_path(reports_dir, &set.profile.profile, &spec.id);
-        if path.exists() {
-            found.insert(spec.id.clone(), RunValues::read(&path)?);
-        }
-    }
-    Ok(found)
-}
-
 /// Scaling fit over S01–S05 per seed (alpha and E added to S05's values, one per seed) and
 /// claim verdicts, written next to the runs.
 fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>, Vec<ClaimVerdict>)> {
-    let profile_dir = reports_dir.join(&set.profile.profile);
+    let profile_dir = profile_dir(reports_dir, &set.profile.profile);
     let _lock = crate::io::exclusive_lock(&profile_dir.join(".finalize.lock"), "the profile's reports")?;
     let mut values = run_values(set, reports_dir)?;
     let seeds =
@@ -441,7 +427,7 @@ fn finalize(set: &SpecSet, reports_dir: &Path) -> Result<(Option<ScalingReport>,
     let fits: Vec<ScalingReport> = (0..seeds).map_while(|k| fit_scaling(&values, k)).collect();
     let scaling = fits.first().cloned();
     if let Some(report) = &scaling {
-        write_json_atomic(&profile_dir.join("scaling.json"), report)?;
+        write_json_atomic(&profile_dir.join(SCALING_FILE), report)?;
         let last = SCALING_RUNS[SCALING_RUNS.len() - 1];
         let run = values.entry(last.to_string()).or_default();
         for (k, fit) in fits.iter().enumerate() {
@@ -476,15 +462,10 @@ fn fit_scaling(values: &BTreeMap<String, RunValues>, k: usize) -> Option<Scaling
     fit_with_interval(&points?, SCALING_RESAMPLES, SCALING_SEED)
 }
 
-/// `reports/<profile>/runs/<ID>/`.
 /// Beside the run directory, not in it: the run directory holds exactly the reports.
 fn run_lock_path(run_dir: &Path) -> PathBuf {
     let name = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     run_dir.with_file_name(format!(".{name}.lock"))
-}
-
-pub fn run_dir(reports_dir: &Path, profile: &str, id: &str) -> PathBuf {
-    reports_dir.join(profile).join("runs").join(id)
 }
 
 fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {

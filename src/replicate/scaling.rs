@@ -12,6 +12,9 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The S runs whose final losses the scaling fit reads, smallest first; the fit is reported on the last.
+pub const SCALING_RUNS: [&str; 5] = ["S01", "S02", "S03", "S04", "S05"];
+
 /// Chinchilla's δ: small enough that the loss is nearly L1 in log space.
 const HUBER_DELTA: f64 = 1e-3;
 

@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::plan::StageName;
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
+use crate::metrics::Values;
 use crate::prepare::output::stage_name;
-use crate::prepare::{PrepareInput, PrepareOptions};
-use crate::spec::{Profile, Spec};
+use crate::prepare::{PrepareInput, PrepareOptions, PreparedCorpus};
+use crate::spec::{Profile, ValidatedSpec};
 use crate::tokenize::train::TOKENIZER_FILE;
 use crate::train::inputs::{sized_train, train_data, StageInputs};
 use crate::train::{BackendChoice, TrainOptions, TrainSummary};
@@ -61,11 +62,53 @@ impl Sources {
 
 /// Everything a stage may read.
 pub struct StageContext<'a> {
-    pub spec: &'a Spec,
+    pub spec: &'a ValidatedSpec,
     pub profile: &'a Profile,
     pub sources: &'a Sources,
-    /// Output directories of this stage's inputs, in `PlannedStage::inputs` order.
-    pub input_dirs: Vec<&'a Path>,
+    pub upstream: Upstream,
+}
+
+/// The output directories of the earlier stages a stage reads, by stage.
+#[derive(Debug, Clone, Default)]
+pub struct Upstream {
+    pub prepared: Option<PathBuf>,
+    pub tokenizer: Option<PathBuf>,
+    pub shards: Option<PathBuf>,
+}
+
+impl Upstream {
+    /// Files the named outputs by the stage that wrote them.
+    pub fn insert(&mut self, stage: StageName, dir: PathBuf) {
+        match stage {
+            StageName::Prepare => self.prepared = Some(dir),
+            StageName::Tokenizer => self.tokenizer = Some(dir),
+            StageName::Tokenize => self.shards = Some(dir),
+            StageName::Train => {}
+        }
+    }
+
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        [&self.prepared, &self.tokenizer, &self.shards].into_iter().flatten().map(PathBuf::as_path)
+    }
+
+    fn prepared(&self) -> Result<PreparedCorpus> {
+        PreparedCorpus::open(
+            self.prepared.as_deref().context("internal: this stage has no prepared corpus as input")?,
+        )
+    }
+
+    /// `tokenizer.json` of the tokenizer stage.
+    fn tokenizer(&self) -> Result<PathBuf> {
+        Ok(self
+            .tokenizer
+            .as_deref()
+            .context("internal: this stage has no tokenizer as input")?
+            .join(TOKENIZER_FILE))
+    }
+
+    fn shards(&self) -> Result<&Path> {
+        self.shards.as_deref().context("internal: this stage has no token shards as input")
+    }
 }
 
 /// What runs the stages; the runner is generic over it so its bookkeeping can be tested alone.
@@ -78,23 +121,6 @@ pub trait Executor {
     /// The device the train stage runs on (part of its cache key).
     fn train_device(&self) -> BackendChoice {
         BackendChoice::Cpu
-    }
-}
-
-/// Files of a stage's output that belong in `reports/<profile>/runs/<ID>/`, with the name they get there.
-pub fn artifacts(stage: StageName) -> &'static [(&'static str, &'static str)] {
-    match stage {
-        StageName::Prepare => {
-            &[("yield.csv", "yield.csv"), ("summary.json", "prepare.json"), ("ledger.csv", "ledger.csv")]
-        }
-        StageName::Tokenizer => {
-            &[("tokenizer.record.json", "tokenizer.json"), ("stats.json", "tokenizer-stats.json")]
-        }
-        StageName::Tokenize => &[
-            ("shards.json", "shards.json"),
-            (crate::tokenize::shards::DOCUMENT_TOKENS_FILE, crate::tokenize::shards::DOCUMENT_TOKENS_FILE),
-        ],
-        StageName::Train => &[("metrics.csv", "metrics.csv"), ("summary.json", "train.json")],
     }
 }
 
@@ -141,43 +167,32 @@ impl Executor for Pipeline {
     }
 }
 
-/// The `documents.jsonl` of a run's prepare stage (the last input of every later stage).
-fn documents(ctx: &StageContext<'_>) -> Result<PathBuf> {
-    let dir =
-        ctx.input_dirs.last().context("internal: a stage after prepare has no prepared corpus as input")?;
-    Ok(dir.join("documents.jsonl"))
-}
-
 impl Pipeline {
-    fn prepare(&self, ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
+    fn prepare(&self, ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
         let input = PrepareInput { src: ctx.sources.src.clone(), metadata: ctx.sources.metadata.clone() };
         let opts =
             PrepareOptions { shard: None, jobs: self.jobs, progress: self.progress, allow_empty: false };
         let summary = crate::prepare::run(&ctx.spec.data, &input, out, &opts)?;
-        let mut values = BTreeMap::from([
-            ("papers_seen".to_string(), summary.papers_seen as f64),
-            ("papers_kept".to_string(), summary.papers_kept as f64),
-            ("chars_kept".to_string(), summary.chars_kept as f64),
-            ("words_kept".to_string(), summary.words_kept as f64),
-        ]);
+        let mut values = Values::default();
+        values.set("papers_seen", summary.papers_seen as f64);
+        values.set("papers_kept", summary.papers_kept as f64);
+        values.set("chars_kept", summary.chars_kept as f64);
+        values.set("words_kept", summary.words_kept as f64);
         for (reason, papers) in &summary.drops {
             let stage = serde_json::from_value::<DropReason>(serde_json::Value::String(reason.clone()))
                 .map_or_else(|_| "unknown".into(), |r| stage_name(r.stage()));
-            values.insert(format!("count.{stage}.{reason}"), *papers as f64);
+            values.count(&stage, reason, *papers);
         }
         Ok(values)
     }
 }
 
 impl Pipeline {
-    fn train(&self, ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
-        let [shards, tokenizer, prepared] = ctx.input_dirs[..] else {
-            bail!("internal: train expects the tokenize, tokenizer and prepare outputs as inputs");
-        };
+    fn train(&self, ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
         let inputs = StageInputs {
-            shards,
-            tokenizer: &tokenizer.join(TOKENIZER_FILE),
-            documents: &prepared.join("documents.jsonl"),
+            shards: ctx.upstream.shards()?,
+            tokenizer: &ctx.upstream.tokenizer()?,
+            documents: &ctx.upstream.prepared()?.documents(),
         };
         let data = train_data(ctx.spec, &inputs)?;
         let (train, sizing) = sized_train(ctx.spec, &inputs)?;
@@ -196,25 +211,27 @@ impl Pipeline {
             devices: self.devices,
             ..Default::default()
         };
-        let summary = crate::train::run(&ctx.spec.model, &train, &ctx.spec.loader, data, out, &opts)?;
+        let summary =
+            crate::train::run(&ctx.spec.resolved_model(), &train, &ctx.spec.loader, data, out, &opts)?;
         if let Some(step) = summary.resumed_from_step {
             eprintln!("{}: training resumed from the checkpoint of step {step}", ctx.spec.id);
         }
         let mut values = train_values(&summary);
-        values.insert("data_fraction".to_string(), sizing.fraction);
-        values.insert("epochs".to_string(), sizing.epochs);
+        values.set("data_fraction", sizing.fraction);
+        values.set("epochs", sizing.epochs);
         // Only a GPU has a utilisation to compare with the paper's "> 95%"; on a CPU the
         // claim reads "not run" rather than comparing an unlike quantity.
         if self.backend != BackendChoice::Cpu {
-            values.insert("gpu_busy_share".to_string(), 1.0 - summary.data_wait_share);
+            values.set("gpu_busy_share", 1.0 - summary.data_wait_share);
         }
         Ok(values)
     }
 }
 
 /// The registry metrics a training run reports.
-pub fn train_values(s: &TrainSummary) -> BTreeMap<String, f64> {
-    [
+pub fn train_values(s: &TrainSummary) -> Values {
+    let mut values = Values::default();
+    for (name, value) in [
         ("train_loss", s.train_loss),
         ("val_loss", s.val_loss),
         ("val_bpb", s.val_bpb),
@@ -227,36 +244,39 @@ pub fn train_values(s: &TrainSummary) -> BTreeMap<String, f64> {
         ("mfu", s.mfu),
         ("non_embedding_params", s.non_embedding_params as f64),
         ("tokens_per_param", s.tokens_per_param),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    ] {
+        values.set(name, value);
+    }
+    values
 }
 
 /// Trains the run's tokenizer on its prepared corpus and measures symbol stability on it.
-fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
-    let docs = documents(ctx)?;
-    let record = crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, &docs, out)?;
+fn tokenizer(ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
+    let docs = ctx.upstream.prepared()?.documents();
+    let record =
+        crate::tokenize::train_tokenizer(&ctx.spec.tokenizer, ctx.spec.tokenizer_vocab(), &docs, out)?;
     let stats = crate::tokenize::stats(&out.join(TOKENIZER_FILE), &docs)?;
-    stats.save(&out.join("stats.json"))?;
-    let mut values = stats.metrics;
-    values.insert("vocab_size".to_string(), f64::from(record.vocab_size));
+    stats.save(&out.join(crate::tokenize::train::STATS_FILE))?;
+    let mut values = Values::default();
+    for (name, value) in &stats.metrics {
+        values.set(name, *value);
+    }
+    values.set("vocab_size", f64::from(record.vocab_size));
     Ok(values)
 }
 
 /// Packs the prepared corpus into token shards with the run's tokenizer.
-fn tokenize(ctx: &StageContext<'_>, out: &Path) -> Result<BTreeMap<String, f64>> {
-    let docs = documents(ctx)?;
-    let tokenizer_dir = ctx.input_dirs.first().context("internal: tokenize has no tokenizer input")?;
+fn tokenize(ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
+    let docs = ctx.upstream.prepared()?.documents();
     let summary = crate::tokenize::write_shards(
-        &tokenizer_dir.join(TOKENIZER_FILE),
+        &ctx.upstream.tokenizer()?,
         &docs,
         ctx.spec.tokenizer.shard_dtype,
         ctx.profile.vocab.u16_limit,
         out,
     )?;
-    Ok(BTreeMap::from([
-        ("tokens_kept".to_string(), summary.tokens() as f64),
-        ("wrapped_share".to_string(), summary.wrapped_share()),
-    ]))
+    let mut values = Values::default();
+    values.set("tokens_kept", summary.tokens() as f64);
+    values.set("wrapped_share", summary.wrapped_share());
+    Ok(values)
 }

@@ -1,9 +1,15 @@
 //! `replicate report`: the paper's tables and figures from a profile's run outputs.
 //!
-//! Reads what the runner left in `reports/<profile>/` (each run's values,
-//! yield waterfall and training curve, `scaling.json`, `claims.json`) and
-//! writes `index.md` with tables (CSV + Markdown) and figures (PNG + SVG).
-//! Nothing here recomputes a metric: the report only shows what stages measured.
+//! Reads what the runner left in `reports/<profile>/` (each run's seed-0
+//! values and record, yield waterfall, ledger, per-document tokens and
+//! training curve; the scaling fit in `scaling.json`; the claim verdicts in
+//! `claims.json`) and writes `index.md` with tables (CSV + Markdown) and
+//! figures (PNG + SVG), plus the uncommitted `timing/` page of
+//! machine-dependent numbers. Verdicts and the fit are shown as the runner
+//! wrote them, never judged or fitted again; the arithmetic here is display
+//! only: ratios of measured values (tokens vs Y06, `1 - Y01/Y06` and
+//! `exp(val_loss)` beside the paper's numbers, tokens per parameter) and the
+//! fitted curve drawn from the fit's parameters.
 
 pub mod figures;
 pub mod table;
@@ -16,9 +22,10 @@ use anyhow::{Context, Result};
 use self::figures::{save, Bars, Curve, Lines};
 use self::table::{Cell, Table};
 use crate::io::write_atomic;
-use crate::prepare::output::{LedgerRow, YieldRow};
-use crate::replicate::runner::{measured, run_dir, CLAIMS_FILE, SCALING_RUNS, TIMING_DIR};
-use crate::replicate::scaling::ScalingReport;
+use crate::metrics::{columns_of, MetricInfo, ReportTable};
+use crate::prepare::output::{LedgerRow, YieldRow, LEDGER_FILE, YIELD_FILE};
+use crate::replicate::layout::{measured, run_dir, CLAIMS_FILE, RECORD_FILE, SCALING_FILE, TIMING_DIR};
+use crate::replicate::scaling::{ScalingReport, SCALING_RUNS};
 use crate::replicate::verdicts::{ClaimVerdict, Measured, SideStats};
 use crate::spec::{Group, SpecSet};
 use crate::tokenize::shards::{DocumentTokens, DOCUMENT_TOKENS_FILE};
@@ -55,7 +62,7 @@ impl ReportInputs {
     pub fn load(set: SpecSet, reports_dir: &Path) -> Result<Self> {
         let dir = reports_dir.join(&set.profile.profile);
         let measured = measured(&set, reports_dir)?;
-        let scaling_path = dir.join("scaling.json");
+        let scaling_path = dir.join(SCALING_FILE);
         let scaling = if scaling_path.exists() {
             let text = std::fs::read_to_string(&scaling_path)?;
             Some(
@@ -127,7 +134,7 @@ fn corpus_descriptions(set: &SpecSet, reports_dir: &Path) -> BTreeMap<Group, Cor
         if corpora.contains_key(&spec.group) {
             continue;
         }
-        let path = run_dir(reports_dir, &set.profile.profile, &spec.id).join("record.json");
+        let path = run_dir(reports_dir, &set.profile.profile, &spec.id).join(RECORD_FILE);
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         let input = &record["input"];
@@ -277,12 +284,13 @@ fn claims_table(inputs: &ReportInputs, claims: &[ClaimVerdict]) -> Result<Table>
 /// claims that read them), kept out of the committed report.
 fn write_timing_report(inputs: &ReportInputs) -> Result<()> {
     let dir = inputs.dir.join(TIMING_DIR);
-    let mut table = Table::new(&["run", "tokens_per_s", "mfu", "data_wait_share"]);
+    let metrics = columns_of(ReportTable::Timing);
+    let mut columns = vec!["run"];
+    columns.extend(metrics.iter().map(|m| m.name));
+    let mut table = Table::new(&columns);
     for spec in &inputs.set.specs {
         let mut row: Vec<Cell> = vec![spec.id.clone().into()];
-        row.extend(
-            ["tokens_per_s", "mfu", "data_wait_share"].iter().map(|m| Cell::from(inputs.value(&spec.id, m))),
-        );
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(&spec.id, m.name))));
         table.push(row);
     }
     table.save(&dir.join("tables"), "timing")?;
@@ -317,7 +325,7 @@ fn write_timing_report(inputs: &ReportInputs) -> Result<()> {
 fn same_runs(inputs: &ReportInputs) -> String {
     let mut lines = String::new();
     for spec in &inputs.set.specs {
-        let Ok(text) = std::fs::read_to_string(inputs.run_file(&spec.id, "record.json")) else { continue };
+        let Ok(text) = std::fs::read_to_string(inputs.run_file(&spec.id, RECORD_FILE)) else { continue };
         let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
         if let Some(first) = record["same_run_as"].as_str() {
             lines.push_str(&format!(
@@ -445,7 +453,7 @@ fn yield_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result
         out.push_str(&figure_markdown("usable_tokens", &caption));
     }
     for id in &runs {
-        let Some(rows) = read_rows::<YieldRow>(&inputs.run_file(id, "yield.csv"))? else { continue };
+        let Some(rows) = read_rows::<YieldRow>(&inputs.run_file(id, YIELD_FILE))? else { continue };
         let caption =
             inputs.caption(Group::DataYield, &format!("{id}: papers left after each pipeline stage"));
         let bars = Bars {
@@ -473,7 +481,7 @@ fn per_paper(inputs: &ReportInputs, runs: &[String], tables: &Path) -> Result<St
     let mut papers: BTreeMap<String, BTreeMap<String, (LedgerRow, Option<u64>)>> = BTreeMap::new();
     let mut long = Table::new(&["paper", "run", "status", "stage", "reason", "chars kept", "tokens kept"]);
     for id in runs {
-        let Some(ledger) = read_rows::<LedgerRow>(&inputs.run_file(id, "ledger.csv"))? else { continue };
+        let Some(ledger) = read_rows::<LedgerRow>(&inputs.run_file(id, LEDGER_FILE))? else { continue };
         let tokens: BTreeMap<String, u64> =
             read_rows::<DocumentTokens>(&inputs.run_file(id, DOCUMENT_TOKENS_FILE))?
                 .unwrap_or_default()
@@ -548,6 +556,11 @@ fn drop_reasons(inputs: &ReportInputs, runs: &[String]) -> String {
     format!("### Drop reasons (papers)\n\n{}\n", table.to_markdown())
 }
 
+/// A table's columns with the unit and meaning the metric registry gives them.
+fn legend(metrics: &[&MetricInfo]) -> String {
+    metrics.iter().map(|m| format!("- `{}` ({}): {}\n", m.name, m.unit, m.description)).collect()
+}
+
 /// The rows of a CSV a stage wrote, or `None` when the run has no such file.
 fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
     if !path.exists() {
@@ -559,42 +572,29 @@ fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T
     Ok(Some(rows.with_context(|| format!("{} has rows of the wrong shape", path.display()))?))
 }
 
-const TOKENIZER_METRICS: [&str; 10] = [
-    "vocab_size",
-    "command_integrity",
-    "context_consistency",
-    "tokens_per_command",
-    "bytes_per_token",
-    "fertility_prose",
-    "fertility_math",
-    "roundtrip_exact",
-    "unk_rate",
-    // T06: the share of train-shard tokens the legacy uint16 wrap changed (validation keeps
-    // the tokenizer's ids, so T06's validation loss measures the mismatch).
-    "wrapped_share",
-];
-
 fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
     let runs = ids(inputs, Group::Tokenization);
-    // `vocab` is what the spec asked for, `vocab_size` what the corpus allowed.
+    let metrics = columns_of(ReportTable::Tokenizer);
     let mut columns = vec!["run", "recipe", "vocab"];
-    columns.extend(TOKENIZER_METRICS);
+    columns.extend(metrics.iter().map(|m| m.name));
     let mut table = Table::new(&columns);
     for id in &runs {
         let spec = inputs.set.get(id).expect("listed from the set");
         let mut row: Vec<Cell> = vec![
             id.clone().into(),
             serde_json::to_value(spec.tokenizer.recipe)?.as_str().unwrap_or_default().into(),
-            Cell::Int(spec.tokenizer.vocab.size().unwrap_or(0) as i64),
+            Cell::Int(i64::from(spec.tokenizer_vocab())),
         ];
-        row.extend(TOKENIZER_METRICS.iter().map(|m| Cell::from(inputs.value(id, m))));
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(id, m.name))));
         table.push(row);
     }
     table.save(tables, "tokenizers")?;
     let mut out = format!(
-        "## Tokenization and symbol stability (T01–T06)\n\n{}Metric definitions: `paper/metrics.md`.\n\n{}\n",
+        "## Tokenization and symbol stability (T01–T06)\n\n{}`vocab` is what the spec asked for, `vocab_size` \
+         what the corpus allowed. Metric definitions: `paper/metrics.md`.\n\n{}\n{}\n",
         inputs.corpus_line(Group::Tokenization),
-        table.to_markdown()
+        table.to_markdown(),
+        legend(&metrics)
     );
     let series: Vec<(String, Vec<f64>)> = ["command_integrity", "context_consistency"]
         .iter()
@@ -615,33 +615,23 @@ fn tokenizer_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Re
     Ok(out)
 }
 
-/// The training table's columns: reproducible values only (timings are in `timing/index.md`).
-const TRAINING_METRICS: [&str; 9] = [
-    "non_embedding_params",
-    "tokens_per_param",
-    "train_loss",
-    "val_loss",
-    "val_bpb",
-    "loss_spikes",
-    "grad_norm_cv",
-    "padding_share",
-    "truncated_share",
-];
-
 fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Result<String> {
+    // Reproducible values only: timings are in `timing/index.md`.
+    let metrics = columns_of(ReportTable::Training);
     let mut columns = vec!["run"];
-    columns.extend(TRAINING_METRICS);
+    columns.extend(metrics.iter().map(|m| m.name));
     let mut table = Table::new(&columns);
     for spec in &inputs.set.specs {
         let mut row: Vec<Cell> = vec![spec.id.clone().into()];
-        row.extend(TRAINING_METRICS.iter().map(|m| Cell::from(inputs.value(&spec.id, m))));
+        row.extend(metrics.iter().map(|m| Cell::from(inputs.value(&spec.id, m.name))));
         table.push(row);
     }
     table.save(tables, "training")?;
     let mut out = format!(
-        "## Training (all runs)\n\nCorpus per group: {}.\n\n{}\n",
+        "## Training (all runs)\n\nCorpus per group: {}.\n\n{}\n{}\n",
         inputs.corpus_summary(),
-        table.to_markdown()
+        table.to_markdown(),
+        legend(&metrics)
     );
     for group in Group::ALL {
         let mut loss = Vec::new();
@@ -651,7 +641,9 @@ fn training_section(inputs: &ReportInputs, tables: &Path, figures: &Path) -> Res
         // not round-trip every document is flagged as lossy.
         let bits_per_byte = group == Group::Tokenization;
         for id in ids(inputs, group) {
-            let Some(steps) = read_curve(&inputs.run_file(&id, "metrics.csv"))? else { continue };
+            let Some(steps) = read_curve(&inputs.run_file(&id, crate::train::METRICS_FILE))? else {
+                continue;
+            };
             let scale = match (bits_per_byte, inputs.value(&id, "val_bpb"), inputs.value(&id, "val_loss")) {
                 (true, Some(bpb), Some(nats)) if nats > 0.0 => bpb / nats,
                 (true, _, _) => continue,

@@ -1,8 +1,10 @@
 //! The `data` section: every preprocessing decision the Y runs compare.
 //!
-//! Each enum variant *is* a behaviour: `Regex` is what the author's released
-//! scripts do, the other variants are the pipeline the paper describes. Stages
-//! match on these variants; no behaviour is switched by a string elsewhere.
+//! Each enum variant *is* a behaviour: the variants documented "Released" are
+//! what the author's released scripts do, the others are the pipeline the paper
+//! describes. Stages match on these variants; no behaviour is switched by a
+//! string elsewhere, and no setting is silently overridden by another: a
+//! combination the code could not honour is refused when the spec loads.
 
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +115,7 @@ pub enum ExtractionMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cleaning {
-    pub comments: CommentMode,
+    pub cleaner: Cleaner,
     pub macros: MacroMode,
     /// Expansion budget per paper; past it the paper is kept and marked degraded.
     pub max_macro_expansions: u32,
@@ -127,11 +129,18 @@ pub struct Cleaning {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CommentMode {
-    /// Released: the regex `%.*`, which also eats text after an escaped `\%`.
-    Regex,
-    /// TeX-aware: honours `\%`, verbatim-like environments, `\url{}`, `comment`
-    /// environments and `\iffalse … \fi`.
+pub enum Cleaner {
+    /// Released: the author's six regex passes, in order (`prepare::clean`):
+    /// `%.*` comments (eating text after an escaped `\%`), the preamble,
+    /// `\end{document}`, `drop_commands` with one brace level,
+    /// `drop_environments` and `\includegraphics`, then every whitespace run
+    /// to one space. That last pass is the cleaner's own, so it needs
+    /// `normalization.whitespace: collapse-all` (paragraphs would already be gone).
+    Released,
+    /// TeX-aware passes: comments honour `\%`, verbatim-like environments,
+    /// `\url{}`, `comment` environments and `\iffalse … \fi`; preamble,
+    /// environment and command drops parse nested braces; whitespace is
+    /// left to `normalization.whitespace`.
     Tex,
 }
 

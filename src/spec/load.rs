@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
+use super::data::{Cleaner, WhitespaceMode};
 use super::files::SpecFiles;
 use super::locate::{line_of, Found, Segment};
 use super::model::{ModelVocab, ModelVocabName, ShapeRef};
 use super::tokenizer::{VocabName, VocabRef};
-use super::{is_run_id, Group, Profile, Spec, RUN_IDS};
+use super::{is_run_id, Group, Profile, Spec, ValidatedSpec, RUN_IDS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpecErrorKind {
@@ -71,11 +72,11 @@ pub struct SpecSet {
     pub files: SpecFiles,
     pub profile: Profile,
     /// In [`RUN_IDS`] order.
-    pub specs: Vec<Spec>,
+    pub specs: Vec<ValidatedSpec>,
 }
 
 impl SpecSet {
-    pub fn get(&self, id: &str) -> Option<&Spec> {
+    pub fn get(&self, id: &str) -> Option<&ValidatedSpec> {
         self.specs.iter().find(|s| s.id == id)
     }
 }
@@ -218,7 +219,7 @@ pub fn load_one(
     runs: impl Into<SpecFiles>,
     id: &str,
     profile_name: &str,
-) -> Result<(Spec, Profile), SpecError> {
+) -> Result<(ValidatedSpec, Profile), SpecError> {
     let files = runs.into();
     let (profile, profile_file) = load_profile_file(&files, profile_name)?;
     let path = files.root().join(format!("{id}.yaml"));
@@ -250,7 +251,7 @@ fn load_spec_file(
     path: &Path,
     profile: &Profile,
     profile_file: &SourceFile,
-) -> Result<Spec, SpecError> {
+) -> Result<ValidatedSpec, SpecError> {
     let chain = read_chain(files, path, &mut Vec::new())?;
     check_profile_conflicts(&chain, profile, profile_file)?;
     let mut merged = Value::Mapping(Mapping::new());
@@ -270,7 +271,9 @@ fn load_spec_file(
         let line = lookup.iter().skip(1).find_map(|f| f.line(&segs).map(found_line));
         return Err(SpecError::new(SpecErrorKind::Invalid, &leaf.path, message).at(line, Some(key)));
     }
-    Ok(spec)
+    ValidatedSpec::new(spec).map_err(|(key, message)| {
+        SpecError::new(SpecErrorKind::Invalid, &leaf.path, message).at(None, Some(key.to_string()))
+    })
 }
 
 /// Reads `path` and the files it extends, root first.
@@ -559,10 +562,8 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         format!("`{}` runs have ids starting with {}", spec.group.name(), spec.group.letter()),
     );
     if let ShapeRef::Dims(d) = spec.model.shape {
-        let divides = d.heads > 0 && d.hidden % d.heads == 0;
-        check(divides, "model.shape", format!("{} heads do not divide hidden {}", d.heads, d.hidden));
-        check(!divides || d.head_dim() % 2 == 0, "model.shape", "RoPE needs an even head dimension".into());
-        check(d.layers > 0 && d.ffn > 0, "model.shape", "layers and ffn must be positive".into());
+        let problem = d.problem();
+        check(problem.is_none(), "model.shape", problem.unwrap_or_default());
         let vocab = spec.tokenizer.vocab.size().unwrap_or(0);
         check(
             d.checked_parameters(vocab, false).is_some(),
@@ -590,8 +591,24 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
         "train.batch_sequences",
         "batch, accumulation and devices must be positive".into(),
     );
+    check(
+        t.eval_every > 0 && t.eval_batches > 0,
+        "train.eval_every",
+        "eval_every and eval_batches must be positive".into(),
+    );
     check(t.stability.spike_sigmas > 0.0, "train.stability.spike_sigmas", "must be positive".into());
     check(t.min_lr_ratio >= 0.0 && t.min_lr_ratio <= 1.0, "train.min_lr_ratio", "must be in [0, 1]".into());
+    // The released cleaner's sixth pass collapses every whitespace run, so
+    // paragraphs are gone before `normalization.whitespace` could keep them.
+    check(
+        spec.data.cleaning.cleaner != Cleaner::Released
+            || spec.data.normalization.whitespace == WhitespaceMode::CollapseAll,
+        "data.cleaning.cleaner",
+        "`released` collapses every whitespace run itself (its sixth pass), so \
+         `normalization.whitespace: paragraphs` would lose its paragraphs; use `cleaner: tex` to keep \
+         them, or `whitespace: collapse-all` for the released behaviour"
+            .into(),
+    );
     check(spec.data.split.validation_every >= 2, "data.split.validation_every", "must be at least 2".into());
     if let Some(near) = &spec.data.dedup.near {
         check(
@@ -609,7 +626,7 @@ fn validate(spec: &Spec, path: &Path) -> Vec<(String, String)> {
     problems
 }
 
-fn check_claim_ids(runs_dir: &Path, specs: &[Spec]) -> Vec<SpecError> {
+fn check_claim_ids(runs_dir: &Path, specs: &[ValidatedSpec]) -> Vec<SpecError> {
     let mut seen = BTreeSet::new();
     let mut errors = Vec::new();
     for spec in specs {

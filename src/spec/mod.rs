@@ -1,10 +1,13 @@
-//! Run specs: what each of the 24 runs does, loaded strictly from `runs/`.
+//! Run specs: what each of the 24 runs does, loaded strictly from `runs/`
+//! (or the copy of it built into the binary).
 //!
 //! A spec file states only what it varies and `extends` another file; the
 //! chain is merged, the profile's overrides are laid on top, and the result
 //! is deserialized into [`Spec`] with unknown keys rejected. Symbolic sizes
 //! (`shape: final`, `vocab: standard`) are then resolved against the profile,
-//! so a resolved spec holds plain numbers only.
+//! so a resolved spec holds plain numbers only, and checked for meaning
+//! (heads divide hidden, fractions in range, no setting another overrides).
+//! What passes is a [`ValidatedSpec`], the only form the stages take.
 
 pub mod claims;
 pub mod data;
@@ -16,6 +19,7 @@ pub mod model;
 pub mod profile;
 pub mod tokenizer;
 pub mod train;
+mod validated;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +33,7 @@ pub use self::model::ModelConfig;
 pub use self::profile::Profile;
 pub use self::tokenizer::TokenizerConfig;
 pub use self::train::{LoaderConfig, TrainConfig};
+pub use self::validated::ValidatedSpec;
 
 /// The 24 runs of the reconstruction, in the order reports list them.
 pub const RUN_IDS: [&str; 24] = [

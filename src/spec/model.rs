@@ -70,6 +70,15 @@ pub enum ModelVocabName {
     Large,
 }
 
+/// A `model` section with its shape and vocabulary resolved to numbers: what the
+/// trainer builds (see [`super::ValidatedSpec::resolved_model`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedModel {
+    pub dims: Dims,
+    pub vocab: u32,
+    pub config: ModelConfig,
+}
+
 /// The decoder's dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +92,21 @@ pub struct Dims {
 impl Dims {
     pub fn head_dim(&self) -> u32 {
         self.hidden / self.heads
+    }
+
+    /// What makes these dimensions unbuildable, if anything: the one statement of the
+    /// decoder's shape rules, for spec loading and for anyone building a decoder by hand.
+    pub fn problem(&self) -> Option<String> {
+        if self.heads == 0 || self.hidden % self.heads != 0 {
+            return Some(format!("{} heads do not divide hidden {}", self.heads, self.hidden));
+        }
+        if self.head_dim() % 2 != 0 {
+            return Some("RoPE needs an even head dimension".into());
+        }
+        if self.layers == 0 || self.ffn == 0 {
+            return Some("layers and ffn must be positive".into());
+        }
+        None
     }
 
     /// Parameters outside the embedding and LM head: per block two RMSNorm

@@ -11,9 +11,9 @@ use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use super::documents::read_documents;
 use super::shards::{encode_texts, load_tokenizer, packing_for};
 use crate::bench::{measure_pairs, Paired, Spread};
+use crate::prepare::output::read_documents;
 use crate::spec::tokenizer::ShardDtype;
 
 /// The ratio of our throughput to raw `encode_batch_fast` we aim for.

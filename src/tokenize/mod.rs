@@ -1,4 +1,4 @@
-//! Domain-aware tokenization (issue 5): tokenizer recipes and training for runs
+//! Domain-aware tokenization: tokenizer recipes and training for runs
 //! T01–T06, the packed token shards every training run reads, and the
 //! symbol-stability metrics the T runs compare.
 //!
@@ -6,15 +6,12 @@
 //! [`stats`] and [`bench`].
 
 pub mod bench;
-pub mod documents;
-pub mod recipes;
-pub mod shards;
+pub(crate) mod recipes;
+pub(crate) mod shards;
 pub mod stats;
-pub mod train;
+pub(crate) mod train;
 
 pub use self::bench::{bench, BenchReport};
-pub use self::shards::{
-    compress_shard, write_shards, ShardHeader, ShardInfo, ShardReader, ShardStream, ShardSummary,
-};
+pub use self::shards::{write_shards, ShardHeader, ShardInfo, ShardReader, ShardSummary};
 pub use self::stats::{stats, SymbolStats};
 pub use self::train::{train_tokenizer, TokenizerRecord};

@@ -14,6 +14,7 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use crate::spec::tokenizer::Recipe;
+use crate::tex::commands::{CONTROL_SYMBOL, CONTROL_WORD, ENVIRONMENT_DELIMITER};
 
 /// Special tokens of our recipes, in id order (bos 0, eos 1, pad 2).
 pub const SPECIAL_TOKENS: [&str; 3] = ["<|bos|>", "<|eos|>", "<|pad|>"];
@@ -43,18 +44,23 @@ pub const PAD_CANDIDATES: [&str; 2] = ["<|pad|>", "[PAD]"];
 /// `x_{\alpha}` in every paper); digits one by one; then the GPT-2 split for
 /// the prose, except that whitespace never attaches to the next piece (a
 /// leading space would give ` \alpha` and `\alpha` two different tokens).
-pub const LATEX_SPLIT_PATTERN: &str = concat!(
-    r"\\(?:begin|end)\{[A-Za-z]+\*?\}",
-    r"|\\[A-Za-z]+\*?",
-    r"|\\[^A-Za-z\s]",
-    r"|\$\$|\$",
-    r"|[{}_^]",
-    r"|\p{N}",
-    r"|'s|'t|'re|'ve|'m|'ll|'d",
-    r"|\p{L}+",
-    r"|[^\s\p{L}\p{N}\\$\{\}_^]+",
-    r"|\s+"
-);
+pub fn latex_split_pattern() -> String {
+    let starred_word = format!(r"{CONTROL_WORD}\*?");
+    let rest = [
+        r"\$\$|\$",
+        r"[{}_^]",
+        r"\p{N}",
+        r"'s|'t|'re|'ve|'m|'ll|'d",
+        r"\p{L}+",
+        r"[^\s\p{L}\p{N}\\$\{\}_^]+",
+        r"\s+",
+    ];
+    [ENVIRONMENT_DELIMITER, &starred_word, CONTROL_SYMBOL]
+        .into_iter()
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join("|")
+}
 
 /// An untrained pipeline for `recipe` around `model`: pre-tokenizer, decoder
 /// and special tokens exactly as training and the shards use them.
@@ -97,7 +103,7 @@ fn gpt2_bytelevel() -> ByteLevel {
 
 fn latex_split() -> Result<Split> {
     Split::new(
-        tokenizers::pre_tokenizers::split::SplitPattern::Regex(LATEX_SPLIT_PATTERN.to_string()),
+        tokenizers::pre_tokenizers::split::SplitPattern::Regex(latex_split_pattern()),
         SplitDelimiterBehavior::Isolated,
         false,
     )
@@ -158,6 +164,7 @@ pub fn pad_id(tokenizer: &Tokenizer) -> Option<u32> {
 /// byte symbols, or printable ASCII plus `[UNK]` for `released`) then one token
 /// per merge, merges ranked in the order given. Tests and fixtures use it to
 /// know exactly which tokens a text becomes.
+#[cfg(test)]
 pub fn recipe_with_merges(recipe: Recipe, merges: &[(&str, &str)]) -> Result<Tokenizer> {
     let mut symbols: Vec<String> = if is_byte_level(recipe) {
         let mut alphabet: Vec<char> = ByteLevel::alphabet().into_iter().collect();

@@ -16,9 +16,9 @@
 //! | 48..56 | UTF-8 bytes of the source text (for bits per byte) |
 //! | 56..88 | SHA-256 of the `tokenizer.json` that wrote the shard |
 //!
-//! `train.bin.zst` is the train shard compressed whole with zstd (header
-//! included) for the `packed-prefetch` loader; [`ShardReader::open`] reads
-//! either form whole, [`ShardStream`] streams the zstd copy block by block.
+//! Every loader reads these through [`ShardReader`] (memory-mapped);
+//! `packed-prefetch` compresses its own chunk file from them per run
+//! (`train::loader::write_chunks`).
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
-use super::documents::{for_each_document, Document, Split};
 use super::recipes::eos_id;
 use crate::io::write_json_atomic;
 use crate::prepare::output::AtomicFile;
+use crate::prepare::output::{for_each_document, Document, Split};
 use crate::spec::tokenizer::ShardDtype;
 
 pub const MAGIC: [u8; 8] = *b"A2MSHARD";
@@ -44,12 +44,7 @@ pub const HEADER_BYTES: usize = 128;
 pub const U16_VOCAB_LIMIT: u32 = 65_536;
 pub const TRAIN_SHARD: &str = "train.bin";
 pub const VALIDATION_SHARD: &str = "validation.bin";
-pub const TRAIN_SHARD_ZST: &str = "train.bin.zst";
 pub const SUMMARY_FILE: &str = "shards.json";
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
-const ZSTD_LEVEL: i32 = 3;
-/// Most tokens one [`ShardStream::read_tokens`] call returns.
-const STREAM_BLOCK_MAX: usize = 1 << 24;
 /// Text encoded per batch: large enough to keep every core busy, small enough
 /// that memory stays flat whatever the corpus size.
 const BATCH_TEXT_BYTES: usize = 8 << 20;
@@ -100,9 +95,6 @@ pub struct ShardSummary {
     pub legacy_wrap: Option<u32>,
     pub eos_id: u32,
     pub shards: Vec<ShardInfo>,
-    /// The zstd copy of the train shard, for the `packed-prefetch` loader.
-    pub train_zst: String,
-    pub train_zst_bytes: u64,
 }
 
 impl ShardSummary {
@@ -186,7 +178,7 @@ pub fn encode_texts(tokenizer: &Tokenizer, texts: &[&str]) -> Result<Vec<Vec<u32
 }
 
 /// Tokenizes `docs` with `tokenizer` into `out/train.bin`, `out/validation.bin`
-/// (by each document's `split`), `out/train.bin.zst` and `out/shards.json`.
+/// (by each document's `split`) and `out/shards.json`.
 pub fn write_shards(
     tokenizer: &Path,
     docs: &Path,
@@ -271,7 +263,6 @@ pub fn write_shards(
             train_info.wrapped_tokens + validation_info.wrapped_tokens
         );
     }
-    let train_zst_bytes = compress_shard(&out.join(TRAIN_SHARD), &out.join(TRAIN_SHARD_ZST))?;
     let summary = ShardSummary {
         tokenizer_sha256,
         vocab_size,
@@ -279,34 +270,9 @@ pub fn write_shards(
         legacy_wrap: packing.legacy_wrap,
         eos_id: eos,
         shards: vec![train_info, validation_info],
-        train_zst: TRAIN_SHARD_ZST.to_string(),
-        train_zst_bytes,
     };
     write_json_atomic(&out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
-}
-
-/// Writes `src` compressed with zstd to `dst` (atomically); returns its size.
-pub fn compress_shard(src: &Path, dst: &Path) -> Result<u64> {
-    let dir = dst.parent().unwrap_or(Path::new("."));
-    let input = File::open(src).with_context(|| format!("cannot open {}", src.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(crate::io::umask_permissions(0o666))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut encoder =
-        zstd::stream::Encoder::new(BufWriter::new(tmp.as_file()), ZSTD_LEVEL).context("cannot start zstd")?;
-    std::io::copy(&mut std::io::BufReader::new(input), &mut encoder)
-        .with_context(|| format!("cannot compress {}", src.display()))?;
-    encoder
-        .finish()
-        .and_then(|mut w| w.flush())
-        .with_context(|| format!("cannot write {}", dst.display()))?;
-    tmp.as_file().sync_all()?;
-    let size = tmp.as_file().metadata()?.len();
-    tmp.persist(dst).with_context(|| format!("cannot move the finished file onto {}", dst.display()))?;
-    Ok(size)
 }
 
 /// One shard being written: a temporary file renamed into place when the
@@ -470,25 +436,10 @@ fn check_tokenizer(header: &ShardHeader, expected: Option<&str>, path: &Path) ->
     }
 }
 
-enum Backing {
-    Mapped(Mmap),
-    Decompressed(Vec<u8>),
-}
-
-impl Backing {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Backing::Mapped(m) => m,
-            Backing::Decompressed(v) => v,
-        }
-    }
-}
-
-/// A shard opened for reading: memory-mapped (`.bin`) or decompressed into
-/// memory (`.zst`), header checked.
+/// A shard opened for reading: memory-mapped, header checked.
 pub struct ShardReader {
     header: ShardHeader,
-    backing: Backing,
+    mmap: Mmap,
 }
 
 impl ShardReader {
@@ -501,15 +452,7 @@ impl ShardReader {
         // place; nothing writes to a shard after that, so the mapping is stable.
         let mmap =
             unsafe { Mmap::map(&file) }.with_context(|| format!("cannot memory-map {}", path.display()))?;
-        let backing = if mmap.starts_with(&ZSTD_MAGIC) {
-            Backing::Decompressed(
-                zstd::stream::decode_all(&mmap[..])
-                    .with_context(|| format!("{} is a corrupt zstd shard", path.display()))?,
-            )
-        } else {
-            Backing::Mapped(mmap)
-        };
-        let bytes = backing.bytes();
+        let bytes = &mmap[..];
         let header = decode_header(bytes, path)?;
         let expected_len = header
             .token_count
@@ -524,7 +467,7 @@ impl ShardReader {
             );
         }
         check_tokenizer(&header, expected_tokenizer_hash, path)?;
-        Ok(ShardReader { header, backing })
+        Ok(ShardReader { header, mmap })
     }
 
     pub fn header(&self) -> &ShardHeader {
@@ -546,8 +489,7 @@ impl ShardReader {
             return None;
         }
         let width = self.header.token_bytes as usize;
-        let body =
-            &self.backing.bytes()[HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
+        let body = &self.mmap[HEADER_BYTES + range.start * width..HEADER_BYTES + range.end * width];
         Some(unpack(body, width))
     }
 
@@ -557,55 +499,6 @@ impl ShardReader {
         let len = self.len();
         self.get(range.clone())
             .unwrap_or_else(|| panic!("token range {range:?} outside shard of {len} tokens"))
-    }
-}
-
-/// Sequential reading of the zstd copy of a shard, a block at a time, for the
-/// `packed-prefetch` loader (I03): a background thread calls
-/// [`read_tokens`](Self::read_tokens) and hands blocks over, so neither the
-/// compressed nor the decompressed shard need fit in memory.
-pub struct ShardStream {
-    header: ShardHeader,
-    decoder: zstd::stream::read::Decoder<'static, std::io::BufReader<File>>,
-    remaining: u64,
-    buf: Vec<u8>,
-}
-
-impl ShardStream {
-    /// Opens `train.bin.zst` (or any zstd shard) and checks its header as
-    /// [`ShardReader::open`] does.
-    pub fn open(path: &Path, expected_tokenizer_hash: Option<&str>) -> Result<ShardStream> {
-        let file = File::open(path)
-            .with_context(|| format!("cannot open shard {} (run `replicate tokenize`)", path.display()))?;
-        let mut decoder = zstd::stream::read::Decoder::new(file)
-            .with_context(|| format!("cannot start zstd on {}", path.display()))?;
-        let mut head = [0u8; HEADER_BYTES];
-        std::io::Read::read_exact(&mut decoder, &mut head)
-            .with_context(|| format!("{} is not a zstd-compressed token shard", path.display()))?;
-        let header = decode_header(&head, path)?;
-        check_tokenizer(&header, expected_tokenizer_hash, path)?;
-        Ok(ShardStream { remaining: header.token_count, header, decoder, buf: Vec::new() })
-    }
-
-    pub fn header(&self) -> &ShardHeader {
-        &self.header
-    }
-
-    /// The next at most `max` stored ids (and at most 16M per call, so a
-    /// damaged header cannot ask for a huge buffer); empty at the end of the
-    /// shard. A shard shorter than its header says is an error.
-    pub fn read_tokens(&mut self, max: usize) -> Result<Vec<u32>> {
-        let n = (max.min(STREAM_BLOCK_MAX) as u64).min(self.remaining) as usize;
-        let width = self.header.token_bytes as usize;
-        self.buf.resize(n * width, 0);
-        std::io::Read::read_exact(&mut self.decoder, &mut self.buf).with_context(|| {
-            format!(
-                "compressed shard ends {} tokens early (truncated?); rerun `replicate tokenize`",
-                self.remaining
-            )
-        })?;
-        self.remaining -= n as u64;
-        Ok(unpack(&self.buf, width))
     }
 }
 
@@ -708,20 +601,6 @@ mod tests {
         assert_eq!(std::fs::metadata(out.join(TRAIN_SHARD)).unwrap().len(), expected_len);
         let validation = ShardReader::open(&out.join(VALIDATION_SHARD), None).unwrap();
         assert_eq!(validation.tokens(0..validation.len()), expected_ids(&tok, &["\\frac{a}{b} holds."]));
-        let zst = ShardReader::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
-        assert_eq!(zst.tokens(0..zst.len()), want);
-        assert_eq!(zst.header(), train.header());
-        let mut stream =
-            ShardStream::open(&out.join(TRAIN_SHARD_ZST), Some(&summary.tokenizer_sha256)).unwrap();
-        let mut streamed = Vec::new();
-        loop {
-            let block = stream.read_tokens(7).unwrap();
-            if block.is_empty() {
-                break;
-            }
-            streamed.extend(block);
-        }
-        assert_eq!(streamed, want);
     }
 
     #[rstest]
@@ -814,7 +693,7 @@ mod tests {
         let docs = write_docs(dir.path());
         write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &dir.path().join("one")).unwrap();
         write_shards(&tok_path, &docs, ShardDtype::Auto, 65_536, &dir.path().join("two")).unwrap();
-        for name in [TRAIN_SHARD, VALIDATION_SHARD, TRAIN_SHARD_ZST, SUMMARY_FILE] {
+        for name in [TRAIN_SHARD, VALIDATION_SHARD, SUMMARY_FILE] {
             assert_eq!(
                 std::fs::read(dir.path().join("one").join(name)).unwrap(),
                 std::fs::read(dir.path().join("two").join(name)).unwrap(),
@@ -850,23 +729,5 @@ mod tests {
         let err = write_shards(&tok_path, &dir.path().join("none.jsonl"), ShardDtype::Auto, 65_536, &out)
             .unwrap_err();
         assert!(err.to_string().contains("prepare stage"), "{err:#}");
-    }
-
-    #[test]
-    fn stream_rejects_truncated_and_foreign_shards() {
-        let (dir, out) = latex_aware_shards();
-        let zst = out.join(TRAIN_SHARD_ZST);
-        let err = ShardStream::open(&zst, Some(&"0".repeat(64))).err().unwrap().to_string();
-        assert!(err.contains("written by tokenizer"), "{err}");
-
-        // Cut the raw shard, compress it: the header promises more tokens than follow.
-        let raw = std::fs::read(out.join(TRAIN_SHARD)).unwrap();
-        let cut = dir.path().join("cut.bin");
-        std::fs::write(&cut, &raw[..raw.len() - 4]).unwrap();
-        let cut_zst = dir.path().join("cut.bin.zst");
-        compress_shard(&cut, &cut_zst).unwrap();
-        let mut stream = ShardStream::open(&cut_zst, None).unwrap();
-        let err = stream.read_tokens(usize::MAX).unwrap_err().to_string();
-        assert!(err.contains("truncated"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Each occurrence (command, symbol, digit run, token, word) belongs to math
 //! when its first byte lies inside a math span, delimiters included (see
-//! [`math_spans`](crate::prepare::latex::math::math_spans), the one definition of where math is).
+//! [`math_spans`](crate::tex::math::math_spans), the one definition of where math is).
 //!
 //! - **Round-trip exactness** (`roundtrip_exact`): share of units with
 //!   `decode(encode(x)) == x` byte for byte; units are documents (whole text)
@@ -31,18 +31,17 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use anyhow::{anyhow, Result};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use tokenizers::models::ModelWrapper;
 use tokenizers::Tokenizer;
 
-use super::documents::{for_each_document, Document};
 use super::shards::load_tokenizer;
 use crate::io::write_json_atomic;
-use crate::prepare::latex::math::math_spans;
+use crate::prepare::output::{for_each_document, Document};
+use crate::tex::commands::command_spans;
+use crate::tex::math::math_spans;
 
 /// How many commands `top_commands` lists.
 pub const TOP_COMMANDS: usize = 50;
@@ -179,19 +178,6 @@ struct StatsAcc {
     per_command: BTreeMap<String, (u64, u64, u64)>,
     unknown_ids: HashSet<u32>,
     documents: u64,
-}
-
-/// One rule per occurrence kind; the regexes are compiled once.
-fn command_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"\\(?:begin|end)\{[A-Za-z]+\*?\}|\\[A-Za-z]+|\\[^A-Za-z\s]").expect("constant regex")
-    })
-}
-
-/// The commands of `text`, in order.
-pub fn command_spans(text: &str) -> Vec<Range<usize>> {
-    command_regex().find_iter(text).map(|m| m.range()).collect()
 }
 
 /// Symbols (one character each) and digit runs outside the commands.

@@ -12,13 +12,16 @@ use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::Tokenizer;
 
-use super::documents::{file_sha256, for_each_document, Split};
 use super::recipes::{empty_model, is_byte_level, recipe_tokenizer, special_tokens};
+use crate::io::file_sha256;
 use crate::io::{write_atomic, write_json_atomic};
+use crate::prepare::output::{for_each_document, Split};
 use crate::spec::tokenizer::{Recipe, TokenizerConfig};
 
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const RECORD_FILE: &str = "tokenizer.record.json";
+/// The symbol-stability metrics of the tokenizer on its own corpus (`tokenizer stats`).
+pub const STATS_FILE: &str = "stats.json";
 
 /// What `tokenizer.record.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,12 +48,15 @@ pub struct TokenizerRecord {
     pub peak_memory_bytes: Option<u64>,
 }
 
-/// Trains the tokenizer `cfg` describes on the train split of `docs` and writes
-/// `out/tokenizer.json` and `out/tokenizer.record.json`.
-pub fn train_tokenizer(cfg: &TokenizerConfig, docs: &Path, out: &Path) -> Result<TokenizerRecord> {
-    let requested_vocab = cfg.vocab.size().ok_or_else(|| {
-        anyhow!("tokenizer vocab `{:?}` is not resolved to a size: load the spec with a profile", cfg.vocab)
-    })?;
+/// Trains the tokenizer `cfg` describes, to `requested_vocab` ids (the size `cfg.vocab`
+/// resolves to: [`crate::spec::ValidatedSpec::tokenizer_vocab`]), on the train split of
+/// `docs` and writes `out/tokenizer.json` and `out/tokenizer.record.json`.
+pub fn train_tokenizer(
+    cfg: &TokenizerConfig,
+    requested_vocab: u32,
+    docs: &Path,
+    out: &Path,
+) -> Result<TokenizerRecord> {
     let started = Instant::now();
     let sample = training_sample(docs, cfg.train_sample_bytes)?;
     if sample.texts.is_empty() {
@@ -187,7 +193,7 @@ fn training_sample(docs: &Path, cap_bytes: u64) -> Result<TrainingSample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::tokenizer::{ShardDtype, VocabName, VocabRef};
+    use crate::spec::tokenizer::{ShardDtype, VocabRef};
     use rstest::rstest;
 
     fn corpus(dir: &Path) -> std::path::PathBuf {
@@ -260,8 +266,10 @@ mod tests {
         // learns as pieces. Ask for a few merges past that.
         let floor = if recipe == Recipe::Released { 70 } else { 259 };
         let vocab = floor + 20;
-        let one = train_tokenizer(&config(recipe, vocab, 1 << 20), &docs, &dir.path().join("one")).unwrap();
-        let two = train_tokenizer(&config(recipe, vocab, 1 << 20), &docs, &dir.path().join("two")).unwrap();
+        let one =
+            train_tokenizer(&config(recipe, vocab, 1 << 20), vocab, &docs, &dir.path().join("one")).unwrap();
+        let two =
+            train_tokenizer(&config(recipe, vocab, 1 << 20), vocab, &docs, &dir.path().join("two")).unwrap();
         let a = std::fs::read(dir.path().join("one").join(TOKENIZER_FILE)).unwrap();
         let b = std::fs::read(dir.path().join("two").join(TOKENIZER_FILE)).unwrap();
         assert_eq!(a, b);
@@ -284,7 +292,7 @@ mod tests {
     fn sample_is_capped_and_excludes_validation() {
         let dir = tempfile::tempdir().unwrap();
         let docs = corpus(dir.path());
-        let record = train_tokenizer(&config(Recipe::LatexAware, 262, 1000), &docs, dir.path()).unwrap();
+        let record = train_tokenizer(&config(Recipe::LatexAware, 262, 1000), 262, &docs, dir.path()).unwrap();
         assert!(record.sample_text_bytes <= 1000, "{}", record.sample_text_bytes);
         assert!(record.sample_documents > 0 && record.sample_documents < 36);
         let sample = training_sample(&docs, 1000).unwrap();
@@ -295,22 +303,16 @@ mod tests {
     fn a_vocabulary_the_corpus_cannot_reach_fails_instead_of_shrinking() {
         let dir = tempfile::tempdir().unwrap();
         let docs = corpus(dir.path());
-        let err =
-            train_tokenizer(&config(Recipe::LatexAware, 1 << 20, 1 << 20), &docs, &dir.path().join("big"))
-                .unwrap_err()
-                .to_string();
+        let err = train_tokenizer(
+            &config(Recipe::LatexAware, 1 << 20, 1 << 20),
+            1 << 20,
+            &docs,
+            &dir.path().join("big"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("of the 1048576 ids its spec asks for"), "{err}");
         assert!(err.contains("lower the profile's vocabulary"), "{err}");
         assert!(!dir.path().join("big").join(RECORD_FILE).exists(), "a refused tokenizer left a record");
-    }
-
-    #[test]
-    fn unresolved_vocab_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let docs = corpus(dir.path());
-        let mut cfg = config(Recipe::LatexAware, 300, 1 << 20);
-        cfg.vocab = VocabRef::Named(VocabName::Standard);
-        let err = train_tokenizer(&cfg, &docs, dir.path()).unwrap_err().to_string();
-        assert!(err.contains("profile"), "{err}");
     }
 }

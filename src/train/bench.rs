@@ -95,9 +95,9 @@ pub fn f01_shape(runs: impl Into<crate::spec::SpecFiles>, profile: &str) -> Resu
     let (spec, _) = crate::spec::load_one(runs, "F01", profile)
         .map_err(|e| anyhow::anyhow!("cannot load F01 at the {profile} profile: {e}"))?;
     Ok(BenchShape {
-        decoder: super::plan::decoder_shape(&spec.model, &spec.train)?,
+        decoder: super::plan::decoder_shape(&spec.resolved_model(), &spec.train)?,
         rows: spec.train.batch_sequences as usize,
-        replicas: spec.train.devices.max(1) as usize,
+        replicas: spec.train.devices as usize,
         checkpointing: spec.train.gradient_checkpointing,
         precision: super::plan::matmul_precision(&spec.train),
     })

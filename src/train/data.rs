@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, Result};
 
 use super::loader::{self, BatchLoader, LoaderSetup, TokenSource, TokenStore};
 use crate::spec::train::LoaderKind;
@@ -30,10 +30,6 @@ pub(crate) fn make_loader(
             Box::new(loader::DocumentLoader::new(docs.clone(), encode.clone(), setup)?)
         }
         (LoaderKind::PackedMmap, TokenSource::Packed(store)) => Box::new(loader::PackedLoader::new(store.clone(), setup)?),
-        (LoaderKind::PackedPrefetch, TokenSource::Chunks(path)) => {
-            ensure!(setup.fraction == 1.0, "a prebuilt chunk file cannot apply train.data.fraction: pass the packed store instead");
-            Box::new(loader::PrefetchLoader::new(path, setup, prefetch_depth)?)
-        }
         (LoaderKind::PackedPrefetch, TokenSource::Packed(store)) => {
             let path = chunk_file(out, store.as_ref(), setup)?;
             let setup = LoaderSetup { fraction: 1.0, ..setup };

@@ -37,10 +37,9 @@ pub(crate) fn validate<B: Backend>(
         TokenSource::Packed(store) => {
             Box::new(loader::PackedLoader::new(store.clone(), setup).context("validation split")?)
         }
-        TokenSource::Chunks(path) => Box::new(loader::PrefetchLoader::new(path, setup, 1)?),
     };
     let (mut nll, mut count) = (0.0, 0u64);
-    for _ in 0..train.eval_batches.max(1) {
+    for _ in 0..train.eval_batches {
         let batch = loader.next_batch()?;
         check_ids(&batch, vocab).context("validation split")?;
         let (inputs, targets, weights) = batch_tensors::<B>(&batch, device);

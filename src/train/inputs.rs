@@ -9,12 +9,12 @@ use anyhow::{bail, Context, Result};
 
 use super::loader::{epoch_order, fraction_of, Encode, TokenSource, TokenStore, VecStore};
 use super::TrainData;
-use crate::prepare::latex::math::math_spans;
+use crate::prepare::output::{read_documents, Split};
 use crate::spec::train::{DataOrder, LoaderKind, TrainConfig};
 use crate::spec::Spec;
-use crate::tokenize::documents::{read_documents, Split};
+use crate::tex::math::math_spans;
 use crate::tokenize::recipes::{eos_id, pad_id};
-use crate::tokenize::shards::{load_tokenizer, ShardReader};
+use crate::tokenize::shards::{load_tokenizer, ShardReader, TRAIN_SHARD, VALIDATION_SHARD};
 
 /// A packed shard, memory-mapped.
 impl TokenStore for ShardReader {
@@ -69,7 +69,7 @@ pub fn sizing(train: &TrainConfig, train_tokens: usize) -> Sizing {
 /// loader reads all of it once.
 pub fn sized_train(spec: &Spec, inputs: &StageInputs<'_>) -> Result<(TrainConfig, Sizing)> {
     let (_, hash) = load_tokenizer(inputs.tokenizer)?;
-    let path = inputs.shards.join("train.bin");
+    let path = inputs.shards.join(TRAIN_SHARD);
     let shard = ShardReader::open(&path, Some(&hash))
         .with_context(|| format!("cannot open the token shard {}", path.display()))?;
     let sizing = sizing(&spec.train, shard.len());
@@ -86,8 +86,8 @@ pub fn train_data(spec: &Spec, inputs: &StageInputs<'_>) -> Result<TrainData> {
         ShardReader::open(&path, Some(&hash))
             .with_context(|| format!("cannot open the token shard {}", path.display()))
     };
-    let train = open("train.bin")?;
-    let val = open("validation.bin")?;
+    let train = open(TRAIN_SHARD)?;
+    let val = open(VALIDATION_SHARD)?;
     if val.is_empty() {
         bail!(
             "the validation shard in {} is empty: the corpus kept too few documents for data.split.validation_every; \

@@ -4,8 +4,9 @@
 //!   a batch is drawn, each padded or truncated to the context (no packing).
 //! - `packed-mmap` (I02): a packed token stream (the shard reader behind
 //!   [`TokenStore`]), cut into contiguous windows.
-//! - `packed-prefetch` (I03): the same windows stored as zstd frames, decoded
-//!   on a background thread into a bounded queue.
+//! - `packed-prefetch` (I03): the same windows stored as zstd frames in a
+//!   chunk file the run writes from the packed stream ([`write_chunks`]),
+//!   decoded on a background thread into a bounded queue.
 //!
 //! Every loader yields the same [`Batch`] shape and counts what the I runs
 //! compare: padding tokens and bytes read (data-wait time is measured by the
@@ -20,7 +21,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -81,8 +82,6 @@ pub enum TokenSource {
     Packed(Arc<dyn TokenStore>),
     /// Raw documents, tokenized per batch (`jsonl-on-the-fly`).
     Documents { docs: Arc<Vec<String>>, encode: Encode },
-    /// A chunk file written by [`write_chunks`] (`packed-prefetch`).
-    Chunks(PathBuf),
 }
 
 /// One micro-batch: `rows × context` inputs and next-token targets.

@@ -10,20 +10,20 @@
 //! bench), `eval`, `resume` (checkpoints), `summary`; below them `model`,
 //! `schedule`, `optim`, `loader`, `checkpoint`, `metrics`.
 
-pub mod backend;
+pub(crate) mod backend;
 pub mod bench;
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 mod data;
 mod eval;
 pub mod inputs;
-pub mod loader;
-pub mod metrics;
-pub mod model;
-pub mod optim;
+pub(crate) mod loader;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod optim;
 mod plan;
 mod resume;
-pub mod rng;
-pub mod schedule;
+pub(crate) mod rng;
+pub(crate) mod schedule;
 mod step;
 mod summary;
 
@@ -34,7 +34,7 @@ use anyhow::{bail, Context, Result};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::spec::model::ModelConfig;
+use crate::spec::model::ResolvedModel;
 use crate::spec::train::{DataOrder, LoaderConfig, TrainConfig};
 
 use self::backend::{check_precision, on_backend, placement, BackendTask};
@@ -47,6 +47,11 @@ use self::metrics::MetricsRow;
 pub use self::plan::{decoder_shape, planned_steps};
 pub use self::step::summed_nll;
 pub use self::summary::TrainSummary;
+
+/// Per-step metrics of a training run, one row per logged step.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// The training summary, written last (see [`TrainSummary`]).
+pub const SUMMARY_FILE: &str = "summary.json";
 
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
@@ -73,20 +78,20 @@ pub struct TrainOptions {
 /// Trains the run described by `model`, `train` and `loader` on `data`,
 /// writing `metrics.csv`, `summary.json` and `checkpoints/` under `out`.
 pub fn run(
-    model: &ModelConfig,
+    model: &ResolvedModel,
     train: &TrainConfig,
     loader: &LoaderConfig,
     data: TrainData,
     out: &Path,
     opts: &TrainOptions,
 ) -> Result<TrainSummary> {
-    let replicas = train.devices.max(1) as usize;
+    let replicas = train.devices as usize;
     let task = Training { model, train, loader, data, out, opts };
     on_backend(opts.backend, train.gradient_checkpointing, opts.devices, replicas, task)
 }
 
 struct Training<'a> {
-    model: &'a ModelConfig,
+    model: &'a ResolvedModel,
     train: &'a TrainConfig,
     loader: &'a LoaderConfig,
     data: TrainData,
@@ -104,7 +109,7 @@ impl BackendTask for Training<'_> {
 
 fn run_on<B: AutodiffBackend>(
     devices: &[B::Device],
-    model_cfg: &ModelConfig,
+    model_cfg: &ResolvedModel,
     train: &TrainConfig,
     loader_cfg: &LoaderConfig,
     data: TrainData,
@@ -121,7 +126,7 @@ fn run_on<B: AutodiffBackend>(
     check_precision::<B>(train, &placement)?;
     let resume::Start { mut model, mut optim, mut state, resumed_from } =
         resume::start::<B>(&plan, train, &device, &ckpt_dir, opts.resume)?;
-    let mut log = metrics::MetricsLog::open(&out.join("metrics.csv"), resumed_from)?;
+    let mut log = metrics::MetricsLog::open(&out.join(METRICS_FILE), resumed_from)?;
     let setup = LoaderSetup {
         context: train.context as usize,
         rows: plan.rows,
@@ -166,7 +171,7 @@ fn run_on<B: AutodiffBackend>(
         log.append(&MetricsRow::train(state.step, state.tokens_seen, loss, data.bytes_per_token, &measured))?;
 
         let at_end = state.step == plan.steps;
-        if state.step.is_multiple_of(train.eval_every.max(1) as u64) || at_end {
+        if state.step.is_multiple_of(u64::from(train.eval_every)) || at_end {
             val_loss = eval::validate(&model.valid(), &data, train, plan.rows * plan.replicas, &device)?;
             log.append(&MetricsRow::val(state.step, state.tokens_seen, val_loss, data.bytes_per_token))?;
             if opts.progress {
@@ -201,7 +206,7 @@ fn run_on<B: AutodiffBackend>(
         resumed_from,
         device_placement: placement.iter().map(|d| format!("{d:?}")).collect(),
     });
-    crate::io::write_json_atomic(&out.join("summary.json"), &summary)?;
+    crate::io::write_json_atomic(&out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
 }
 

@@ -1,41 +1,27 @@
 //! What is fixed before the first step: the decoder shape, the number of
 //! steps and the schedule.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, Result};
 
 use super::model::{self, DecoderShape};
 use super::schedule;
-use crate::spec::model::{ModelConfig, ModelVocab, ShapeRef};
+use crate::spec::model::ResolvedModel;
 use crate::spec::train::{Precision, TrainConfig};
 
-/// The decoder shape of a resolved spec.
-pub fn decoder_shape(model: &ModelConfig, train: &TrainConfig) -> Result<DecoderShape> {
-    let ShapeRef::Dims(dims) = model.shape else {
-        bail!(
-            "model.shape is still `{:?}`: load the spec with a profile so it resolves to dimensions",
-            model.shape
-        );
-    };
-    let ModelVocab::Size(vocab) = model.vocab else {
-        bail!(
-            "model.vocab is still `{:?}`: load the spec with a profile so it resolves to a size",
-            model.vocab
-        );
-    };
-    ensure!(
-        dims.heads > 0 && dims.hidden % dims.heads == 0 && dims.head_dim() % 2 == 0,
-        "model.shape: hidden {} must split into {} heads of an even size (RoPE rotates pairs)",
-        dims.hidden,
-        dims.heads
-    );
+/// The decoder a run trains, at the run's context length.
+pub fn decoder_shape(model: &ResolvedModel, train: &TrainConfig) -> Result<DecoderShape> {
+    if let Some(problem) = model.dims.problem() {
+        bail!("model.shape: {problem}");
+    }
+    let config = &model.config;
     Ok(DecoderShape {
-        dims,
-        vocab,
+        dims: model.dims,
+        vocab: model.vocab,
         context: train.context,
-        rope_theta: model.rope_theta,
-        norm_eps: model.norm_eps,
-        init_std: model.init_std,
-        tied_embeddings: model.tied_embeddings,
+        rope_theta: config.rope_theta,
+        norm_eps: config.norm_eps,
+        init_std: config.init_std,
+        tied_embeddings: config.tied_embeddings,
     })
 }
 
@@ -61,23 +47,19 @@ pub(crate) struct Plan {
     pub fingerprint: String,
 }
 
-pub(crate) fn plan(model: &ModelConfig, train: &TrainConfig) -> Result<Plan> {
+pub(crate) fn plan(model: &ResolvedModel, train: &TrainConfig) -> Result<Plan> {
     let shape = decoder_shape(model, train)?;
-    ensure!(
-        train.context > 0 && train.batch_sequences > 0,
-        "train.context and train.batch_sequences must be positive"
-    );
     let steps = planned_steps(train);
     let fingerprint = {
         use sha2::{Digest, Sha256};
-        let text = serde_json::to_string(&(model, train))?;
+        let text = serde_json::to_string(&(&model.config, train))?;
         hex::encode(&Sha256::digest(text.as_bytes())[..8])
     };
     Ok(Plan {
         shape,
         steps,
-        accumulation: train.accumulation.max(1) as usize,
-        replicas: train.devices.max(1) as usize,
+        accumulation: train.accumulation as usize,
+        replicas: train.devices as usize,
         rows: train.batch_sequences as usize,
         schedule: schedule::Schedule::from_spec(train, steps),
         fingerprint,

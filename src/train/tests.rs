@@ -6,20 +6,19 @@ use burn::record::Recorder;
 
 use super::model::Decoder;
 use super::resume::Recorder32;
-use crate::spec::model::{ModelVocab, ShapeRef};
+use crate::spec::model::ResolvedModel;
 use crate::spec::train::{LoaderKind, Precision};
 
 /// F01 at the `smoke` profile from the real spec files, with the token
 /// budget and learning rate a learning test needs.
-fn smoke_spec(steps: u64, lr: f64) -> (ModelConfig, TrainConfig, LoaderConfig) {
+fn smoke_spec(steps: u64, lr: f64) -> (ResolvedModel, TrainConfig, LoaderConfig) {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
     let (spec, _) = crate::spec::load_one(&runs, "F01", "smoke").expect("smoke spec loads");
     let mut train = spec.train.clone();
     let per_step = (train.context * train.batch_sequences * train.accumulation * train.devices) as u64;
     train.tokens = steps * per_step;
     train.optimizer.lr = lr;
-    let mut model = spec.model.clone();
-    model.vocab = ModelVocab::Size(64);
+    let model = ResolvedModel { vocab: 64, ..spec.resolved_model() };
     let loader = LoaderConfig { kind: LoaderKind::PackedMmap, prefetch_depth: 2 };
     (model, train, loader)
 }
@@ -334,14 +333,6 @@ fn ids_beyond_the_model_vocabulary_are_a_clear_error() {
     let err = run(&model, &train, &loader, data(&tokens), dir.path(), &TrainOptions::default())
         .expect_err("id 70 must be refused");
     assert!(format!("{err:#}").contains("token id 70 is outside"), "{err:#}");
-}
-
-#[test]
-fn unresolved_specs_are_refused() {
-    let (mut model, train, _) = smoke_spec(1, 1e-3);
-    model.shape = ShapeRef::Named(crate::spec::model::ShapeName::Final);
-    let err = decoder_shape(&model, &train).unwrap_err().to_string();
-    assert!(err.contains("load the spec with a profile"), "{err}");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::prepare::ledger::{DropReason, LedgerStage};
+use crate::ledger::{DropReason, LedgerStage};
 use crate::spec::data::{CategoryMatch, DataConfig, LanguageMode, ValidationMode};
 
 /// One kind of synthetic paper. The kebab-case name appears in the summary.

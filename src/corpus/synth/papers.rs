@@ -49,9 +49,9 @@ pub enum MarkerKind {
     IncludedFile,
     /// In a file only a commented-out `\input` names: absent under `resolve`.
     CommentedInclude,
-    /// Inside `\iffalse … \fi` (after a nested `\iffalse … \fi`): absent under `comments: tex`.
+    /// Inside `\iffalse … \fi` (after a nested `\iffalse … \fi`): absent under `cleaner: tex`.
     Iffalse,
-    /// Inside a `comment` environment: absent under `comments: tex`.
+    /// Inside a `comment` environment: absent under `cleaner: tex`.
     CommentEnvironment,
     /// After `%` on its own line: absent under every comment mode.
     LineComment,

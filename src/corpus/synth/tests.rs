@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use md5::{Digest, Md5};
 
 use super::*;
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
 
 const SEED: u64 = 2602;
 
@@ -167,7 +167,7 @@ fn says_english(text: &str, min_confidence: f64) -> (bool, String) {
     }
 }
 
-fn spec(id: &str, profile: &str) -> crate::spec::Spec {
+fn spec(id: &str, profile: &str) -> crate::spec::ValidatedSpec {
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
     crate::spec::load_one(&runs, id, profile).unwrap_or_else(|e| panic!("loading {id} at {profile}: {e}")).0
 }
@@ -350,10 +350,7 @@ fn ground_truth_has_a_row_per_paper_and_run_in_ledger_spelling() {
     let rows = read_ground_truth(&summary.ground_truth).expect("rows");
     assert_eq!(rows.len(), 40 * 6);
     for row in &rows {
-        assert_eq!(
-            row.reason.map(DropReason::stage).unwrap_or(crate::prepare::ledger::LedgerStage::End),
-            row.stage
-        );
+        assert_eq!(row.reason.map(DropReason::stage).unwrap_or(crate::ledger::LedgerStage::End), row.stage);
     }
     assert_eq!(summary.kept.len(), 6);
     assert!(summary.kept["Y06"] > summary.kept["Y01"], "{:?}", summary.kept);
@@ -443,7 +440,7 @@ fn each_member_sniffs_as_its_case_intends() {
 fn caps_of_the_size_cases_follow_every_y_spec() {
     for (id, _) in Y_RUNS {
         for profile in ["smoke", "ci", "gpu", "paper"] {
-            let data = spec(id, profile).data;
+            let data = spec(id, profile).into_spec().data;
             assert!(OVERSIZED_MEMBER_BYTES > data.validation.max_member_bytes, "{id} {profile}");
             assert!(OVERSIZED_MEMBER_BYTES < data.validation.max_paper_bytes, "{id} {profile}");
             assert!(HUGE_TEX_BYTES as u64 > data.extraction.max_tex_bytes, "{id} {profile}");
@@ -533,7 +530,7 @@ fn shingles(text: &str, k: usize) -> BTreeSet<Vec<&str>> {
 #[test]
 fn similarity_and_length_follow_the_design() {
     let summary = corpus(160);
-    let y06 = spec("Y06", "ci").data;
+    let y06 = spec("Y06", "ci").into_spec().data;
     let near = y06.dedup.near.clone().expect("Y06 has near dedup");
     let min_words = y06.filters.min_words as usize;
     let records = records(summary);

@@ -1,4 +1,4 @@
-//! TeX-aware comment stripping (`comments: tex`).
+//! TeX-aware comment stripping (the first pass of `cleaner: tex`).
 //!
 //! The released scripts delete `%.*`, which also eats everything after an
 //! escaped `\%` ("50\% of the data" loses the rest of the line) and inside
@@ -9,21 +9,11 @@
 
 use std::ops::Range;
 
-use super::scan::{control_seq, environment_name, find_end, group_end, indexed, optional_end, skip_blanks};
-use crate::prepare::watchdog;
-
-/// Environments whose body TeX reads verbatim: `%` inside is text, not a comment.
-pub const VERBATIM_ENVIRONMENTS: &[&str] = &[
-    "verbatim",
-    "verbatim*",
-    "Verbatim",
-    "Verbatim*",
-    "BVerbatim",
-    "lstlisting",
-    "minted",
-    "filecontents",
-    "filecontents*",
-];
+use crate::tex::scan::{
+    control_seq, environment_name, find_end, group_end, indexed, optional_end, skip_blanks,
+    VERBATIM_ENVIRONMENTS,
+};
+use crate::tex::watchdog;
 
 /// What a span of source is to TeX's reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,11 @@
 //! braces at any depth. Math is kept verbatim: a drop never reaches inside
 //! `$…$` or an equation.
 
-use super::math::math_spans;
+use crate::tex::math::math_spans;
 use std::collections::HashMap;
 
-use super::scan::{control_seq, environment_name, group_end, indexed, optional_end, skip_blanks};
-use crate::prepare::watchdog;
+use crate::tex::scan::{control_seq, environment_name, group_end, indexed, optional_end, skip_blanks};
+use crate::tex::watchdog;
 
 /// Removes each `\begin{name}…\end{name}` for `name` in `names` (nesting of
 /// the same environment respected). An environment that never ends is kept:
@@ -214,7 +214,7 @@ mod tests {
             &["\\begin{figure}", "\\end{figure}", "\\begin{table}", "x", "\\end{fig", "{figure}"];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..2000 {
-            let text = super::super::scan::soup(&mut state, PIECES, 24);
+            let text = crate::tex::scan::soup(&mut state, PIECES, 24);
             let matcher = EnvMatcher::new(&text, "figure");
             for from in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
                 assert_eq!(

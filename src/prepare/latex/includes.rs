@@ -4,13 +4,13 @@
 //! Includes are looked for in code spans only (see `comments::tex_spans`),
 //! so a commented-out `\input{old-intro}` is never followed; the text that
 //! comes out keeps its comments, because stripping them is a separate
-//! cleaning setting (`comments: regex | tex`) that runs afterwards.
+//! cleaning setting (`cleaner: released | tex`) that runs afterwards.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::comments::{tex_spans, SpanKind};
-use super::scan::{control_seq, group_content, skip_blanks};
+use crate::tex::scan::{control_seq, group_content, skip_blanks};
 
 /// One include command found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum IncludeTarget {
 
 /// Every include command in the code spans of `text`, in order.
 pub fn find_includes(text: &str) -> Vec<IncludeRef> {
-    super::scan::indexed(text, || includes_in(text))
+    crate::tex::scan::indexed(text, || includes_in(text))
 }
 
 fn includes_in(text: &str) -> Vec<IncludeRef> {
@@ -51,7 +51,7 @@ fn includes_in(text: &str) -> Vec<IncludeRef> {
         }
         let mut at = span.range.start.max(resume);
         while let Some(offset) = text[at..span.range.end].find('\\') {
-            if crate::prepare::watchdog::expired() {
+            if crate::tex::watchdog::expired() {
                 return found;
             }
             let start = at + offset;

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::comments::{strip_comments, VERBATIM_ENVIRONMENTS};
-use super::scan::{
+use super::comments::strip_comments;
+use crate::tex::scan::VERBATIM_ENVIRONMENTS;
+use crate::tex::scan::{
     control_seq, environment_name, find_end, group_content, is_word, optional_end, skip_blanks,
 };
 
@@ -161,13 +162,13 @@ pub fn harvest_macros(preamble: &str, sty_files: &[&str]) -> MacroTable {
 }
 
 fn harvest_into(table: &mut MacroTable, text: &str, at_letter: bool) {
-    super::scan::indexed(text, || harvest_definitions(table, text, at_letter));
+    crate::tex::scan::indexed(text, || harvest_definitions(table, text, at_letter));
 }
 
 fn harvest_definitions(table: &mut MacroTable, text: &str, at_letter: bool) {
     let mut at = 0;
     while let Some(offset) = text[at..].find('\\') {
-        if crate::prepare::watchdog::expired() {
+        if crate::tex::watchdog::expired() {
             break;
         }
         let start = at + offset;
@@ -205,8 +206,9 @@ pub fn expand_macros(body: &str, table: &MacroTable, max_expansions: u32, max_gr
         max_len: (body.len().max(GROWTH_FLOOR) as f64 * max_growth.max(1.0)) as usize,
         degraded: false,
     };
-    // The body is the text most scans run over: index it (issue 14).
-    super::scan::indexed(body, || expander.run());
+    // The body is the text most scans run over: index it, so that repeated
+    // searches from nearby positions (unclosed groups) stay linear.
+    crate::tex::scan::indexed(body, || expander.run());
     Expanded { text: expander.out, expansions: expander.expansions, degraded: expander.degraded }
 }
 
@@ -257,7 +259,7 @@ impl Expander<'_> {
             };
             push_tex(&mut self.out, &rest[..offset]);
             frame.at += offset;
-            if self.degraded || crate::prepare::watchdog::expired() {
+            if self.degraded || crate::tex::watchdog::expired() {
                 let at = frame.at;
                 push_tex(&mut self.out, &frame.text[at..]);
                 self.frames.pop();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::comments::strip_comments;
 use super::includes::{find_includes, locate, parent_dir, IncludeTarget};
-use super::scan::{control_seq, group_content, optional_end, skip_blanks};
+use crate::tex::scan::{control_seq, group_content, optional_end, skip_blanks};
 
 /// The rule that picked the main file, in the order they are tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

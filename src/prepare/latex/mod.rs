@@ -1,5 +1,5 @@
 //! LaTeX extraction and cleaning as the paper describes it (`extraction:
-//! resolve`, `comments: tex`, `macros: expand`, environment and command drops).
+//! resolve`, `cleaner: tex`, `macros: expand`, environment and command drops).
 //!
 //! Pure functions over std types: the `prepare` stage decodes the archive,
 //! calls these, and writes the ledger. Each rule lives in one file:
@@ -11,8 +11,6 @@ pub mod drops;
 pub mod includes;
 pub mod macros;
 pub mod main_file;
-pub mod math;
-pub mod scan;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,7 +22,7 @@ pub use drops::{drop_commands, drop_environments};
 pub use macros::{expand_macros, harvest_macros, split_preamble, Expanded, MacroTable};
 pub use main_file::MainFileRule;
 
-use crate::prepare::ledger::DropReason;
+use crate::ledger::DropReason;
 use crate::spec::data::{Cleaning, Extraction, MacroMode};
 use includes::{find_includes, join_path, locate, parent_dir, IncludeTarget};
 use main_file::detect_main_file;
@@ -33,7 +31,7 @@ use main_file::detect_main_file;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolved {
     /// Main file with every resolvable include inlined; comments are kept
-    /// (the `comments` setting removes them later).
+    /// (the cleaner removes them later).
     pub text: String,
     pub main_file: String,
     pub rule: MainFileRule,
@@ -111,7 +109,7 @@ pub fn extract_resolved(
     if resolver.over_budget {
         return Err(DropReason::IncludeBudget);
     }
-    if crate::prepare::watchdog::expired() {
+    if crate::tex::watchdog::expired() {
         return Err(DropReason::ExtractionTimeLimit);
     }
     resolver.report.text = text;
@@ -129,7 +127,7 @@ pub struct Cleaned {
     pub degraded: bool,
 }
 
-/// Cleaning after comments are gone (by either comment mode): drop the
+/// The TeX-aware cleaner after comments are gone: drop the
 /// preamble (harvesting its macros and those of `sty_files` when
 /// `cfg.macros` is `expand`), expand, then environment and command drops.
 pub fn clean_after_comments(text: &str, sty_files: &[&str], cfg: &Cleaning) -> Cleaned {
@@ -241,7 +239,7 @@ impl<'a> Resolver<'a> {
     /// time is up); once spent, it stays spent and inlining stops.
     fn spent(&mut self, len: usize) -> bool {
         self.over_budget |= len.saturating_add(self.include_cost) > self.budget.max_bytes;
-        self.over_budget || crate::prepare::watchdog::expired()
+        self.over_budget || crate::tex::watchdog::expired()
     }
 
     /// Where an include points: the archive path (if any), the import
@@ -449,7 +447,7 @@ mod tests {
         assert_eq!(resolved.included.len(), levels);
     }
 
-    /// Issue 14: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
+    /// An include bomb: `l<i>.tex` includes `l<i+1>` ten times, 15 levels deep.
     #[test]
     fn include_fan_out_bomb_is_dropped_within_budget() {
         let mut files = vec![("main.tex".to_string(), main_with(&"\\input{l1}\n".repeat(10)))];
@@ -505,7 +503,7 @@ mod tests {
     fn cleaning_chain_expands_and_drops() {
         let text = "\\documentclass{article}\n\\newcommand{\\R}{\\mathbb{R}}\n\\begin{document}\nLet $x\\in\\R$~\\cite{k}.\n\\begin{figure}x\\end{figure}\n\\end{document}";
         let cfg = Cleaning {
-            comments: crate::spec::data::CommentMode::Tex,
+            cleaner: crate::spec::data::Cleaner::Tex,
             macros: MacroMode::Expand,
             max_macro_expansions: 100,
             max_macro_growth: 4.0,

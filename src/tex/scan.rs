@@ -5,6 +5,19 @@
 //! never uses ASCII bytes inside a multi-byte sequence, so scanning bytes and
 //! slicing only at ASCII positions keeps every `&str` slice valid.
 
+/// Environments whose body TeX reads verbatim: `%` inside is text, not a comment.
+pub const VERBATIM_ENVIRONMENTS: &[&str] = &[
+    "verbatim",
+    "verbatim*",
+    "Verbatim",
+    "Verbatim*",
+    "BVerbatim",
+    "lstlisting",
+    "minted",
+    "filecontents",
+    "filecontents*",
+];
+
 /// A control sequence found at a backslash: its name and the byte just past it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ControlSeq<'a> {

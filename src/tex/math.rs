@@ -4,9 +4,8 @@
 
 use std::ops::Range;
 
-use super::comments::VERBATIM_ENVIRONMENTS;
-use super::scan::{control_seq, environment_name, find_end, indexed, skip_blanks};
-use crate::prepare::watchdog;
+use super::scan::{control_seq, environment_name, find_end, indexed, skip_blanks, VERBATIM_ENVIRONMENTS};
+use super::watchdog;
 
 /// Display-math environments of LaTeX and amsmath.
 pub const MATH_ENVIRONMENTS: &[&str] = &[

@@ -1,28 +1,48 @@
-//! Reading `documents.jsonl`, the prepare stage's output: one JSON object per
-//! line with at least `id`, `text` and `split` (other fields are ignored, the
-//! producer may add more).
+//! `documents.jsonl`, the prepare stage's main output: one JSON object per
+//! kept paper. Prepare writes every field; readers need only `id`, `text` and
+//! `split`, so tokenizing a documents file from elsewhere works too.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
+
+use crate::prepare::validate::SourceKind;
 
 /// Which shard a document goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Split {
     Train,
     Validation,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One kept document, one line of `documents.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub id: String,
     pub text: String,
+    #[serde(default)]
+    pub categories: Option<String>,
+    #[serde(default)]
+    pub title: String,
     pub split: Split,
+    #[serde(default)]
+    pub bytes_in: u64,
+    #[serde(default)]
+    pub chars: u64,
+    #[serde(default)]
+    pub words: u64,
+    #[serde(default)]
+    pub encoding: String,
+    /// What the paper's source was (absent in documents prepare did not write).
+    #[serde(default)]
+    pub source: Option<SourceKind>,
+    /// Macro expansion hit its cap.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// Streams the documents of `path` in file order. A line that is not a
@@ -62,21 +82,6 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>> {
         Ok(())
     })?;
     Ok(docs)
-}
-
-/// SHA-256 of a file's bytes, hex, streamed.
-pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

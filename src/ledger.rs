@@ -82,7 +82,7 @@ pub enum DropReason {
     /// Include resolution inlined more text than the paper's budget
     /// (an include fan-out bomb); see `latex::includes::InlineBudget`.
     IncludeBudget,
-    /// The stage's per-paper wall-time budget was spent (`prepare::watchdog`).
+    /// The stage's per-paper wall-time budget was spent (`tex::watchdog`).
     ExtractionTimeLimit,
     // cleaning
     EmptyAfterCleaning,
