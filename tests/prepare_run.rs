@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arxiv_to_model::corpus::synth::pack;
+use arxiv_to_model::prepare::merge_ledgers::OutcomeCount;
 use arxiv_to_model::prepare::output::{LedgerRow, YieldRow};
 use arxiv_to_model::prepare::{merge, run, PrepareInput, PrepareOptions};
 use arxiv_to_model::spec::DataConfig;
@@ -307,6 +308,19 @@ fn shards_merge_into_exactly_the_unsharded_run_with_dedup_across_shards() {
     for name in ["documents.jsonl", "ledger.csv", "yield.csv"] {
         assert_eq!(read(whole.path(), name), read(merged.path(), name), "{name}");
     }
+    // merge.csv: 2601.00011 moves from kept (shard 1 alone) to exact-duplicate.
+    let account: Vec<OutcomeCount> = csv::Reader::from_path(merged.path().join("merge.csv"))
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let counts = |stage: &str, reason: &str| {
+        let row = account.iter().find(|r| r.stage == stage && r.reason == reason).unwrap();
+        (row.papers_in_shards, row.papers_merged)
+    };
+    assert_eq!(counts("dedup", "exact-duplicate"), (1, 2));
+    assert_eq!(counts("end", ""), (5, 4));
+    assert_eq!(counts("quality", "not-english"), (1, 1));
     let err = merge(&dirs[..1], merged.path()).unwrap_err().to_string();
     assert!(err.contains("every shard"), "{err}");
 }

@@ -186,10 +186,13 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
             reference.units_total
         );
     }
+    super::merge_ledgers::require_shard_ledgers(shard_dirs)?;
     let merged = ShardManifest { shard: None, parts: Vec::new(), ..reference.clone() };
     let parts: Vec<PathBuf> = sources.into_values().collect();
     let units = UnitCounts { processed: 0, resumed: 0 };
-    finish(&merged, &parts, out, units, started)
+    let summary = finish(&merged, &parts, out, units, started)?;
+    super::merge_ledgers::account(shard_dirs, out)?;
+    Ok(summary)
 }
 
 fn load_metadata(

@@ -1,7 +1,8 @@
 //! The finishing pass: every unit's per-paper records, in global input
 //! order, through the order-dependent rules (manifest verdict, exact and near
-//! dedup, the split) into `documents.jsonl`, `ledger.csv`, `yield.csv` and
-//! `summary.json` (written last, so its presence means the outputs are whole).
+//! dedup, the split) into `documents.jsonl`, `ledger.csv`, `yield.csv` (the
+//! two tables also as Parquet, [`super::parquet`]) and `summary.json`
+//! (written last, so its presence means the outputs are whole).
 //!
 //! `run` applies it to its own parts and `merge` to the union of every
 //! shard's parts, which is why dedup across shards is exact.
@@ -21,6 +22,7 @@ use super::output::{
     SUMMARY_FILE, YIELD_FILE,
 };
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use super::parquet::{write_parquet_rows, ParquetTable};
 use crate::ledger::{DropReason, LedgerStage};
 use crate::spec::data::DataConfig;
 
@@ -60,6 +62,8 @@ struct Finisher<'a> {
     cfg: &'a DataConfig,
     documents: AtomicFile,
     ledger: csv::Writer<AtomicFile>,
+    /// The same rows as `ledger.csv`, columnar.
+    ledger_parquet: ParquetTable<LedgerRow>,
     exact: ExactDedup,
     near: Option<NearDupIndex>,
     /// Ids of the documents the near-duplicate index kept, in its order.
@@ -80,6 +84,7 @@ impl<'a> Finisher<'a> {
             cfg,
             documents: AtomicFile::create(&out.join(DOCUMENTS_FILE))?,
             ledger: csv::Writer::from_writer(AtomicFile::create(&out.join(LEDGER_FILE))?),
+            ledger_parquet: ParquetTable::create(&out.join("ledger.parquet"))?,
             exact: ExactDedup::default(),
             near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
             near_kept: Vec::new(),
@@ -156,7 +161,9 @@ impl<'a> Finisher<'a> {
             Some(doc) => doc.chars,
             None => record.chars_after.last().copied().unwrap_or(0),
         };
-        self.ledger.serialize(LedgerRow::new(&record.id, record.dropped, record.bytes_in, chars_out))?;
+        let row = LedgerRow::new(&record.id, record.dropped, record.bytes_in, chars_out);
+        self.ledger.serialize(&row)?;
+        self.ledger_parquet.push(&row)?;
         match kept {
             Some(doc) => self.keep(record, doc),
             None => {
@@ -241,7 +248,9 @@ impl<'a> Finisher<'a> {
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot finish ledger.csv: {}", e.error()))?
             .commit()?;
+        self.ledger_parquet.commit()?;
         write_csv_rows(AtomicFile::create(&out.join(YIELD_FILE))?, &self.summary.waterfall)?;
+        write_parquet_rows(&out.join("yield.parquet"), &self.summary.waterfall)?;
         let mut summary = self.summary;
         summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();

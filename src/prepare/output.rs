@@ -113,7 +113,7 @@ impl Write for AtomicFile {
 }
 
 /// One `ledger.csv` row; columns in the contract's order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerRow {
     pub id: String,
     /// `kept` or `dropped`.
