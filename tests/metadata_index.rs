@@ -11,8 +11,8 @@ use arxiv_to_model::corpus::metadata::for_each_record;
 use arxiv_to_model::corpus::metadata_synth;
 use arxiv_to_model::corpus::real::RealCorpus;
 use arxiv_to_model::ledger::DropReason;
-use arxiv_to_model::prepare::metadata_filter::MetadataTable;
 use arxiv_to_model::prepare::metadata_index::{build, is_index};
+use arxiv_to_model::prepare::metadata_table::MetadataTable;
 use arxiv_to_model::prepare::{run, PrepareInput, PrepareOptions, PrepareSummary};
 use arxiv_to_model::spec::DataConfig;
 

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use super::finish::{finish, UnitCounts};
-use super::metadata_filter::MetadataTable;
+use super::metadata_table::MetadataTable;
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{
     AtomicFile, ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, UnitReport,

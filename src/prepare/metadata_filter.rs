@@ -4,14 +4,11 @@
 //! the first rule it fails: category → abstract length → first-version year
 //! → withdrawn → licence.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::metadata_index::MetadataIndex;
-use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
+use crate::corpus::metadata::{MetadataReadStats, MetadataRecord};
 use crate::ledger::DropReason;
 use crate::spec::data::{CategoryMatch, MetadataFilter, YearRange};
 
@@ -145,94 +142,6 @@ pub struct MetadataFields {
     pub title: String,
     pub abstract_text: String,
     pub categories: String,
-}
-
-/// Verdicts for every paper id `--metadata` knows, from the snapshot or from
-/// its index (`replicate metadata index`); both give the same answers.
-#[derive(Debug)]
-pub struct MetadataTable {
-    source: Source,
-    pub stats: MetadataReadStats,
-}
-
-#[derive(Debug)]
-enum Source {
-    /// Every record's verdict in memory; only records that pass keep their
-    /// title and abstract, so the table holds text for kept papers only.
-    Snapshot(HashMap<String, Result<MetadataFields, DropReason>>),
-    /// Verdicts in memory, text read from the index for the papers that ask.
-    Index(Box<MetadataIndex>),
-}
-
-impl MetadataTable {
-    /// Reads `path`, an OAI snapshot (JSON lines, plain or gzipped) or a
-    /// metadata index; the content decides (the Parquet magic), not the name.
-    pub fn load(path: &Path, filter: &MetadataFilter) -> Result<Self> {
-        if super::metadata_index::is_index(path)? {
-            let index = MetadataIndex::open(path, filter)?;
-            let stats = index.stats.clone();
-            return Ok(Self { source: Source::Index(Box::new(index)), stats });
-        }
-        Self::load_snapshot(path, filter)
-    }
-
-    fn load_snapshot(path: &Path, filter: &MetadataFilter) -> Result<Self> {
-        let mut verdicts = HashMap::new();
-        let mut duplicates = DuplicateIds::default();
-        let mut ordinal = 0u64;
-        let mut stats = for_each_record(path, |record| {
-            ordinal += 1;
-            if duplicates.offer(&record.id, record.versions, ordinal - 1) == Offer::Loses {
-                return Ok(());
-            }
-            let verdict = judge_record(&record, filter).map(|()| MetadataFields {
-                title: record.title.unwrap_or_default(),
-                abstract_text: record.abstract_text.unwrap_or_default(),
-                categories: record.categories.unwrap_or_default(),
-            });
-            verdicts.insert(record.id, verdict);
-            Ok(())
-        })?;
-        stats.duplicate_ids = duplicates.repeats;
-        warn_duplicates(path, &stats);
-        Ok(Self { source: Source::Snapshot(verdicts), stats })
-    }
-
-    /// The verdict alone (no text is read): whether a paper's bytes are worth reading.
-    pub fn verdict(&self, id: &str) -> Result<(), DropReason> {
-        match &self.source {
-            Source::Snapshot(verdicts) => match verdicts.get(id) {
-                None => Err(DropReason::NoMetadataRecord),
-                Some(verdict) => verdict.as_ref().map(|_| ()).map_err(|r| *r),
-            },
-            Source::Index(index) => index.verdict(id),
-        }
-    }
-
-    /// A paper without a record is dropped: `--metadata` promises a record
-    /// per paper. `Err` only when the index cannot be read.
-    pub fn judge(&self, id: &str) -> Result<Result<Cow<'_, MetadataFields>, DropReason>> {
-        match &self.source {
-            Source::Snapshot(verdicts) => Ok(match verdicts.get(id) {
-                None => Err(DropReason::NoMetadataRecord),
-                Some(Err(reason)) => Err(*reason),
-                Some(Ok(fields)) => Ok(Cow::Borrowed(fields)),
-            }),
-            Source::Index(index) => index.judge(id).map(|v| v.map(Cow::Owned)),
-        }
-    }
-
-    /// Paper ids known (after the duplicate rule).
-    pub fn len(&self) -> usize {
-        match &self.source {
-            Source::Snapshot(verdicts) => verdicts.len(),
-            Source::Index(index) => index.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 pub(super) fn warn_duplicates(path: &Path, stats: &MetadataReadStats) {
@@ -371,23 +280,5 @@ mod tests {
         assert_eq!(judge_record(&r, &f), Err(DropReason::License));
         r.license = Some("cc-by".into());
         assert_eq!(judge_record(&r, &f), Ok(()));
-    }
-
-    #[test]
-    fn the_table_answers_no_record_for_unknown_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.json");
-        std::fs::write(
-            &path,
-            "{\"id\":\"0704.0001\",\"title\":\"T\",\"abstract\":\"a b c\",\"categories\":\"math.LO\"}\n{\"id\":\"0704.0002\",\"abstract\":null,\"categories\":\"math.LO\"}\n",
-        )
-        .unwrap();
-        let mut f = filter();
-        f.licenses = None;
-        let table = MetadataTable::load(&path, &f).unwrap();
-        assert_eq!(table.judge("0704.0001").unwrap().map(|m| m.title.clone()), Ok("T".to_string()));
-        assert_eq!(table.judge("0704.0002").unwrap(), Err(DropReason::AbstractTooShort));
-        assert_eq!(table.verdict("0704.0002"), Err(DropReason::AbstractTooShort));
-        assert_eq!(table.judge("0704.0003").unwrap(), Err(DropReason::NoMetadataRecord));
     }
 }

@@ -21,6 +21,7 @@ pub mod merge_ledgers;
 pub mod metadata_bench;
 pub mod metadata_filter;
 pub mod metadata_index;
+pub mod metadata_table;
 pub mod neardup;
 pub mod normalize;
 pub mod output;

@@ -15,7 +15,8 @@ use super::dedup::document_md5;
 use super::encoding::{decode_members, encoding_label, DecodedMember};
 use super::extract::{concat_tex, latex_abstract, latex_title};
 use super::latex;
-use super::metadata_filter::{MetadataFields, MetadataTable};
+use super::metadata_filter::MetadataFields;
+use super::metadata_table::MetadataTable;
 use super::normalize::{collapse_all, normalize};
 use super::quality::{
     assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
