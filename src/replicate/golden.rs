@@ -217,26 +217,19 @@ pub fn render(mismatches: &[Mismatch]) -> String {
 mod tests {
     use super::*;
 
-    fn values(pairs: &[(&str, f64)]) -> RunValues {
-        RunValues {
-            id: "T03".into(),
-            profile: "smoke".into(),
-            values: pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            seeds: Vec::new(),
-        }
-    }
-
     #[test]
     fn compare_uses_each_metrics_tolerance() {
-        let golden = values(&[("papers_kept", 30.0), ("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
-        let close = values(&[("papers_kept", 30.0), ("val_loss", 3.000001), ("tokens_per_s", 9000.0)]);
+        let golden =
+            RunValues::smoke_t03(&[("papers_kept", 30.0), ("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
+        let close =
+            RunValues::smoke_t03(&[("papers_kept", 30.0), ("val_loss", 3.000001), ("tokens_per_s", 9000.0)]);
         assert!(compare(&golden, &close, BackendChoice::Cpu).is_empty());
-        let off = values(&[("papers_kept", 31.0), ("val_loss", 3.2), ("tokens_per_s", 1.0)]);
+        let off = RunValues::smoke_t03(&[("papers_kept", 31.0), ("val_loss", 3.2), ("tokens_per_s", 1.0)]);
         let keys: Vec<String> =
             compare(&golden, &off, BackendChoice::Cpu).into_iter().map(|m| m.key).collect();
         assert_eq!(keys, vec!["papers_kept", "val_loss"]);
         // 1.7% off: beyond the CPU's tolerance, within another device's.
-        let other_device = values(&[("papers_kept", 30.0), ("val_loss", 3.05)]);
+        let other_device = RunValues::smoke_t03(&[("papers_kept", 30.0), ("val_loss", 3.05)]);
         assert_eq!(compare(&golden, &other_device, BackendChoice::Cpu).len(), 1);
         assert!(compare(&golden, &other_device, BackendChoice::Wgpu).is_empty());
         let keys: Vec<String> =
@@ -246,8 +239,8 @@ mod tests {
 
     #[test]
     fn keys_on_one_side_only_are_mismatches() {
-        let golden = values(&[("count.validation.pdf-only", 2.0)]);
-        let got = values(&[("count.validation.empty", 1.0)]);
+        let golden = RunValues::smoke_t03(&[("count.validation.pdf-only", 2.0)]);
+        let got = RunValues::smoke_t03(&[("count.validation.empty", 1.0)]);
         let found = compare(&golden, &got, BackendChoice::Cpu);
         assert_eq!(found.len(), 2);
         assert!(render(&found).contains("(absent)"));
@@ -267,7 +260,7 @@ mod tests {
     fn bless_refuses_failed_partial_or_foreign_runs_and_verify_foreign_ones() {
         let dir = tempfile::tempdir().unwrap();
         let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
-        values(&[("papers_kept", 30.0)]).write(&values_path(&reports, "smoke", "T03")).unwrap();
+        RunValues::smoke_t03(&[("papers_kept", 30.0)]).write(&values_path(&reports, "smoke", "T03")).unwrap();
         let current = crate::replicate::record::Versions::current().source_hash;
         for (status, hash, stage, needle) in [
             ("failed", current, "failed", "did not succeed"),
@@ -289,7 +282,7 @@ mod tests {
     fn bless_drops_timings_and_pins_every_seed() {
         let dir = tempfile::tempdir().unwrap();
         let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
-        let mut out = values(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
+        let mut out = RunValues::smoke_t03(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
         out.seeds = vec![BTreeMap::from([("val_loss".to_string(), 3.1), ("tokens_per_s".to_string(), 1.0)])];
         out.write(&values_path(&reports, "smoke", "T03")).unwrap();
         write_record(&reports, "succeeded", crate::replicate::record::Versions::current().source_hash, "ran");
@@ -306,7 +299,7 @@ mod tests {
     fn bless_then_verify_is_clean_and_reports_changes() {
         let dir = tempfile::tempdir().unwrap();
         let (golden, reports) = (dir.path().join("golden"), dir.path().join("reports"));
-        let out = values(&[("papers_kept", 30.0)]);
+        let out = RunValues::smoke_t03(&[("papers_kept", 30.0)]);
         out.write(&values_path(&reports, "smoke", "T03")).unwrap();
         write_record(&reports, "succeeded", crate::replicate::record::Versions::current().source_hash, "ran");
         let err = verify(&golden, &reports, "smoke", &["T03"]).unwrap_err();
@@ -314,7 +307,7 @@ mod tests {
         let changes = bless(&golden, &reports, "smoke", &["T03"]).unwrap();
         assert_eq!(changes.len(), 1, "a new key is a change");
         assert!(verify(&golden, &reports, "smoke", &["T03"]).unwrap().is_empty());
-        values(&[("papers_kept", 29.0)]).write(&values_path(&reports, "smoke", "T03")).unwrap();
+        RunValues::smoke_t03(&[("papers_kept", 29.0)]).write(&values_path(&reports, "smoke", "T03")).unwrap();
         assert_eq!(verify(&golden, &reports, "smoke", &["T03"]).unwrap().len(), 1);
     }
 }

@@ -187,10 +187,9 @@ pub fn run_values(set: &SpecSet, reports_dir: &Path) -> Result<BTreeMap<String, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(pairs: &[(&str, f64)]) -> RunValues {
+impl RunValues {
+    /// T03's values at smoke with the given first-seed metrics (tests).
+    pub(crate) fn smoke_t03(pairs: &[(&str, f64)]) -> Self {
         RunValues {
             id: "T03".into(),
             profile: "smoke".into(),
@@ -198,12 +197,17 @@ mod tests {
             seeds: Vec::new(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn timing_values_live_beside_the_values_and_read_back_merged() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("values.json");
-        let mut run = values(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
+        let mut run = RunValues::smoke_t03(&[("val_loss", 3.0), ("tokens_per_s", 5000.0)]);
         run.seeds = vec![[("val_loss".to_string(), 3.1), ("mfu".to_string(), 0.2)].into()];
         run.write(&path).unwrap();
         let committed = std::fs::read_to_string(&path).unwrap();
@@ -216,7 +220,7 @@ mod tests {
         assert!(timing.contains("tokens_per_s") && timing.contains("mfu") && !timing.contains("val_loss"));
         assert_eq!(RunValues::read(&path).unwrap(), run);
         // Values without timings leave no stale timing file behind.
-        values(&[("val_loss", 3.0)]).write(&path).unwrap();
+        RunValues::smoke_t03(&[("val_loss", 3.0)]).write(&path).unwrap();
         assert!(!timing_path(&path).exists());
     }
 }
