@@ -11,6 +11,7 @@ use std::path::Path;
 use arxiv_to_model::train::{bench, BackendChoice};
 
 fn main() -> anyhow::Result<()> {
+    arxiv_to_model::train::keep_freed_buffers();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let steps = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20);
     let on = if args.iter().any(|a| a == "--cuda") { BackendChoice::Cuda } else { BackendChoice::Cpu };

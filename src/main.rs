@@ -30,25 +30,9 @@ fn restore_default_sigpipe() {
     }
 }
 
-/// Keeps freed tensor buffers in the heap for reuse. Burn's CPU backend allocates a fresh
-/// output for every op; with glibc's defaults each buffer above its mmap threshold is mapped
-/// and unmapped again, so every step page-faults its activations back in (about a seventh of
-/// a ci training step's samples under `perf`). Raising the thresholds made the ci F01 step
-/// 12-15% faster (`bench train`: 27.3-28.2 ms against 31.5-32.2 ms, same machine and hour).
-/// Allocation only: no output changes.
-fn keep_freed_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first thing in `main`, before any thread or allocation of note;
-    // mallopt only changes glibc's allocation thresholds.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
-    }
-}
-
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    keep_freed_buffers();
+    arxiv_to_model::train::keep_freed_buffers();
     let matches = Cli::command().get_matches();
     // `--all`'s flags before a subcommand would be ignored by it (`replicate
     // --profile smoke verify`): refuse them. Global flags (-q, -v, -j) apply everywhere.
