@@ -19,7 +19,7 @@ use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{
     open_lines, stage_name, write_csv_rows, AtomicFile, Document, LedgerRow, ManifestCheck, PrepareSummary,
     ShardManifest, Split, StageTime, Timings, UnitReport, YieldRow, DOCUMENTS_FILE, LEDGER_FILE,
-    SUMMARY_FILE, YIELD_FILE,
+    LEDGER_PARQUET_FILE, SUMMARY_FILE, YIELD_FILE, YIELD_PARQUET_FILE,
 };
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use super::parquet::{write_parquet_rows, ParquetTable};
@@ -84,7 +84,7 @@ impl<'a> Finisher<'a> {
             cfg,
             documents: AtomicFile::create(&out.join(DOCUMENTS_FILE))?,
             ledger: csv::Writer::from_writer(AtomicFile::create(&out.join(LEDGER_FILE))?),
-            ledger_parquet: ParquetTable::create(&out.join("ledger.parquet"))?,
+            ledger_parquet: ParquetTable::create(&out.join(LEDGER_PARQUET_FILE))?,
             exact: ExactDedup::default(),
             near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
             near_kept: Vec::new(),
@@ -250,7 +250,7 @@ impl<'a> Finisher<'a> {
             .commit()?;
         self.ledger_parquet.commit()?;
         write_csv_rows(AtomicFile::create(&out.join(YIELD_FILE))?, &self.summary.waterfall)?;
-        write_parquet_rows(&out.join("yield.parquet"), &self.summary.waterfall)?;
+        write_parquet_rows(&out.join(YIELD_PARQUET_FILE), &self.summary.waterfall)?;
         let mut summary = self.summary;
         summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();

@@ -19,13 +19,11 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::{ChunkAgg, DataFrame, ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
 
-use super::output::{stage_name, write_csv_rows, AtomicFile};
+use super::output::{stage_name, write_csv_rows, AtomicFile, LEDGER_PARQUET_FILE};
 use crate::ledger::LedgerStage;
 
 /// The file `merge` writes beside the merged outputs.
 pub const MERGE_FILE: &str = "merge.csv";
-/// The columnar ledger every `prepare` run writes.
-pub const LEDGER_PARQUET: &str = "ledger.parquet";
 
 /// One `merge.csv` row: how many papers left at (stage, reason) by the
 /// shards' own ledgers and by the merged one.
@@ -46,7 +44,7 @@ const COLUMNS: [&str; 3] = ["stage", "reason", "bytes_in"];
 /// at once, not after the documents are rewritten.
 pub fn require_shard_ledgers(shard_dirs: &[PathBuf]) -> Result<()> {
     for dir in shard_dirs {
-        let path = dir.join(LEDGER_PARQUET);
+        let path = dir.join(LEDGER_PARQUET_FILE);
         if !path.is_file() {
             bail!(
                 "{} is missing: the shard in {} was prepared by a version that wrote ledger.csv only; \
@@ -105,7 +103,7 @@ fn stage_rank(stage: &str) -> usize {
 pub fn account(shard_dirs: &[PathBuf], out: &Path) -> Result<Vec<OutcomeCount>> {
     let mut shards: Option<DataFrame> = None;
     for dir in shard_dirs {
-        let ledger = read_ledger(&dir.join(LEDGER_PARQUET))?;
+        let ledger = read_ledger(&dir.join(LEDGER_PARQUET_FILE))?;
         match &mut shards {
             None => shards = Some(ledger),
             Some(all) => {
@@ -116,7 +114,7 @@ pub fn account(shard_dirs: &[PathBuf], out: &Path) -> Result<Vec<OutcomeCount>> 
         }
     }
     let shards = shards.context("nothing to merge: no shard directory given")?;
-    let merged_path = out.join(LEDGER_PARQUET);
+    let merged_path = out.join(LEDGER_PARQUET_FILE);
     let merged = read_ledger(&merged_path)?;
     let (shard_counts, shard_bytes) = outcome_counts(&shards)?;
     let (merged_counts, merged_bytes) = outcome_counts(&merged)?;

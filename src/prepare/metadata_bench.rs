@@ -19,6 +19,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::metadata_index::build;
+use super::output::{LEDGER_FILE, YIELD_FILE};
 use crate::corpus::metadata::for_each_record;
 use crate::corpus::metadata_synth;
 
@@ -174,7 +175,7 @@ pub fn bench(opts: &MetadataBenchOptions) -> Result<MetadataBenchReport> {
     let with_index = prepare_child(opts, &index, &opts.scratch.join("prepare-index"))?;
     let with_snapshot = prepare_child(opts, &snapshot, &opts.scratch.join("prepare-snapshot"))?;
     let mut identical = true;
-    for file in ["ledger.csv", "yield.csv"] {
+    for file in [LEDGER_FILE, YIELD_FILE] {
         let a = std::fs::read(opts.scratch.join("prepare-index").join(file))?;
         let b = std::fs::read(opts.scratch.join("prepare-snapshot").join(file))?;
         identical &= a == b;

@@ -28,6 +28,9 @@ pub use summary::{
 pub const DOCUMENTS_FILE: &str = "documents.jsonl";
 pub const LEDGER_FILE: &str = "ledger.csv";
 pub const YIELD_FILE: &str = "yield.csv";
+/// The ledger and the yield table as Parquet, beside their CSV (`prepare::parquet`).
+pub const LEDGER_PARQUET_FILE: &str = "ledger.parquet";
+pub const YIELD_PARQUET_FILE: &str = "yield.parquet";
 /// Written last: its presence means the other outputs are whole.
 pub const SUMMARY_FILE: &str = "summary.json";
 
@@ -69,14 +72,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(crate::io::umask_permissions(0o666))
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot write in {}; is it writable?", dir.display()))?;
+        let tmp = temp_file_beside(path)?;
         Ok(Self { path: path.to_path_buf(), writer: BufWriter::with_capacity(1 << 20, tmp) })
     }
 
@@ -88,10 +84,7 @@ impl AtomicFile {
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.persist(&path)
-            .with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
-        Ok(())
+        persist_synced(tmp, &path)
     }
 
     /// Writes `value` as one JSON line.
@@ -110,6 +103,26 @@ impl Write for AtomicFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.writer.flush()
     }
+}
+
+/// A temporary file in `path`'s directory (created if missing), with the umask's permissions,
+/// to be renamed onto `path` by [`persist_synced`] once whole.
+pub(crate) fn temp_file_beside(path: &Path) -> Result<NamedTempFile> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(crate::io::umask_permissions(0o666))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}; is it writable?", dir.display()))
+}
+
+/// Syncs a finished temporary file and renames it onto `path`.
+pub(crate) fn persist_synced(tmp: NamedTempFile, path: &Path) -> Result<()> {
+    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot move the finished file onto {}", path.display()))?;
+    Ok(())
 }
 
 /// One `ledger.csv` row; columns in the contract's order.

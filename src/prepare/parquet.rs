@@ -24,6 +24,8 @@ use polars::prelude::{
 use serde::ser::{Impossible, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+use super::output::{persist_synced, temp_file_beside};
+
 /// Rows per row group.
 pub const GROUP_ROWS: usize = 65_536;
 
@@ -120,12 +122,7 @@ impl<T: Serialize + Default> ParquetTable<T> {
     pub fn create(path: &Path) -> Result<Self> {
         let mut columns = Columns::of::<T>()?;
         let schema = columns.take_frame()?.schema().clone();
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(crate::io::umask_permissions(0o666))
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot write in {}; is it writable?", dir.display()))?;
+        let tmp = temp_file_beside(path)?;
         let writer = ParquetWriter::new(tmp.reopen()?)
             .with_compression(ParquetCompression::Zstd(None))
             .batched(&schema)
@@ -153,11 +150,7 @@ impl<T: Serialize + Default> ParquetTable<T> {
         }
         self.writer.finish().with_context(|| format!("cannot finish {}", self.path.display()))?;
         drop(self.writer);
-        self.tmp.as_file().sync_all().with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.tmp
-            .persist(&self.path)
-            .with_context(|| format!("cannot move the finished file onto {}", self.path.display()))?;
-        Ok(())
+        persist_synced(self.tmp, &self.path)
     }
 }
 
