@@ -33,6 +33,7 @@ use polars_parquet::write::{schema_to_metadata_key, KeyValue, ZstdLevel};
 use serde::{Deserialize, Serialize};
 
 use super::metadata_filter::{judge, warn_duplicates, MetadataFields, VerdictInputs};
+use super::output::{persist_synced, temp_file_beside};
 use crate::corpus::metadata::{for_each_record, DuplicateIds, MetadataReadStats, MetadataRecord, Offer};
 use crate::ledger::DropReason;
 use crate::spec::data::MetadataFilter;
@@ -164,10 +165,7 @@ impl Columns {
 /// two threads.
 pub fn build(snapshot: &Path, out: &Path) -> Result<IndexBuildReport> {
     let clock = Instant::now();
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
-        format!("cannot create the index {}: is {} writable?", out.display(), dir.display())
-    })?;
+    let tmp = temp_file_beside(out)?;
     let schema = Columns::default().take_frame()?.schema().clone();
     let file = tmp.reopen()?;
     let writer = ParquetWriter::new(file)
@@ -237,11 +235,7 @@ pub fn build(snapshot: &Path, out: &Path) -> Result<IndexBuildReport> {
             .with_context(|| format!("cannot write the metadata index {}", out.display()))?;
     }
     drop(writer);
-    // A temporary file is private (0600); the index is read like any output.
-    std::fs::set_permissions(tmp.path(), crate::io::umask_permissions(0o644))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(out)
-        .with_context(|| format!("cannot move the metadata index into place at {}", out.display()))?;
+    persist_synced(tmp, out)?;
     let index_bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     Ok(IndexBuildReport {
         snapshot: snapshot.to_path_buf(),
