@@ -74,10 +74,8 @@ pub fn group_end(text: &str, open: usize) -> Option<usize> {
     if text.as_bytes().get(open) != Some(&b'{') {
         return None;
     }
-    match index::lookup(text, |ix| ix.group_end(text, open)) {
-        Some(found) => found,
-        None => delimited_end(text, open, b'{', b'}'),
-    }
+    index::lookup(text, |ix| ix.delimited_end(text, open, b'{', b'}'))
+        .unwrap_or_else(|| delimited_end(text, open, b'{', b'}'))
 }
 
 /// Given `[` at `open`, returns the byte just past the matching `]`; a `]`
@@ -86,32 +84,46 @@ pub fn optional_end(text: &str, open: usize) -> Option<usize> {
     if text.as_bytes().get(open) != Some(&b'[') {
         return None;
     }
-    match index::lookup(text, |ix| ix.optional_end(text, open)) {
-        Some(found) => found,
-        None => delimited_end(text, open, b'[', b']'),
-    }
+    index::lookup(text, |ix| ix.delimited_end(text, open, b'[', b']'))
+        .unwrap_or_else(|| delimited_end(text, open, b'[', b']'))
 }
 
 fn delimited_end(text: &str, open: usize, left: u8, right: u8) -> Option<usize> {
+    delimited_end_within(text, open, left, right, usize::MAX).and_then(|(end, _)| end)
+}
+
+/// The scan behind [`group_end`] and [`optional_end`], giving up (`None`)
+/// once it has walked more than `budget` bytes; otherwise the answer and the
+/// bytes walked.
+fn delimited_end_within(
+    text: &str,
+    open: usize,
+    left: u8,
+    right: u8,
+    budget: usize,
+) -> Option<(Option<usize>, usize)> {
     let bytes = text.as_bytes();
     if bytes.get(open) != Some(&left) {
-        return None;
+        return Some((None, 0));
     }
     let mut braces = 0usize;
     let mut at = open + 1;
     while at < bytes.len() {
+        if at - open > budget {
+            return None;
+        }
         match bytes[at] {
             b'\\' => at += 1,
             b'{' => braces += 1,
             b'}' if braces > 0 => braces -= 1,
-            b'}' if left == b'{' => return Some(at + 1),
-            b'}' => return None,
-            b if b == right && braces == 0 => return Some(at + 1),
+            b'}' if left == b'{' => return Some((Some(at + 1), at - open)),
+            b'}' => return Some((None, at - open)),
+            b if b == right && braces == 0 => return Some((Some(at + 1), at - open)),
             _ => {}
         }
         at += 1;
     }
-    None
+    Some((None, at - open))
 }
 
 /// The text inside `{…}` starting at `open`, and the byte past the group.
@@ -144,12 +156,19 @@ pub use index::indexed;
 /// candidate: 100,000 unclosed `\cite{` or `\begin{equation}` in a 1 MB
 /// paper made every call run to the end of the text, quadratic in all. A
 /// pass that calls them over one text wraps itself in [`indexed`]; inside,
-/// calls on that same text are answered from tables built once in one
-/// backward pass (brace matching) or from remembered searches (`\end{…}`),
-/// with exactly the answers of the plain scans. Calls on any other text
-/// (a slice, a replacement text) scan as before.
+/// calls on that same text are answered from tables built in one backward
+/// pass (brace matching) or from remembered searches (`\end{…}`), with
+/// exactly the answers of the plain scans. Calls on any other text (a slice,
+/// a replacement text) scan as before.
+///
+/// The tables cost a pass and 8 bytes per byte of text, while most texts
+/// only ask about short groups (`\cite{key}`): so the plain scans answer
+/// until they have walked as many bytes as the text holds, and only then
+/// are the tables built. Work stays linear (at most twice the text before
+/// the tables, one pass to build them, constant time after), and a paper
+/// without pathological groups never pays for the tables.
 mod index {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
     use std::rc::Rc;
 
@@ -161,7 +180,9 @@ mod index {
     pub struct TextIndex {
         ptr: usize,
         len: usize,
-        /// Built on the first brace query.
+        /// Bytes the plain brace scans have walked on this text so far.
+        walked: Cell<usize>,
+        /// Built once `walked` reaches `len`.
         tables: RefCell<Option<Tables>>,
         /// Per `\end{name}` needle: the last search's start and answer.
         ends: RefCell<HashMap<String, EndSearch>>,
@@ -200,24 +221,32 @@ mod index {
     }
 
     impl TextIndex {
-        fn tables<R>(&self, text: &str, f: impl FnOnce(&Tables) -> R) -> R {
+        /// [`super::delimited_end`] for `{` or `[` at `open`: scanned while
+        /// the budget lasts, from the tables after.
+        pub fn delimited_end(&self, text: &str, open: usize, left: u8, right: u8) -> Option<usize> {
             let mut tables = self.tables.borrow_mut();
-            f(tables.get_or_insert_with(|| Tables::build(text.as_bytes())))
-        }
-
-        pub fn group_end(&self, text: &str, open: usize) -> Option<usize> {
-            self.tables(text, |t| match t.close[open + 1] {
+            if tables.is_none() {
+                let budget = self.len.saturating_sub(self.walked.get());
+                if let Some((end, walked)) = super::delimited_end_within(text, open, left, right, budget) {
+                    self.walked.set(self.walked.get() + walked);
+                    return end;
+                }
+            }
+            if text.as_bytes().get(open) != Some(&left) {
+                return None;
+            }
+            let t = tables.get_or_insert_with(|| Tables::build(text.as_bytes()));
+            let found = if left == b'{' { t.close[open + 1] } else { t.stop[open + 1] };
+            match found {
                 NONE => None,
-                x => Some(x as usize + 1),
-            })
-        }
-
-        pub fn optional_end(&self, text: &str, open: usize) -> Option<usize> {
-            self.tables(text, |t| match t.stop[open + 1] {
-                NONE => None,
-                x if text.as_bytes()[x as usize] == b']' => Some(x as usize + 1),
+                x if text.as_bytes()[x as usize] == right => Some(x as usize + 1),
                 _ => None,
-            })
+            }
+        }
+
+        #[cfg(test)]
+        pub fn has_tables(&self) -> bool {
+            self.tables.borrow().is_some()
         }
 
         /// A search from `from` repeats an earlier one from `start` when
@@ -258,7 +287,13 @@ mod index {
         let reuse =
             SCOPES.with(|s| s.borrow().iter().rev().find(|ix| ix.ptr == ptr && ix.len == len).cloned());
         let index = reuse.unwrap_or_else(|| {
-            Rc::new(TextIndex { ptr, len, tables: RefCell::new(None), ends: RefCell::new(HashMap::new()) })
+            Rc::new(TextIndex {
+                ptr,
+                len,
+                walked: Cell::new(0),
+                tables: RefCell::new(None),
+                ends: RefCell::new(HashMap::new()),
+            })
         });
         SCOPES.with(|s| s.borrow_mut().push(index));
         let _pop = Pop;
@@ -347,6 +382,24 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// Short groups are answered by the plain scans and never pay for the
+    /// tables; groups that run on make the scans walk the text, and then the
+    /// tables take over.
+    #[test]
+    fn tables_are_built_only_once_the_scans_have_walked_the_text() {
+        let short = r"\cite{a} and \ref{b}. ".repeat(200);
+        indexed(&short, || {
+            let ends: Vec<_> = short.match_indices('{').map(|(i, _)| group_end(&short, i)).collect();
+            assert!(ends.iter().all(Option::is_some));
+            assert_eq!(index::lookup(&short, |ix| ix.has_tables()), Some(false));
+        });
+        let unclosed = r"\cite{".repeat(200);
+        indexed(&unclosed, || {
+            assert!(unclosed.match_indices('{').all(|(i, _)| group_end(&unclosed, i).is_none()));
+            assert_eq!(index::lookup(&unclosed, |ix| ix.has_tables()), Some(true));
+        });
     }
 
     #[rstest]
