@@ -19,7 +19,7 @@ use super::metadata_filter::MetadataFields;
 use super::metadata_table::MetadataTable;
 use super::normalize::{collapse_all, normalize};
 use super::quality::{
-    assemble_document, has_enough_words, is_expected_language, mask_for_language, word_count,
+    assemble_document, has_enough_words, is_expected_language, language_sample, mask_for_language, word_count,
 };
 use super::validate::{is_tex_member, validate_source, SourceKind};
 use crate::corpus::source::{RawContent, RawPaper};
@@ -318,7 +318,8 @@ fn language_passes(ctx: &PaperContext, document: &str) -> bool {
         LanguageMode::Off => true,
         LanguageMode::WholeText => is_expected_language(document, ctx.language, check.min_confidence),
         LanguageMode::ProseOnly => {
-            is_expected_language(&mask_for_language(document), ctx.language, check.min_confidence)
+            let prose = mask_for_language(document);
+            is_expected_language(&language_sample(&prose), ctx.language, check.min_confidence)
         }
     }
 }
