@@ -5,7 +5,6 @@ use anyhow::{ensure, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::ElementConversion;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -32,7 +31,7 @@ pub fn summed_nll<B: Backend>(
     targets: Tensor<B, 2, Int>,
     weights: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
-    let logp = log_softmax(logits, 2);
+    let logp = super::fused::log_softmax(logits, 2);
     let picked: Tensor<B, 2> = logp.gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
     (picked.neg() * weights).sum()
 }
