@@ -360,6 +360,9 @@ impl<B: Backend> Decoder<B> {
 }
 
 #[cfg(test)]
+mod probe;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::train::backend::CpuBackend as B;
