@@ -8,7 +8,6 @@
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 
@@ -291,7 +290,7 @@ pub struct SwiGlu<B: Backend> {
 
 impl<B: Backend> SwiGlu<B> {
     fn forward(&self, x: Tensor<B, 2>, p: MatmulPrecision) -> Tensor<B, 2> {
-        p.linear(silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
+        p.linear(super::fused::silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
     }
 }
 

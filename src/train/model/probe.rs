@@ -4,9 +4,9 @@
 //! with the model's own code. The same pieces in PyTorch are timed by the
 //! script in the notes of issue 15, so the two tables read side by side.
 //!
-//! `RAYON_NUM_THREADS=1 cargo test --release --lib train::model::probe -- --ignored --nocapture`
-//! (one core per replica, as in the step). A probe, not a test: it asserts
-//! only that every piece ran; the figures are for reading.
+//! `PROBE_POOL=1 RAYON_NUM_THREADS=1 cargo test --release --lib train::model::probe -- --ignored --nocapture`
+//! (one core, flex's parallel loops run in-worker, as in a replica of the
+//! step). A probe, not a test: it asserts nothing; the figures are for reading.
 
 use std::time::Instant;
 
@@ -186,7 +186,10 @@ fn probe() {
         + causal_mask::<burn::backend::Flex>(LEN, &dev))
     .reshape([ROWS, heads, LEN, LEN]);
     let masked = Tensor::<B, 4>::from_inner(masked).require_grad();
-    row("  softmax (burn default: 5 ops)", reps, || softmax(masked.clone(), 3));
+    row("  softmax (burn: 5 nodes)", reps, || softmax(masked.clone(), 3));
+    row("  softmax, one node (train::fused, same bits)", reps, || {
+        crate::train::fused::softmax(masked.clone(), 3)
+    });
     row("  softmax as one op (flex fused kernel)", reps, || fused::softmax(masked.clone(), 3));
     let same = |a: Tensor<B, 4>, b: Tensor<B, 4>| a.into_data() == b.into_data();
     println!(
@@ -202,7 +205,8 @@ fn probe() {
     let f1 = leaf([n, ffn], &dev);
     let f2 = leaf([n, ffn], &dev);
     row("silu*up", reps, || silu(f1.clone()) * f2.clone());
-    row("  silu", reps, || silu(f1.clone()));
+    row("  silu (burn: 2 nodes)", reps, || silu(f1.clone()));
+    row("  silu, one node (train::fused, same bits)", reps, || crate::train::fused::silu(f1.clone()));
     row("linear FF->D (down)", reps, || f1.clone().matmul(block.mlp.down.weight.val()));
     row("swiglu block", reps, || block.mlp.forward(x.clone(), p.precision));
     row("residual add", reps, || x.clone() + x.clone());
@@ -212,7 +216,7 @@ fn probe() {
     let b0 = batch(shape.vocab, 0);
     let (_, targets, weights) = crate::train::step::batch_tensors::<B>(&b0, &dev);
     row("cross-entropy (summed_nll)", reps, || summed_nll(logits.clone(), targets.clone(), weights.clone()));
-    row("  log_softmax (burn default: 4 ops)", reps, || log_softmax(logits.clone(), 2));
+    row("  log_softmax (burn: 6 nodes)", reps, || log_softmax(logits.clone(), 2));
     row("  log_softmax, one node (train::fused, same bits)", reps, || {
         crate::train::fused::log_softmax(logits.clone(), 2)
     });
