@@ -15,6 +15,7 @@ pub mod bench;
 pub(crate) mod checkpoint;
 mod data;
 mod eval;
+mod fused;
 pub mod inputs;
 pub(crate) mod loader;
 pub(crate) mod metrics;

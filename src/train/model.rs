@@ -8,7 +8,6 @@
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 
@@ -276,7 +275,7 @@ impl<B: Backend> Attention<B> {
         let v = split(p.linear(x, &self.v));
         let scores = p.matmul(q, k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
         let scores = (scores.reshape([b * heads, t * t]) + pass.mask.clone()).reshape([b, heads, t, t]);
-        let y = p.matmul(softmax(scores, 3), v);
+        let y = p.matmul(super::fused::softmax(scores, 3), v);
         p.linear(y.swap_dims(1, 2).reshape([n, d]), &self.o)
     }
 }
@@ -291,7 +290,7 @@ pub struct SwiGlu<B: Backend> {
 
 impl<B: Backend> SwiGlu<B> {
     fn forward(&self, x: Tensor<B, 2>, p: MatmulPrecision) -> Tensor<B, 2> {
-        p.linear(silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
+        p.linear(super::fused::silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
     }
 }
 
@@ -358,6 +357,9 @@ impl<B: Backend> Decoder<B> {
         logits.reshape([b, t, vocab])
     }
 }
+
+#[cfg(test)]
+mod probe;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@ use anyhow::{ensure, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::ElementConversion;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -32,7 +31,7 @@ pub fn summed_nll<B: Backend>(
     targets: Tensor<B, 2, Int>,
     weights: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
-    let logp = log_softmax(logits, 2);
+    let logp = super::fused::log_softmax(logits, 2);
     let picked: Tensor<B, 2> = logp.gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2);
     (picked.neg() * weights).sum()
 }
@@ -78,20 +77,7 @@ pub(crate) fn data_parallel_step<B: AutodiffBackend>(
             .iter()
             .map(|device| Decoder::from_inner(inner.clone().fork(device)).map(&mut model::Trainable))
             .collect();
-        std::thread::scope(|scope| {
-            let running: Vec<_> = replicas
-                .into_iter()
-                .zip(&shares)
-                .map(|(replica, share)| scope.spawn(move || replica_step(&replica, share, real)))
-                .collect();
-            running
-                .into_iter()
-                .enumerate()
-                .map(|(r, handle)| {
-                    handle.join().map_err(|_| anyhow::anyhow!("data-parallel replica {r} panicked"))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?
+        run_replicas(replicas, &shares, real)?
     };
     let master = model.devices()[0].clone();
     let mut accumulator = GradientsAccumulator::<Decoder<B>>::new();
@@ -101,6 +87,39 @@ pub(crate) fn data_parallel_step<B: AutodiffBackend>(
         accumulator.accumulate(model, grads.to_device(&master, model));
     }
     Ok((loss, accumulator.grads()))
+}
+
+/// Runs each replica's `replica_step` concurrently, results in replica order.
+/// On rayon's pool when it has a worker per replica: the backend's own
+/// parallel loops inside a replica (flex's batched matmuls, reductions, the
+/// LM head's GEMM) then run in-worker, instead of each replica thread
+/// handing them to the pool and sleeping until they finish (measured at the
+/// `ci` shape: see README, "Benchmarks"). More replicas than workers (many
+/// GPUs, few cores) get a thread each, so none waits for another.
+fn run_replicas<B: AutodiffBackend>(
+    replicas: Vec<Decoder<B>>,
+    shares: &[&[loader::Batch]],
+    real: u64,
+) -> Result<Vec<(f64, GradientsParams)>> {
+    let run = |(replica, share): (Decoder<B>, &&[loader::Batch])| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica_step(&replica, share, real)))
+    };
+    let outcomes: Vec<std::thread::Result<(f64, GradientsParams)>> =
+        if replicas.len() <= rayon::current_num_threads() {
+            use rayon::prelude::*;
+            replicas.into_par_iter().zip(shares.par_iter()).map(run).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let running: Vec<_> =
+                    replicas.into_iter().zip(shares).map(|pair| scope.spawn(move || run(pair))).collect();
+                running.into_iter().map(|h| h.join().and_then(|r| r)).collect()
+            })
+        };
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(r, outcome)| outcome.map_err(|_| anyhow::anyhow!("data-parallel replica {r} panicked")))
+        .collect()
 }
 
 /// Forward and backward over one replica's micro-batches: the summed loss
