@@ -21,8 +21,29 @@ pub fn assemble_document(title: &str, abstract_text: &str, body: &str) -> String
     format!("Title: {title}\nAbstract: {abstract_text}\nBody: {body}")
 }
 
+/// `split_whitespace().count()`, with a byte loop over the ASCII characters
+/// (nearly all of an abstract or a paper): the char iterator was the
+/// largest single cost of the metadata index build and 2% of prepare.
 pub fn word_count(text: &str) -> u64 {
-    text.split_whitespace().count() as u64
+    let bytes = text.as_bytes();
+    let mut words = 0;
+    let mut in_word = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let (space, width) = match bytes[at] {
+            // The ASCII characters with Unicode's White_Space property (`char::is_whitespace`).
+            b if b.is_ascii() => (matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' '), 1),
+            // `at` is always a char boundary: every step is a whole character.
+            _ => match text[at..].chars().next() {
+                Some(c) => (c.is_whitespace(), c.len_utf8()),
+                None => break,
+            },
+        };
+        words += u64::from(!space && !in_word);
+        in_word = !space;
+        at += width;
+    }
+    words
 }
 
 /// Released: at least `min_words` whitespace-separated words in the whole document.
@@ -180,6 +201,20 @@ mod tests {
         assert_eq!(assemble_document("T", "A b", "C"), "Title: T\nAbstract: A b\nBody: C");
         // "Title:", "Abstract:" and "Body:" count as words, as in the released `len(text.split())`.
         assert_eq!(word_count(&assemble_document("T", "A b", "C")), 7);
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("   ")]
+    #[case("one")]
+    #[case(" one  two\tthree\nfour\r\nfive ")]
+    #[case("a\x0bb\x0cc")]
+    #[case("a\x1cb\x1fc\x00d")]
+    #[case("na\u{ef}ve\u{a0}word\u{3000}three\u{2028}")]
+    #[case("\u{85}x")]
+    #[case("é\u{2003}ü x\u{1680}")]
+    fn word_counts_are_split_whitespace_counts(#[case] text: &str) {
+        assert_eq!(word_count(text), text.split_whitespace().count() as u64, "{text:?}");
     }
 
     #[rstest]
