@@ -21,27 +21,31 @@ pub fn assemble_document(title: &str, abstract_text: &str, body: &str) -> String
     format!("Title: {title}\nAbstract: {abstract_text}\nBody: {body}")
 }
 
-/// `split_whitespace().count()`, with a byte loop over the ASCII characters
-/// (nearly all of an abstract or a paper): the char iterator was the
-/// largest single cost of the metadata index build and 2% of prepare.
+/// `split_whitespace().count()`, counted over runs of ASCII characters
+/// (nearly all of an abstract or a paper) as the places where a non-space
+/// follows a space, a loop the compiler vectorizes; the char iterator was
+/// the largest single cost of the metadata index build. Non-ASCII
+/// characters are decoded one at a time between the runs.
 pub fn word_count(text: &str) -> u64 {
-    let bytes = text.as_bytes();
+    // The ASCII characters with Unicode's White_Space property (`char::is_whitespace`).
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ');
     let mut words = 0;
-    let mut in_word = false;
-    let mut at = 0;
-    while at < bytes.len() {
-        let (space, width) = match bytes[at] {
-            // The ASCII characters with Unicode's White_Space property (`char::is_whitespace`).
-            b if b.is_ascii() => (matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' '), 1),
-            // `at` is always a char boundary: every step is a whole character.
-            _ => match text[at..].chars().next() {
-                Some(c) => (c.is_whitespace(), c.len_utf8()),
-                None => break,
-            },
-        };
-        words += u64::from(!space && !in_word);
-        in_word = !space;
-        at += width;
+    let mut after_space = true;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let run = &rest.as_bytes()[..rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len())];
+        if let (Some(&first), Some(&last)) = (run.first(), run.last()) {
+            let starts = run.iter().zip(&run[1..]).filter(|&(&a, &b)| space(a) && !space(b)).count();
+            words += (starts + usize::from(after_space && !space(first))) as u64;
+            after_space = space(last);
+        }
+        // A run ends at a char boundary: the next character is whole.
+        rest = &rest[run.len()..];
+        if let Some(c) = rest.chars().next() {
+            words += u64::from(after_space && !c.is_whitespace());
+            after_space = c.is_whitespace();
+            rest = &rest[c.len_utf8()..];
+        }
     }
     words
 }
@@ -215,6 +219,16 @@ mod tests {
     #[case("é\u{2003}ü x\u{1680}")]
     fn word_counts_are_split_whitespace_counts(#[case] text: &str) {
         assert_eq!(word_count(text), text.split_whitespace().count() as u64, "{text:?}");
+    }
+
+    #[test]
+    fn word_counts_of_mixed_soup_are_split_whitespace_counts() {
+        const PIECES: &[&str] = &[" ", "a", "bc", "\n", "\t", "é", "\u{a0}", "\u{3000}", "\u{85}", "日本"];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let text = crate::tex::scan::soup(&mut state, PIECES, 24);
+            assert_eq!(word_count(&text), text.split_whitespace().count() as u64, "{text:?}");
+        }
     }
 
     #[rstest]
