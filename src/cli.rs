@@ -423,7 +423,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
         pairs: usize,
     },
-    /// Training-step throughput and MFU of F01's shape, next to PyTorch on CPU when `import torch` works.
+    /// Training-step throughput and MFU of F01's shape (or, with --per-op, each piece of its step), next to
+    /// PyTorch on CPU when `import torch` works.
     Train {
         #[command(flatten)]
         at: SpecAt,
