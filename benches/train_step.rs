@@ -2,9 +2,12 @@
 //! on CPU when `python3 -c "import torch"` works.
 //!
 //! - CPU, `ci` shape:      `cargo bench --bench train_step`
+//! - per op, `ci` shape:   `cargo bench --bench train_step -- --per-op`
 //! - GPU, paper shape:     `cargo bench --features cuda --bench train_step -- --cuda --profile paper 10`
 //!
-//! Arguments: `--cuda`, `--profile NAME` (default ci), timed steps (default 20).
+//! Arguments: `--cuda`, `--per-op` (the same table as `replicate bench train
+//! --per-op`), `--profile NAME` (default ci), timed steps, or with `--per-op`
+//! timed calls of each op per round (default 20).
 
 use std::path::Path;
 
@@ -19,6 +22,10 @@ fn main() -> anyhow::Result<()> {
         args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)).map_or("ci", String::as_str);
     let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs");
     let shape = bench::f01_shape(&runs, profile)?;
-    bench::bench(&shape, steps, on)?;
+    if args.iter().any(|a| a == "--per-op") {
+        bench::per_op::bench(&shape, steps)?;
+    } else {
+        bench::bench(&shape, steps, on)?;
+    }
     Ok(())
 }

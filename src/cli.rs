@@ -423,11 +423,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
         pairs: usize,
     },
-    /// Training-step throughput and MFU of F01's shape, next to PyTorch on CPU when `import torch` works.
+    /// Training-step throughput and MFU of F01's shape (or, with --per-op, each piece of its step), next to
+    /// PyTorch on CPU when `import torch` works.
     Train {
         #[command(flatten)]
         at: SpecAt,
-        /// Timed optimizer steps.
+        /// Timed optimizer steps (with --per-op: timed calls of each op per round).
         #[arg(long, default_value_t = 20)]
         steps: usize,
         /// Sequences per replica instead of the spec's `train.batch_sequences`
@@ -440,6 +441,10 @@ pub enum BenchCommand {
         /// The training backend.
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         device: BackendChoice,
+        /// Time each piece of the decoder (forward + backward, one replica's rows, one core)
+        /// instead of whole steps, next to the same pieces in PyTorch. CPU only.
+        #[arg(long)]
+        per_op: bool,
     },
     /// Shard encoding throughput against the raw `tokenizers` batch encode of the same text.
     Tokenize {

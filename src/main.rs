@@ -308,10 +308,18 @@ fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&report)?);
             ok(render(&report))
         }
-        BenchCommand::Train { at, steps, rows, replicas, device } => {
+        BenchCommand::Train { at, steps, rows, replicas, device, per_op } => {
             let mut shape = arxiv_to_model::train::bench::f01_shape(at.runs.files(), at.profile.as_str())?;
             shape.rows = rows.unwrap_or(shape.rows).max(1);
             shape.replicas = replicas.unwrap_or(shape.replicas).max(1);
+            if per_op {
+                anyhow::ensure!(
+                    device == arxiv_to_model::train::BackendChoice::Cpu,
+                    "`bench train --per-op` times the CPU training backend; drop --device"
+                );
+                arxiv_to_model::train::bench::per_op::bench(&shape, steps)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             device.ensure_built()?;
             arxiv_to_model::train::bench::bench(&shape, steps, device)?;
             Ok(ExitCode::SUCCESS)

@@ -7,6 +7,8 @@
 //! anything else held a core, which made a single Burn-then-PyTorch run
 //! print ratios of 2×–50× that measured the load, not the code.
 
+pub mod per_op;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
@@ -181,7 +183,7 @@ fn bench_on<B: AutodiffBackend>(
     burn_block(2)?;
     let mut torch = match on {
         BackendChoice::Cpu => {
-            TorchSession::start(shape, bench.rows * bench.replicas).map_err(|e| format!("{e:#}"))
+            TorchSession::start(TORCH_STEP, shape, bench.rows * bench.replicas).map_err(|e| format!("{e:#}"))
         }
         BackendChoice::Cuda | BackendChoice::Wgpu => Err("compared on CPU only".to_string()),
     };
@@ -298,9 +300,11 @@ pub fn format_report(r: &BenchReport) -> String {
 /// when idle instead of spinning on a core the other side of the pair needs.
 const TORCH_WAIT_POLICY: &str = "PASSIVE";
 
-/// PyTorch in one process for the whole bench: it builds the model once,
-/// then answers each stdin line `THREADS STEPS` with a JSON line holding the
-/// seconds per step of that block (after two warmup steps at that thread count).
+/// PyTorch in one process for the whole bench: `script` ([`TORCH_MODEL`]
+/// and what to time) builds the model once, prints a JSON line with its
+/// version, then answers each stdin line with a JSON line. [`TORCH_STEP`]
+/// answers `THREADS STEPS` with the seconds per step of that block (after
+/// two warmup steps at that thread count).
 struct TorchSession {
     child: Child,
     stdin: ChildStdin,
@@ -309,12 +313,12 @@ struct TorchSession {
 }
 
 impl TorchSession {
-    fn start(shape: &DecoderShape, rows: usize) -> Result<Self> {
+    fn start(script: &str, shape: &DecoderShape, rows: usize) -> Result<Self> {
         let d = shape.dims;
         let args = [d.layers, d.hidden, d.heads, d.ffn, shape.vocab, shape.context, rows as u32];
         let mut child = Command::new("python3")
             .arg("-c")
-            .arg(TORCH_STEP)
+            .arg([TORCH_MODEL, script].concat())
             .args(args.iter().map(u32::to_string))
             .env("OMP_WAIT_POLICY", TORCH_WAIT_POLICY)
             .stdin(Stdio::piped())
@@ -334,15 +338,20 @@ impl TorchSession {
         Ok(session)
     }
 
-    /// Seconds per step of a block of `steps` at `threads` threads.
+    /// Seconds per step of a block of `steps` at `threads` threads ([`TORCH_STEP`]).
     fn block(&mut self, threads: usize, steps: usize) -> Result<f64> {
-        writeln!(self.stdin, "{threads} {steps}").context("the PyTorch process stopped")?;
-        self.stdin.flush().context("the PyTorch process stopped")?;
         #[derive(Deserialize)]
         struct Block {
             step_seconds: f64,
         }
-        Ok(self.answer::<Block>()?.step_seconds)
+        Ok(self.ask::<Block>(&format!("{threads} {steps}"))?.step_seconds)
+    }
+
+    /// Sends one request line and reads its answer.
+    fn ask<T: for<'de> Deserialize<'de>>(&mut self, request: &str) -> Result<T> {
+        writeln!(self.stdin, "{request}").context("the PyTorch process stopped")?;
+        self.stdin.flush().context("the PyTorch process stopped")?;
+        self.answer()
     }
 
     fn answer<T: for<'de> Deserialize<'de>>(&mut self) -> Result<T> {
@@ -370,9 +379,9 @@ impl Drop for TorchSession {
     }
 }
 
-/// The same decoder and step in PyTorch (RMSNorm, RoPE rotate-half, SwiGLU,
-/// untied head, causal SDPA, AdamW, clip), timed the same way.
-const TORCH_STEP: &str = r#"
+/// The same decoder in PyTorch (RMSNorm, RoPE rotate-half, SwiGLU, untied
+/// head, causal SDPA); the scripts below time it.
+const TORCH_MODEL: &str = r#"
 import sys, time, json
 import torch, torch.nn as nn, torch.nn.functional as F
 L, D, H, FF, V, T, R = map(int, sys.argv[1:8])
@@ -415,6 +424,11 @@ class M(nn.Module):
         x = s.e(x)
         for b in s.b: x = b(x, c, sn)
         return s.h(s.n(x))
+"#;
+
+/// The training step in PyTorch (the model above, AdamW, clip), timed the
+/// same way as Burn's.
+const TORCH_STEP: &str = r#"
 m = M()
 opt = torch.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
 x = torch.randint(0, V, (R, T + 1))

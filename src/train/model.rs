@@ -232,7 +232,7 @@ pub enum MatmulPrecision {
 }
 
 impl MatmulPrecision {
-    fn matmul<B: Backend, const D: usize>(self, a: Tensor<B, D>, b: Tensor<B, D>) -> Tensor<B, D> {
+    pub(crate) fn matmul<B: Backend, const D: usize>(self, a: Tensor<B, D>, b: Tensor<B, D>) -> Tensor<B, D> {
         match self {
             Self::F32 => a.matmul(b),
             Self::Bf16 => a.cast(DType::BF16).matmul(b.cast(DType::BF16)).cast(DType::F32),
@@ -240,18 +240,18 @@ impl MatmulPrecision {
     }
 
     /// `x · W` for a bias-free linear layer.
-    fn linear<B: Backend>(self, x: Tensor<B, 2>, layer: &Linear<B>) -> Tensor<B, 2> {
+    pub(crate) fn linear<B: Backend>(self, x: Tensor<B, 2>, layer: &Linear<B>) -> Tensor<B, 2> {
         self.matmul(x, layer.weight.val())
     }
 }
 
 /// What every block of one forward pass shares.
-struct Pass<B: Backend> {
-    batch: usize,
-    len: usize,
-    rope: Rope<B>,
-    mask: Tensor<B, 2>,
-    precision: MatmulPrecision,
+pub(crate) struct Pass<B: Backend> {
+    pub(crate) batch: usize,
+    pub(crate) len: usize,
+    pub(crate) rope: Rope<B>,
+    pub(crate) mask: Tensor<B, 2>,
+    pub(crate) precision: MatmulPrecision,
 }
 
 #[derive(Module, Debug)]
@@ -264,7 +264,7 @@ pub struct Attention<B: Backend> {
 
 impl<B: Backend> Attention<B> {
     /// Causal multi-head self-attention over `x: [batch · len, hidden]`.
-    fn forward(&self, x: Tensor<B, 2>, pass: &Pass<B>) -> Tensor<B, 2> {
+    pub(crate) fn forward(&self, x: Tensor<B, 2>, pass: &Pass<B>) -> Tensor<B, 2> {
         let (b, t, p) = (pass.batch, pass.len, pass.precision);
         let [n, d] = x.dims();
         let heads = pass.rope.heads;
@@ -289,7 +289,7 @@ pub struct SwiGlu<B: Backend> {
 }
 
 impl<B: Backend> SwiGlu<B> {
-    fn forward(&self, x: Tensor<B, 2>, p: MatmulPrecision) -> Tensor<B, 2> {
+    pub(crate) fn forward(&self, x: Tensor<B, 2>, p: MatmulPrecision) -> Tensor<B, 2> {
         p.linear(super::fused::silu(p.linear(x.clone(), &self.gate)) * p.linear(x, &self.up), &self.down)
     }
 }
@@ -357,9 +357,6 @@ impl<B: Backend> Decoder<B> {
         logits.reshape([b, t, vocab])
     }
 }
-
-#[cfg(test)]
-mod probe;
 
 #[cfg(test)]
 mod tests {
