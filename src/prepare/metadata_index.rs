@@ -53,7 +53,7 @@ const TEXT_CACHE_GROUPS: usize = 4;
 
 const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 /// zstd level 1, not polars' default 3: the encoder was a fifth of the
-/// build's CPU time at level 3 (issue 12's target: build <= 3x the raw read).
+/// build's CPU time at level 3 (the bench's target: build <= 3x the raw read).
 const INDEX_ZSTD_LEVEL: i32 = 1;
 
 mod col {
