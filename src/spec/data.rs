@@ -204,7 +204,9 @@ pub enum LanguageMode {
     /// Released: the detector sees the whole text, formulas included, so
     /// formula-heavy English papers are false negatives.
     WholeText,
-    /// Math, commands and environments are masked before detection.
+    /// Math, commands and environments are masked before detection, and
+    /// the detector reads a bounded sample of the prose
+    /// (`prepare::quality::language_sample`).
     ProseOnly,
 }
 
