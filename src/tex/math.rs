@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use super::scan::{control_seq, environment_name, find_end, indexed, skip_blanks, VERBATIM_ENVIRONMENTS};
+use super::scan::{
+    control_seq, environment_name, find_end, indexed, next_of, skip_blanks, VERBATIM_ENVIRONMENTS,
+};
 use super::watchdog;
 
 /// Display-math environments of LaTeX and amsmath.
@@ -73,7 +75,7 @@ fn spans_of(text: &str) -> Vec<Range<usize>> {
                 end
             }
             _ => {
-                at += 1;
+                at = next_of(bytes, at + 1, b'$', b'\\');
                 continue;
             }
         };

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use crate::tex::scan::{
-    control_seq, environment_name, find_end, group_end, indexed, optional_end, skip_blanks,
+    control_seq, environment_name, find_end, group_end, indexed, next_of, optional_end, skip_blanks,
     VERBATIM_ENVIRONMENTS,
 };
 use crate::tex::watchdog;
@@ -87,7 +87,7 @@ fn spans_of(text: &str) -> Vec<Span> {
                 at = end.max(at + 1);
                 code_start = at;
             }
-            None => at += 1,
+            None => at = next_of(bytes, at + 1, b'%', b'\\'),
         }
     }
     spans.push(SpanKind::Code, code_start..bytes.len().max(code_start));
