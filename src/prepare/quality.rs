@@ -113,9 +113,10 @@ fn whole_words(text: &str, from: usize, to: usize) -> &str {
         0 => 0,
         _ => bytes[from - 1..to].iter().position(|&b| b == b' ').map_or(to, |i| from + i),
     };
-    let end = match to {
-        _ if to == text.len() || bytes[to] == b' ' => to,
-        _ => bytes[start..to].iter().rposition(|&b| b == b' ').map_or(start, |i| start + i),
+    let end = if to == text.len() || bytes[to] == b' ' {
+        to
+    } else {
+        bytes[start..to].iter().rposition(|&b| b == b' ').map_or(start, |i| start + i)
     };
     text[start..end].trim_matches(' ')
 }

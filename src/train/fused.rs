@@ -71,11 +71,14 @@ fn on_train_backend<B: Backend, const D: usize>(
 
 /// One operation whose forward pass on the inner backend returns the
 /// output and the state its backward pass needs.
-trait OneNode: Backward<Flex, 1> + Sized {
+pub(in crate::train) trait OneNode: Backward<Flex, 1> + Sized {
     fn forward(&self, x: FloatTensor<Flex>) -> (FloatTensor<Flex>, Self::State);
 }
 
-fn one_node<const D: usize, O: OneNode>(x: Tensor<TrainBackend, D>, op: O) -> Tensor<TrainBackend, D> {
+pub(in crate::train) fn one_node<const D: usize, O: OneNode>(
+    x: Tensor<TrainBackend, D>,
+    op: O,
+) -> Tensor<TrainBackend, D> {
     let x = x.into_primitive().tensor();
     let node = x.node.clone();
     let (y, state) = op.forward(x.primitive);

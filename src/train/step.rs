@@ -58,9 +58,10 @@ pub(crate) fn real_targets(batch: &loader::Batch) -> u64 {
 /// replicas running concurrently ([`run_replicas`]), each with its own copy
 /// of the weights (fresh autodiff leaves, the same parameter ids), and the
 /// gradients are summed on the master's device in replica order, so the
-/// result does not depend on thread timing and equals `accumulation × replicas` accumulation on one
-/// device. This is what DDP's all-reduce computes; it keeps the master
-/// weights in one place instead of one copy per device.
+/// result does not depend on thread timing and equals `accumulation ×
+/// replicas` accumulation on one device. This is what DDP's all-reduce
+/// computes; it keeps the master weights in one place instead of one copy
+/// per device.
 pub(crate) fn data_parallel_step<B: AutodiffBackend>(
     model: &Decoder<B>,
     placement: &[B::Device],

@@ -4,17 +4,24 @@
 //! keeps `train::fused::softmax`, which gives the same bits.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{unary, Backward, Ops};
 use burn::backend::Flex as Inner;
 use burn::tensor::ops::{ActivationOps, FloatTensor, FloatTensorOps};
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 
 use crate::train::backend::TrainBackend as B;
+use crate::train::fused::{one_node, OneNode};
 
 #[derive(Debug)]
 struct Softmax(usize);
+
+impl OneNode for Softmax {
+    fn forward(&self, x: FloatTensor<Inner>) -> (FloatTensor<Inner>, Self::State) {
+        let y = <Inner as ActivationOps<Inner>>::softmax(x, self.0);
+        (y.clone(), y)
+    }
+}
 
 impl Backward<Inner, 1> for Softmax {
     type State = FloatTensor<Inner>;
@@ -29,16 +36,7 @@ impl Backward<Inner, 1> for Softmax {
 }
 
 pub fn softmax<const D: usize>(x: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
-    let x = x.into_primitive().tensor();
-    let forward = |t| <Inner as ActivationOps<Inner>>::softmax(t, dim);
-    let out = match Softmax(dim).prepare::<NoCheckpointing>([x.node.clone()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let y = forward(x.primitive);
-            prep.finish(y.clone(), y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive)),
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    one_node(x, Softmax(dim))
 }
 
 #[cfg(test)]
