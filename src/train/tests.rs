@@ -238,6 +238,16 @@ fn two_replicas_in_threads_equal_accumulation_on_one_device() {
     assert_eq!(dp.backend, "burn 0.21 flex (CPU)");
 }
 
+/// Both ways the replicas run: as rayon tasks on a pool with a worker per
+/// replica, and on threads of their own when the pool has fewer workers.
+#[test]
+fn two_replicas_equal_accumulation_on_pool_workers_and_on_own_threads() {
+    for workers in [2, 1] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(workers).build().unwrap();
+        pool.install(|| two_replicas_equal_accumulation(BackendChoice::Cpu));
+    }
+}
+
 /// False (the test runs) unless the wgpu tests are switched off with
 /// `ARXIV_TO_MODEL_NO_GPU_BACKEND=1`, which the output says. Without a
 /// Vulkan adapter the test then fails, naming the packages to install.
