@@ -284,6 +284,12 @@ pub struct PrepareArgs {
     /// Accept a --src that holds no paper (otherwise an error: a typo in a path is the usual cause).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Holds `verified-tars/`: bulk tars whose manifest MD5 matched in an earlier run, which are not hashed again.
+    #[arg(long, value_name = "DIR", env = "REPLICATE_WORK_DIR", default_value = ".replicate")]
+    pub work_dir: PathBuf,
+    /// Hash every bulk tar against its manifest, even those verified in an earlier run (and record nothing).
+    #[arg(long)]
+    pub reverify: bool,
 }
 
 #[derive(Args, Debug)]

@@ -5,7 +5,7 @@ mod cli;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use arxiv_to_model::prepare::{PrepareInput, PrepareOptions};
+use arxiv_to_model::prepare::{PrepareInput, PrepareOptions, VerifiedTars};
 use arxiv_to_model::replicate::stages::{Pipeline, Sources};
 use arxiv_to_model::replicate::{golden, RunOptions};
 use arxiv_to_model::spec::profile::PROFILES;
@@ -136,7 +136,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 &spec.data,
                 &input,
                 &args.out,
-                &PrepareOptions { allow_empty: args.allow_empty, ..prepare_options(global, args.shard) },
+                &PrepareOptions {
+                    allow_empty: args.allow_empty,
+                    verified_tars: (!args.reverify).then(|| args.work_dir.join(VerifiedTars::DIR_NAME)),
+                    ..prepare_options(global, args.shard)
+                },
             )?;
             ok(format_args!(
                 "{}: {} papers seen, {} kept ({} train, {} validation); ledger and waterfall in {}\n",
@@ -253,6 +257,7 @@ fn execute(global: &Global, execution: &Execution, ids: Option<Vec<String>>) -> 
         progress: !global.quiet,
         backend: execution.device.backend()?,
         devices: execution.device.devices(),
+        verified_tars: Some(execution.work_dir.join(VerifiedTars::DIR_NAME)),
     };
     let (summary, index) = app::run_and_report(&options, &pipeline)?;
     print!("{}", summary.render());
@@ -275,7 +280,13 @@ fn run_options(global: &Global, execution: &Execution, ids: Option<Vec<String>>)
 }
 
 fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOptions {
-    PrepareOptions { shard, jobs: global.jobs.unwrap_or(0), progress: !global.quiet, allow_empty: false }
+    PrepareOptions {
+        shard,
+        jobs: global.jobs.unwrap_or(0),
+        progress: !global.quiet,
+        allow_empty: false,
+        verified_tars: None,
+    }
 }
 
 fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {

@@ -351,6 +351,55 @@ fn a_manifest_md5_mismatch_drops_the_tars_papers() {
 }
 
 #[test]
+fn a_tar_verified_in_an_earlier_run_is_hashed_again_only_once_it_changes() {
+    use md5::Digest;
+    let c = corpus();
+    let mut cfg = spec("Y01");
+    cfg.validation.check_manifest = true;
+    let bytes = std::fs::read(&c.tar).unwrap();
+    std::fs::write(
+        c.tar.parent().unwrap().join("arXiv_src_manifest.xml"),
+        format!(
+            "<arXivSRC><file><filename>src/arXiv_src_0601_001.tar</filename><md5sum>{}</md5sum></file></arXivSRC>",
+            hex::encode(md5::Md5::digest(&bytes))
+        ),
+    )
+    .unwrap();
+    let stamps = tempfile::tempdir().unwrap();
+    let with_stamps =
+        PrepareOptions { verified_tars: Some(stamps.path().to_path_buf()), ..Default::default() };
+    let status = |opts: &PrepareOptions| {
+        let out = tempfile::tempdir().unwrap();
+        let summary = run(&cfg, &input(&c), out.path(), opts).unwrap();
+        let status = serde_json::to_value(&summary.inputs[0].manifest).unwrap()["status"].clone();
+        (status.as_str().unwrap().to_string(), outcomes(out.path())["math/0601001"].clone())
+    };
+    assert_eq!(status(&with_stamps), ("match".to_string(), "end/".to_string()));
+    assert_eq!(std::fs::read_dir(stamps.path()).unwrap().count(), 1, "one stamp for the one bulk tar");
+
+    // Damage that keeps the size and the modification time is what the stamp
+    // cannot see: the stamped run trusts it, a run without stamps does not.
+    let modified = std::fs::metadata(&c.tar).unwrap().modified().unwrap();
+    let mut damaged = bytes.clone();
+    damaged[600] ^= 0xff;
+    std::fs::write(&c.tar, &damaged).unwrap();
+    std::fs::File::options().write(true).open(&c.tar).unwrap().set_modified(modified).unwrap();
+    assert_eq!(status(&with_stamps).0, "match");
+    let unstamped = status(&PrepareOptions::default());
+    assert_eq!(unstamped.0, "mismatch");
+    assert_eq!(unstamped.1, "validation/manifest-md5-mismatch");
+
+    // Touched: hashed again, and the damage is found.
+    std::fs::File::options()
+        .write(true)
+        .open(&c.tar)
+        .unwrap()
+        .set_modified(modified + std::time::Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(status(&with_stamps).0, "mismatch");
+}
+
+#[test]
 fn metadata_filter_drops_name_their_rule_and_kept_docs_carry_categories() {
     let c = corpus();
     let dir = tempfile::tempdir().unwrap();
@@ -471,7 +520,12 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
     assert_eq!(stages, ["metadata", "validation", "encoding", "extraction", "cleaning", "quality"]);
     assert_eq!(report.stages[1].papers_in, 14);
     assert_eq!(report.stages[2].papers_in, 8);
-    for paired in [&report.vs_raw, report.vs_one_job.as_ref().expect("jobs 2 is compared with jobs 1")] {
+    assert!(report.first_run.is_none(), "Y01 checks no manifest: no first-run hashing to time");
+    for paired in [
+        &report.vs_raw_one_worker,
+        &report.vs_raw,
+        report.vs_one_job.as_ref().expect("jobs 2 is compared with jobs 1"),
+    ] {
         assert_eq!(paired.a_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
         assert_eq!(paired.b_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
         assert!(paired.a_seconds.iter().chain(&paired.b_seconds).all(|s| *s > 0.0));
@@ -481,4 +535,26 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
         assert_eq!(stage.compressed_mb_per_s.is_none(), stage.seconds < 1e-3, "{stage:?}");
         assert_eq!(stage.papers_per_s.is_none(), stage.seconds < 1e-3, "{stage:?}");
     }
+
+    // With a manifest to check, the first run's hashing is timed against a rerun.
+    use md5::Digest;
+    let md5 = hex::encode(md5::Md5::digest(std::fs::read(&c.tar).unwrap()));
+    std::fs::write(
+        c.tar.parent().unwrap().join("arXiv_src_manifest.xml"),
+        format!("<arXivSRC><file><filename>src/arXiv_src_0601_001.tar</filename><md5sum>{md5}</md5sum></file></arXivSRC>"),
+    )
+    .unwrap();
+    let mut cfg = spec("Y01");
+    cfg.validation.check_manifest = true;
+    let report = arxiv_to_model::prepare::bench(
+        &cfg,
+        &input(&c),
+        &PrepareOptions { jobs: 1, ..Default::default() },
+        arxiv_to_model::bench::MIN_PAIRS,
+    )
+    .unwrap();
+    let first_run = report.first_run.expect("the tar is hashed on a first run");
+    assert_eq!((first_run.a.as_str(), first_run.b.as_str()), ("rerun", "first run"));
+    assert_eq!(first_run.b_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
+    assert!(report.vs_one_job.is_none(), "one job has nothing to be compared with");
 }

@@ -1,7 +1,7 @@
 //! The `prepare` run: input units through the per-paper stages in parallel,
-//! one part file per unit (the resume grain), then the sequential finishing
-//! pass of [`super::finish`] (dedup, split, ledger, waterfall, summary) over
-//! all parts in input order.
+//! one part file per unit (the resume grain), and the finishing pass of
+//! [`super::finish`] (dedup, split, ledger, waterfall, summary) over all
+//! parts in input order, taking each part as soon as it is complete.
 //!
 //! Output directory layout:
 //! - `parts/NNNNNN-KEY.jsonl`: per-paper records of unit NNNNNN (renamed into
@@ -21,15 +21,14 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use super::finish::{finish, UnitCounts};
+use super::finish::{finish, Finisher, UnitCounts};
 use super::metadata_table::MetadataTable;
-use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{
     AtomicFile, ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, UnitReport,
 };
 use super::paper::{process_paper, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use super::stream::{ordered_map, Feed, Feeder};
-use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest};
+use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest, TarStamp, VerifiedTars};
 use crate::corpus::metadata::MetadataReadStats;
 use crate::corpus::source::{plan_inputs, read_unit, InputUnit, RawContent, RawPaper, UnitReadReport};
 use crate::spec::data::DataConfig;
@@ -53,6 +52,10 @@ pub struct PrepareOptions {
     pub progress: bool,
     /// Accept an input without any paper instead of failing.
     pub allow_empty: bool,
+    /// Where stamps of bulk tars whose manifest MD5 matched in an earlier run
+    /// are kept ([`VerifiedTars`]): those are not hashed again. `None` hashes
+    /// every tar and records nothing.
+    pub verified_tars: Option<PathBuf>,
 }
 
 /// Parses `--shard i/N` (0-based `i`, as `$SLURM_ARRAY_TASK_ID` with `--array=0-(N-1)`).
@@ -99,11 +102,6 @@ pub fn run(
 
     let (metadata, metadata_summary) = load_metadata(cfg, input.metadata.as_deref())?;
     let ctx = PaperContext::new(cfg, metadata.as_ref())?;
-    // Near dedup runs in the finishing pass; a bad setting fails before hours
-    // of per-paper work rather than after.
-    if let Some(near) = &cfg.dedup.near {
-        NearDupIndex::new(near, NEAR_DEDUP_SEED)?;
-    }
     let settings_hash = settings_hash(cfg, input.metadata.as_deref())?;
 
     let mine: Vec<(usize, &InputUnit)> = units
@@ -124,9 +122,6 @@ pub fn run(
         parts.push(PartRef { index, name });
     }
     let resumed = parts.len() - todo.len();
-    let processed = process_units(&ctx, todo, worker_count(opts.jobs), &parts_dir, &bar)?;
-    bar.finish_and_clear();
-
     let manifest = ShardManifest {
         settings_hash,
         settings: cfg.clone(),
@@ -135,10 +130,74 @@ pub fn run(
         metadata: metadata_summary,
         parts,
     };
+    let workers = worker_count(opts.jobs);
+    // Opened first: a bad near-dedup setting fails before hours of per-paper work.
+    let finisher = Finisher::new(&manifest, out, workers)?;
+    let verified = opts.verified_tars.clone().map(VerifiedTars::new);
+    let (send, receive) = std::sync::mpsc::channel();
+    let mut feed = FinishFeed::new(&manifest.parts, &todo, &parts_dir, send);
+    // The finishing pass takes each part as it completes, in input order, on
+    // its own thread: when the workers are done only the last unit is left.
+    let (processed, finisher) = std::thread::scope(|scope| {
+        let finishing = scope.spawn(move || {
+            let mut finisher = finisher;
+            for part in receive {
+                finisher.add_unit(&part)?;
+            }
+            anyhow::Ok(finisher)
+        });
+        let processed = feed.flush().and_then(|()| {
+            process_units(&ctx, todo, verified.as_ref(), workers, &parts_dir, &bar, &mut feed)
+        });
+        drop(feed);
+        let finisher = finishing.join().unwrap_or_else(|_| bail!("internal: the finishing pass panicked"));
+        (processed, finisher)
+    });
+    // The finishing pass's error first: it is why the writer could not hand it a part.
+    let finisher = finisher?;
+    let processed = processed?;
+    bar.finish_and_clear();
     crate::io::write_json_atomic(&out.join(SHARD_FILE), &manifest)?;
-    let parts: Vec<PathBuf> = manifest.parts.iter().map(|p| out.join(PARTS_DIR).join(&p.name)).collect();
-    let units = UnitCounts { processed, resumed };
-    finish(&manifest, &parts, out, units, started)
+    finisher.complete(out, UnitCounts { processed, resumed }, started)
+}
+
+/// Hands unit parts to the finishing pass in input order: a part as soon as
+/// it and every part before it are complete (resumed ones are from the start).
+struct FinishFeed {
+    /// Unit index, part path without extension, whether it is complete.
+    parts: Vec<(usize, PathBuf, bool)>,
+    next: usize,
+    send: std::sync::mpsc::Sender<PathBuf>,
+}
+
+impl FinishFeed {
+    fn new(
+        parts: &[PartRef],
+        todo: &[UnitTask],
+        parts_dir: &Path,
+        send: std::sync::mpsc::Sender<PathBuf>,
+    ) -> Self {
+        let pending: std::collections::HashSet<usize> = todo.iter().map(|t| t.index).collect();
+        let parts =
+            parts.iter().map(|p| (p.index, parts_dir.join(&p.name), !pending.contains(&p.index))).collect();
+        Self { parts, next: 0, send }
+    }
+
+    /// Unit `index` is complete on disk.
+    fn completed(&mut self, index: usize) -> Result<()> {
+        if let Some(part) = self.parts.iter_mut().skip(self.next).find(|(i, _, _)| *i == index) {
+            part.2 = true;
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        while let Some((_, path, true)) = self.parts.get(self.next) {
+            self.send.send(path.clone()).map_err(|_| anyhow::anyhow!("the finishing pass stopped"))?;
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Joins the outputs of `run` with `--shard i/N` for every i into `out`,
@@ -190,7 +249,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<PrepareSummary> {
     let merged = ShardManifest { shard: None, parts: Vec::new(), ..reference.clone() };
     let parts: Vec<PathBuf> = sources.into_values().collect();
     let units = UnitCounts { processed: 0, resumed: 0 };
-    let summary = finish(&merged, &parts, out, units, started)?;
+    let summary = finish(&merged, &parts, out, units, worker_count(0), started)?;
     super::merge_ledgers::account(shard_dirs, out)?;
     Ok(summary)
 }
@@ -297,8 +356,17 @@ struct UnitTask<'a> {
 
 /// What flows from the reader to the writer, in input order.
 enum Event {
-    /// The reader starts a unit: the writer opens its part.
-    UnitStart { index: usize, label: String, name: String, expected_md5: Result<String, ManifestCheck> },
+    /// The reader starts a unit: the writer opens its part. `expected_md5` is
+    /// `Err` with the check's outcome when the tar is not hashed (no manifest,
+    /// not checked, or verified in an earlier run); `stamp` is where a match
+    /// is recorded.
+    UnitStart {
+        index: usize,
+        label: String,
+        name: String,
+        expected_md5: Result<String, ManifestCheck>,
+        stamp: Option<TarStamp>,
+    },
     /// One paper through the per-paper stages.
     Paper(Box<PaperRecord>, StageSeconds),
     /// The reader finished a unit: the writer completes its part.
@@ -313,16 +381,18 @@ enum Event {
 fn process_units(
     ctx: &PaperContext,
     units: Vec<UnitTask>,
+    verified: Option<&VerifiedTars>,
     workers: usize,
     parts_dir: &Path,
     bar: &ProgressBar,
+    feed: &mut FinishFeed,
 ) -> Result<usize> {
-    let mut writer = PartWriter { parts_dir, bar, open: None, completed: 0 };
+    let mut writer = PartWriter { parts_dir, bar, feed, open: None, completed: 0 };
     let capacity = workers * IN_FLIGHT_PER_WORKER + 2;
     ordered_map(
         workers,
         capacity,
-        |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, feeder),
+        |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, verified, feeder),
         |raw: RawPaper| {
             process_paper(ctx, raw).map(|(record, seconds)| Event::Paper(Box::new(record), seconds))
         },
@@ -332,17 +402,34 @@ fn process_units(
 }
 
 /// The reader thread: every unit's papers in stored order, framed by unit markers.
-fn read_units(ctx: &PaperContext, units: &[UnitTask], feeder: &Feeder<'_, RawPaper, Event>) -> Result<()> {
+fn read_units(
+    ctx: &PaperContext,
+    units: &[UnitTask],
+    verified: Option<&VerifiedTars>,
+    feeder: &Feeder<'_, RawPaper, Event>,
+) -> Result<()> {
     let cfg = ctx.cfg;
     let mut manifests = ManifestCache::default();
     for task in units {
-        let expected_md5 = manifests.expected_md5(cfg, task.unit)?;
+        let (expected_md5, stamp) = match (manifests.expected_md5(cfg, task.unit)?, verified) {
+            (Ok(md5), Some(store)) => {
+                let stamp = store.stamp_for(&task.unit.fingerprint(), &md5);
+                if stamp.is_recorded() {
+                    tracing::debug!("{}: md5 matched the manifest in an earlier run", task.unit.label());
+                    (Err(ManifestCheck::Match), None)
+                } else {
+                    (Ok(md5), Some(stamp))
+                }
+            }
+            (expected, _) => (expected, None),
+        };
         let hash = expected_md5.is_ok();
         feeder.feed(Feed::Ready(Event::UnitStart {
             index: task.index,
             label: task.unit.label(),
             name: task.name.clone(),
             expected_md5,
+            stamp,
         }))?;
         let clock = Instant::now();
         let mut blocked = 0.0;
@@ -377,6 +464,7 @@ fn read_units(ctx: &PaperContext, units: &[UnitTask], feeder: &Feeder<'_, RawPap
 struct PartWriter<'a> {
     parts_dir: &'a Path,
     bar: &'a ProgressBar,
+    feed: &'a mut FinishFeed,
     open: Option<OpenPart>,
     completed: usize,
 }
@@ -386,12 +474,13 @@ struct OpenPart {
     report_path: PathBuf,
     report: UnitReport,
     expected_md5: Result<String, ManifestCheck>,
+    stamp: Option<TarStamp>,
 }
 
 impl PartWriter<'_> {
     fn write(&mut self, event: Event) -> Result<()> {
         match event {
-            Event::UnitStart { index, label, name, expected_md5 } => {
+            Event::UnitStart { index, label, name, expected_md5, stamp } => {
                 let [records_path, report_path] = part_paths(self.parts_dir, &name);
                 self.bar.set_message(label.clone());
                 self.open = Some(OpenPart {
@@ -408,6 +497,7 @@ impl PartWriter<'_> {
                         read_seconds: 0.0,
                     },
                     expected_md5,
+                    stamp,
                 });
             }
             Event::Paper(record, seconds) => {
@@ -419,7 +509,9 @@ impl PartWriter<'_> {
             }
             Event::UnitEnd { read, read_seconds, size_on_disk } => {
                 let part = self.open.take().context("internal: a unit ended that never started")?;
+                let index = part.report.index;
                 part.complete(read, read_seconds)?;
+                self.feed.completed(index)?;
                 self.bar.set_message(String::new());
                 self.bar.inc(size_on_disk);
                 self.completed += 1;
@@ -439,7 +531,12 @@ impl OpenPart {
         report.read_errors = read.errors;
         report.manifest = match (self.expected_md5, read.md5) {
             (Err(check), _) => check,
-            (Ok(expected), Some(actual)) if expected == actual => ManifestCheck::Match,
+            (Ok(expected), Some(actual)) if expected == actual => {
+                if let Some(stamp) = &self.stamp {
+                    stamp.record(&report.label, &actual)?;
+                }
+                ManifestCheck::Match
+            }
             (Ok(expected), actual) => {
                 ManifestCheck::Mismatch { expected, actual: actual.unwrap_or_default() }
             }
@@ -483,5 +580,30 @@ mod tests {
     #[case("a/8", None)]
     fn shards_parse_zero_based(#[case] text: &str, #[case] want: Option<(usize, usize)>) {
         assert_eq!(parse_shard(text).ok(), want);
+    }
+
+    #[test]
+    fn parts_reach_the_finishing_pass_in_input_order_resumed_ones_in_their_place() {
+        let parts: Vec<PartRef> = (0..5).map(|index| PartRef { index, name: format!("p{index}") }).collect();
+        let unit = InputUnit::PaperFiles { files: Vec::new() };
+        let todo: Vec<UnitTask> =
+            [1, 3, 4].into_iter().map(|index| UnitTask { index, unit: &unit, name: String::new() }).collect();
+        let (send, receive) = std::sync::mpsc::channel();
+        let mut feed = FinishFeed::new(&parts, &todo, Path::new("parts"), send);
+        let sent = |receive: &std::sync::mpsc::Receiver<PathBuf>| -> Vec<String> {
+            receive.try_iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
+        };
+        feed.flush().unwrap();
+        assert_eq!(sent(&receive), ["p0"], "the resumed part before the first pending one");
+        feed.completed(1).unwrap();
+        assert_eq!(sent(&receive), ["p1", "p2"], "a completed part releases the resumed one after it");
+        feed.completed(4).unwrap();
+        assert!(sent(&receive).is_empty(), "part 4 waits for part 3");
+        feed.completed(3).unwrap();
+        assert_eq!(sent(&receive), ["p3", "p4"]);
+        let (send, receive) = std::sync::mpsc::channel();
+        drop(receive);
+        let mut feed = FinishFeed::new(&parts, &[], Path::new("parts"), send);
+        assert!(feed.flush().is_err(), "a finishing pass that stopped fails the writer");
     }
 }

@@ -4,8 +4,10 @@
 //! two tables also as Parquet, [`super::parquet`]) and `summary.json`
 //! (written last, so its presence means the outputs are whole).
 //!
-//! `run` applies it to its own parts and `merge` to the union of every
-//! shard's parts, which is why dedup across shards is exact.
+//! `run` applies it to its own parts as each is written (a [`Finisher`] fed
+//! in input order beside the workers, so only the last unit is left to
+//! finish when they are done) and `merge` to the union of every shard's
+//! parts, which is why dedup across shards is exact.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -32,20 +34,28 @@ pub struct UnitCounts {
     pub resumed: usize,
 }
 
-/// Runs the pass over `parts` (paths without extension, in input order).
+/// Records judged together: the near-duplicate signatures of a batch are
+/// computed in parallel (MinHash is most of this pass's work, and it would
+/// otherwise run on one core after every worker is done), then checked in
+/// input order. A batch ends at this many records or [`BATCH_TEXT_BYTES`].
+const BATCH_RECORDS: usize = 64;
+const BATCH_TEXT_BYTES: usize = 64 << 20;
+
+/// Runs the pass over `parts` (paths without extension, in input order),
+/// with `workers` threads for the near-duplicate signatures.
 pub fn finish(
     manifest: &ShardManifest,
     parts: &[PathBuf],
     out: &Path,
     units: UnitCounts,
+    workers: usize,
     started: Instant,
 ) -> Result<PrepareSummary> {
-    let clock = Instant::now();
-    let mut pass = Finisher::new(manifest, out, units)?;
+    let mut pass = Finisher::new(manifest, out, workers)?;
     for part in parts {
         pass.add_unit(part)?;
     }
-    pass.complete(out, clock, started)
+    pass.complete(out, units, started)
 }
 
 /// The same paper given twice (two copies in `--src`, a tar and its
@@ -58,14 +68,19 @@ fn mark_duplicate_input(record: &mut PaperRecord) {
     record.chars_after.truncate(waterfall_position(LedgerStage::Validation));
 }
 
-struct Finisher<'a> {
+/// The finishing pass, fed one unit's part at a time in input order.
+pub struct Finisher<'a> {
     cfg: &'a DataConfig,
+    /// Time spent in this pass (not waiting for parts).
+    busy: std::time::Duration,
     documents: AtomicFile,
     ledger: csv::Writer<AtomicFile>,
     /// The same rows as `ledger.csv`, columnar.
     ledger_parquet: ParquetTable<LedgerRow>,
     exact: ExactDedup,
     near: Option<NearDupIndex>,
+    /// Computes a batch's near-duplicate signatures; `None` on one worker.
+    pool: Option<rayon::ThreadPool>,
     /// Ids of the documents the near-duplicate index kept, in its order.
     near_kept: Vec<String>,
     waterfall: Vec<YieldRow>,
@@ -76,17 +91,28 @@ struct Finisher<'a> {
 }
 
 impl<'a> Finisher<'a> {
-    fn new(manifest: &'a ShardManifest, out: &Path, units: UnitCounts) -> Result<Self> {
+    /// Opens the outputs in `out`; `workers` threads compute near-duplicate signatures.
+    pub fn new(manifest: &'a ShardManifest, out: &Path, workers: usize) -> Result<Self> {
         let cfg = &manifest.settings;
         let skipped_stages =
             if manifest.metadata.is_none() { vec![stage_name(LedgerStage::Metadata)] } else { Vec::new() };
         Ok(Self {
             cfg,
+            busy: std::time::Duration::ZERO,
             documents: AtomicFile::create(&out.join(DOCUMENTS_FILE))?,
             ledger: csv::Writer::from_writer(AtomicFile::create(&out.join(LEDGER_FILE))?),
             ledger_parquet: ParquetTable::create(&out.join(LEDGER_PARQUET_FILE))?,
             exact: ExactDedup::default(),
             near: cfg.dedup.near.as_ref().map(|n| NearDupIndex::new(n, NEAR_DEDUP_SEED)).transpose()?,
+            pool: match (workers, &cfg.dedup.near) {
+                (2.., Some(_)) => Some(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(workers)
+                        .build()
+                        .context("cannot start the threads that compute near-duplicate signatures")?,
+                ),
+                _ => None,
+            },
             near_kept: Vec::new(),
             waterfall: LedgerStage::WATERFALL
                 .iter()
@@ -112,8 +138,8 @@ impl<'a> Finisher<'a> {
                 metadata: manifest.metadata.clone(),
                 shard: manifest.shard,
                 units_total: manifest.units_total,
-                units_processed: units.processed,
-                units_resumed: units.resumed,
+                units_processed: 0,
+                units_resumed: 0,
                 settings: cfg.clone(),
                 timings: Timings {
                     stages: Vec::new(),
@@ -125,7 +151,15 @@ impl<'a> Finisher<'a> {
         })
     }
 
-    fn add_unit(&mut self, part: &Path) -> Result<()> {
+    /// The next unit's part (its path without extension), once it is complete on disk.
+    pub fn add_unit(&mut self, part: &Path) -> Result<()> {
+        let clock = Instant::now();
+        let added = self.add_unit_records(part);
+        self.busy += clock.elapsed();
+        added
+    }
+
+    fn add_unit_records(&mut self, part: &Path) -> Result<()> {
         let report_path = part.with_extension("unit.json");
         let records_path = part.with_extension("jsonl");
         let report: UnitReport =
@@ -134,6 +168,8 @@ impl<'a> Finisher<'a> {
             })?)
             .with_context(|| format!("{} is damaged; delete it and rerun", report_path.display()))?;
         let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
         for line in open_lines(&records_path)?.lines() {
             let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
             let mut record: PaperRecord = serde_json::from_str(&line)
@@ -141,19 +177,83 @@ impl<'a> Finisher<'a> {
             if mismatch {
                 apply_manifest_mismatch(&mut record);
             }
-            self.add_paper(record)?;
+            batch_bytes += record.doc.as_ref().map_or(0, |d| d.text.len());
+            batch.push(record);
+            if batch.len() == BATCH_RECORDS || batch_bytes >= BATCH_TEXT_BYTES {
+                self.add_papers(std::mem::take(&mut batch))?;
+                batch_bytes = 0;
+            }
         }
+        self.add_papers(batch)?;
         self.stage_seconds.iter_mut().zip(report.stage_seconds).for_each(|(a, b)| *a += b);
         self.summary.timings.read_seconds += report.read_seconds;
         self.summary.inputs.push(report);
         Ok(())
     }
 
-    fn add_paper(&mut self, mut record: PaperRecord) -> Result<()> {
-        if !self.seen_ids.insert(record.id.clone()) {
-            mark_duplicate_input(&mut record);
+    /// Input-order rules over a batch: repeated inputs and exact dedup, the
+    /// near-duplicate signatures of what is left (in parallel), then near
+    /// dedup and the outputs, one record at a time.
+    fn add_papers(&mut self, records: Vec<PaperRecord>) -> Result<()> {
+        let mut staged = Vec::with_capacity(records.len());
+        for mut record in records {
+            if !self.seen_ids.insert(record.id.clone()) {
+                mark_duplicate_input(&mut record);
+            }
+            let doc = exact_dedup(&mut record, self.cfg.dedup.exact, &mut self.exact)?;
+            staged.push((record, doc));
         }
-        let kept = self.apply_dedup(&mut record)?;
+        let signatures = self.near_signatures(&staged);
+        for ((mut record, doc), signature) in staged.into_iter().zip(signatures) {
+            let kept = doc.and_then(|doc| self.near_dedup(&mut record, doc, signature));
+            self.add_paper(record, kept)?;
+        }
+        Ok(())
+    }
+
+    /// Per staged document, its signature (`None` without near dedup, a document, or words).
+    fn near_signatures(&self, staged: &[(PaperRecord, Option<DocumentDraft>)]) -> Vec<Option<Vec<u64>>> {
+        let Some(index) = &self.near else {
+            return vec![None; staged.len()];
+        };
+        let signature = |(_, doc): &(PaperRecord, Option<DocumentDraft>)| {
+            doc.as_ref().and_then(|d| index.signature(&d.text))
+        };
+        match &self.pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                staged.par_iter().map(signature).collect()
+            }),
+            None => staged.iter().map(signature).collect(),
+        }
+    }
+
+    /// Keeps `doc` unless it near-duplicates a kept document, which is then recorded.
+    fn near_dedup(
+        &mut self,
+        record: &mut PaperRecord,
+        doc: DocumentDraft,
+        signature: Option<Vec<u64>>,
+    ) -> Option<DocumentDraft> {
+        // A document without words has no signature: kept, and not indexed
+        // (so `near_kept` stays aligned with the index's kept documents).
+        let (Some(index), Some(signature)) = (self.near.as_mut(), signature) else {
+            return Some(doc);
+        };
+        match index.check_signature(signature) {
+            Some(k) => {
+                record.dropped = Some(DropReason::NearDuplicate);
+                self.summary.near_duplicate_of.insert(record.id.clone(), self.near_kept[k].clone());
+                None
+            }
+            None => {
+                self.near_kept.push(record.id.clone());
+                Some(doc)
+            }
+        }
+    }
+
+    fn add_paper(&mut self, record: PaperRecord, kept: Option<DocumentDraft>) -> Result<()> {
         self.count_in_waterfall(&record);
         self.summary.papers_seen += 1;
         self.summary.bytes_in += record.bytes_in;
@@ -173,24 +273,6 @@ impl<'a> Finisher<'a> {
                 Ok(())
             }
         }
-    }
-
-    /// Exact, then near dedup; records which kept document a near-duplicate matched.
-    fn apply_dedup(&mut self, record: &mut PaperRecord) -> Result<Option<DocumentDraft>> {
-        let outcome = apply_dedup(record, self.cfg.dedup.exact, &mut self.exact, self.near.as_mut())?;
-        Ok(match outcome {
-            Dedup::Kept(doc) => {
-                if self.near.is_some() {
-                    self.near_kept.push(record.id.clone());
-                }
-                Some(doc)
-            }
-            Dedup::Dropped => None,
-            Dedup::NearDuplicateOf(k) => {
-                self.summary.near_duplicate_of.insert(record.id.clone(), self.near_kept[k].clone());
-                None
-            }
-        })
     }
 
     /// A paper counts as out of every stage before the one it left at.
@@ -231,7 +313,11 @@ impl<'a> Finisher<'a> {
         })
     }
 
-    fn complete(mut self, out: &Path, clock: Instant, started: Instant) -> Result<PrepareSummary> {
+    /// Writes the remaining outputs, `summary.json` last; `started` is when the run began.
+    pub fn complete(mut self, out: &Path, units: UnitCounts, started: Instant) -> Result<PrepareSummary> {
+        let clock = Instant::now();
+        self.summary.units_processed = units.processed;
+        self.summary.units_resumed = units.resumed;
         let mut papers_in = self.summary.papers_seen;
         for row in &mut self.waterfall {
             row.papers_in = papers_in;
@@ -252,7 +338,7 @@ impl<'a> Finisher<'a> {
         write_csv_rows(AtomicFile::create(&out.join(YIELD_FILE))?, &self.summary.waterfall)?;
         write_parquet_rows(&out.join(YIELD_PARQUET_FILE), &self.summary.waterfall)?;
         let mut summary = self.summary;
-        summary.timings.finish_seconds = clock.elapsed().as_secs_f64();
+        summary.timings.finish_seconds = (self.busy + clock.elapsed()).as_secs_f64();
         summary.timings.wall_seconds = started.elapsed().as_secs_f64();
         crate::io::write_json_atomic(&out.join(SUMMARY_FILE), &summary)?;
         Ok(summary)
@@ -276,36 +362,24 @@ fn apply_manifest_mismatch(record: &mut PaperRecord) {
     }
 }
 
-enum Dedup {
-    Kept(DocumentDraft),
-    /// Dropped before dedup, or an exact duplicate.
-    Dropped,
-    /// A near-duplicate of the `k`-th document the near index kept.
-    NearDuplicateOf(usize),
-}
-
-/// Exact, then near dedup, in input order.
-fn apply_dedup(
+/// The document of a record that passed every per-paper stage, unless it
+/// repeats an earlier one exactly (when exact dedup is on); in input order.
+fn exact_dedup(
     record: &mut PaperRecord,
     exact_on: bool,
     exact: &mut ExactDedup,
-    near: Option<&mut NearDupIndex>,
-) -> Result<Dedup> {
+) -> Result<Option<DocumentDraft>> {
     if record.dropped.is_some() {
-        return Ok(Dedup::Dropped);
+        return Ok(None);
     }
     let Some(doc) = record.doc.take() else {
         bail!("internal: {} passed every stage without a document", record.id);
     };
     if exact_on && !exact.first_occurrence(&doc.md5) {
         record.dropped = Some(DropReason::ExactDuplicate);
-        return Ok(Dedup::Dropped);
+        return Ok(None);
     }
-    if let Some(k) = near.and_then(|index| index.check(&doc.text)) {
-        record.dropped = Some(DropReason::NearDuplicate);
-        return Ok(Dedup::NearDuplicateOf(k));
-    }
-    Ok(Dedup::Kept(doc))
+    Ok(Some(doc))
 }
 
 /// Characters after waterfall stage `k`: recorded per stage; dedup keeps the document's.
@@ -356,8 +430,8 @@ mod tests {
         let kept = |on: bool, exact: &mut ExactDedup| {
             let mut r = record(None, vec![0; 6]);
             r.doc = Some(doc.clone());
-            let got = apply_dedup(&mut r, on, exact, None).unwrap();
-            (matches!(got, Dedup::Kept(_)), r.dropped)
+            let got = exact_dedup(&mut r, on, exact).unwrap();
+            (got.is_some(), r.dropped)
         };
         assert_eq!(kept(true, &mut exact), (true, None));
         assert_eq!(kept(true, &mut exact), (false, Some(DropReason::ExactDuplicate)));

@@ -30,6 +30,7 @@ pub mod parquet;
 pub mod quality;
 pub(crate) mod stream;
 pub(crate) mod validate;
+pub use crate::corpus::manifest::VerifiedTars;
 pub use bench::{bench, BenchReport};
 pub use driver::{merge, parse_shard, run, PrepareInput, PrepareOptions};
 pub use output::{PrepareSummary, PreparedCorpus};

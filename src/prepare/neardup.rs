@@ -74,7 +74,8 @@ impl NearDupIndex {
         self.check_signature(signature)
     }
 
-    fn check_signature(&mut self, signature: Vec<u64>) -> Option<usize> {
+    /// [`Self::check`] for a signature computed earlier (by [`Self::signature`]).
+    pub fn check_signature(&mut self, signature: Vec<u64>) -> Option<usize> {
         let keys: Vec<(usize, u64)> = signature
             .chunks_exact(self.rows)
             .enumerate()

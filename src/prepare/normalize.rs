@@ -2,66 +2,91 @@
 //! accent commands, Unicode form, whitespace. One function per rule;
 //! `normalize` composes them in that order.
 
+use std::borrow::Cow;
+
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::spec::data::{Normalization, UnicodeForm, WhitespaceMode};
 use crate::tex::math::math_spans;
-use crate::tex::scan::{control_seq, group_content};
+use crate::tex::scan::{control_seq, group_content, next_of};
 
-/// Applies every normalization rule the spec switches on.
+/// Applies every normalization rule the spec switches on. A rule with
+/// nothing to change (the common case for each) hands its input on uncopied.
 pub fn normalize(text: &str, cfg: &Normalization) -> String {
-    let mut text = if cfg.strip_control { strip_control(text) } else { text.to_string() };
-    if cfg.accents {
-        text = accents_to_characters(&text);
+    let mut text = Cow::Borrowed(text);
+    if cfg.strip_control {
+        text = owned_if_changed(text, strip_control);
     }
-    text = unicode_form(&text, cfg.unicode);
+    if cfg.accents {
+        text = owned_if_changed(text, accents_to_characters);
+    }
+    text = owned_if_changed(text, |t| unicode_form(t, cfg.unicode));
     match cfg.whitespace {
         WhitespaceMode::CollapseAll => collapse_all(&text),
         WhitespaceMode::Paragraphs => paragraphs(&text),
     }
 }
 
+/// `rule(text)`, keeping `text` itself when the rule changed nothing.
+fn owned_if_changed<'a>(text: Cow<'a, str>, rule: impl FnOnce(&str) -> Cow<'_, str>) -> Cow<'a, str> {
+    match rule(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(changed) => Cow::Owned(changed),
+    }
+}
+
 /// Removes control characters except newline and tab, and the byte-order
 /// mark Windows editors put at the start of files. CRLF becomes LF and a
 /// lone CR (classic Mac OS line ends) becomes LF, so lines survive.
-pub fn strip_control(text: &str) -> String {
-    if !text.bytes().any(may_start_control) {
-        return text.to_string();
+pub fn strip_control(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    // Filled from the first change on: plain text (the common case) is not copied.
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let (len, replacement) = match bytes[at] {
+            b'\r' if bytes.get(at + 1) == Some(&b'\n') => (1, ""),
+            b'\r' => (1, "\n"),
+            b'\n' | b'\t' => (0, ""),
+            0..0x20 | 0x7f => (1, ""),
+            // C1 controls, U+0080..U+009F (`C2` also leads `°` or `±`, which stay).
+            0xc2 if bytes.get(at + 1).is_some_and(|c| (0x80..=0x9f).contains(c)) => (2, ""),
+            // The byte-order mark, U+FEFF (`EF` also leads `ﬁ`).
+            0xef if bytes.get(at + 1..at + 3) == Some(&[0xbb, 0xbf][..]) => (3, ""),
+            _ => (0, ""),
+        };
+        if len == 0 {
+            at += 1;
+            continue;
+        }
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..at]);
+        out.push_str(replacement);
+        at += len;
+        copied = at;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\r' => out.push('\n'),
-            '\n' | '\t' => out.push(c),
-            '\u{feff}' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
         }
     }
-    out
-}
-
-/// Bytes that can begin a character `strip_control` changes: ASCII
-/// controls, DEL, and the lead bytes of C1 controls (`C2 80..9F`) and the
-/// BOM (`EF BB BF`). Plain text has none, so the copy is the common case.
-fn may_start_control(b: u8) -> bool {
-    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2 || b == 0xef
 }
 
 /// NFC composes (`e` + U+0301 → `é`); NFKC also folds compatibility forms
 /// (ligature `ﬁ` → `fi`, fullwidth digits), common in text pasted from PDFs.
 /// Most LaTeX is ASCII, already in every form: the quick check skips the
 /// rewrite then.
-pub fn unicode_form(text: &str, form: UnicodeForm) -> String {
+pub fn unicode_form(text: &str, form: UnicodeForm) -> Cow<'_, str> {
     match form {
-        UnicodeForm::None => text.to_string(),
-        _ if text.is_ascii() => text.to_string(),
-        UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
-        UnicodeForm::Nfc => text.nfc().collect(),
-        UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => text.to_string(),
-        UnicodeForm::Nfkc => text.nfkc().collect(),
+        UnicodeForm::None => Cow::Borrowed(text),
+        _ if text.is_ascii() => Cow::Borrowed(text),
+        UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => Cow::Borrowed(text),
+        UnicodeForm::Nfc => Cow::Owned(text.nfc().collect()),
+        UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => Cow::Borrowed(text),
+        UnicodeForm::Nfkc => Cow::Owned(text.nfkc().collect()),
     }
 }
 
@@ -147,13 +172,19 @@ const LETTERS: &[(&str, &str)] = &[
 /// Turns accent commands into characters outside math: `\'e` and `{\'e}`
 /// → `é`, `\"{o}` → `ö`, `\v{c}` → `č`, `\'{\i}` → `í`, `\ss{}` → `ß`.
 /// Math is left alone: `\O` and `\L` there are usually user notation.
-pub fn accents_to_characters(text: &str) -> String {
+pub fn accents_to_characters(text: &str) -> Cow<'_, str> {
+    // Most text holds no accent command at all: look for one before paying
+    // for the math spans (a match inside math is sorted out below).
+    let bytes = text.as_bytes();
+    let any_accent = memchr::memchr_iter(b'\\', bytes).any(|at| accent_at(text, at).is_some());
+    if !any_accent {
+        return Cow::Borrowed(text);
+    }
     let math = math_spans(text);
     let mut math = math.iter().peekable();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut at = 0;
-    let bytes = text.as_bytes();
     while at < bytes.len() {
         while math.peek().is_some_and(|m| m.end <= at) {
             math.next();
@@ -177,11 +208,13 @@ pub fn accents_to_characters(text: &str) -> String {
                 copied = end;
                 at = end;
             }
-            None => at += 1,
+            // Only `{` and `\` start a replacement; a jump into a math span
+            // lands inside it and leaves at its end, as stepping would.
+            None => at = next_of(bytes, at + 1, b'{', b'\\'),
         }
     }
     out.push_str(&text[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 /// The character an accent or letter command at `at` stands for, and the byte after it.
@@ -251,6 +284,17 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    #[test]
+    fn rules_with_nothing_to_change_hand_the_text_on_uncopied() {
+        let borrowed = |c: Cow<'_, str>| matches!(c, Cow::Borrowed(_));
+        // `°` and `ﬁ` start with the lead bytes of C1 controls and of the BOM.
+        assert!(borrowed(strip_control("20 °C, the ﬁrst\tline\n")));
+        assert_eq!(strip_control("20 °C\u{85}, \u{feff}ﬁ"), "20 °C, ﬁ");
+        assert!(borrowed(accents_to_characters(r"no accent \emph{here}, $\alpha$")));
+        assert_eq!(accents_to_characters(r"$\L$ and \L{}\'od\'z"), "$\\L$ and Łódź");
+        assert!(borrowed(unicode_form("café", UnicodeForm::Nfc)));
+    }
+
     #[rstest]
     #[case::acute(r"caf\'e", "café")]
     #[case::acute_braced(r"caf\'{e}", "café")]
@@ -272,6 +316,43 @@ mod tests {
     #[case::not_an_accent(r"\cite{x}", r"\cite{x}")]
     fn converts_accent_commands(#[case] text: &str, #[case] expected: &str) {
         assert_eq!(accents_to_characters(text), expected);
+    }
+
+    /// The rule as first written, one char at a time: the byte scan must agree with it.
+    fn strip_control_by_chars(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' if chars.peek() == Some(&'\n') => {}
+                '\r' => out.push('\n'),
+                '\n' | '\t' => out.push(c),
+                '\u{feff}' => {}
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn strip_control_agrees_with_the_char_rule_on_a_soup() {
+        let alphabet: Vec<char> = (0u32..0x100)
+            .filter_map(char::from_u32)
+            .chain(['\u{feff}', '\u{fb01}', '\u{2028}', '\u{10ffff}', '\u{ef}', '\u{c2}'])
+            .collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200 {
+            let text: String = (0..64)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(strip_control(&text), strip_control_by_chars(&text), "{text:?}");
+        }
     }
 
     #[rstest]

@@ -144,6 +144,8 @@ pub struct Pipeline {
     pub backend: BackendChoice,
     /// See `TrainOptions::devices`.
     pub devices: Option<usize>,
+    /// See `PrepareOptions::verified_tars`.
+    pub verified_tars: Option<PathBuf>,
 }
 
 impl Executor for Pipeline {
@@ -170,8 +172,13 @@ impl Executor for Pipeline {
 impl Pipeline {
     fn prepare(&self, ctx: &StageContext<'_>, out: &Path) -> Result<Values> {
         let input = PrepareInput { src: ctx.sources.src.clone(), metadata: ctx.sources.metadata.clone() };
-        let opts =
-            PrepareOptions { shard: None, jobs: self.jobs, progress: self.progress, allow_empty: false };
+        let opts = PrepareOptions {
+            shard: None,
+            jobs: self.jobs,
+            progress: self.progress,
+            allow_empty: false,
+            verified_tars: self.verified_tars.clone(),
+        };
         let summary = crate::prepare::run(&ctx.spec.data, &input, out, &opts)?;
         let mut values = Values::default();
         values.set("papers_seen", summary.papers_seen as f64);

@@ -80,7 +80,8 @@ pub struct Timings {
     pub stages: Vec<StageTime>,
     /// Reading input units (sequential).
     pub read_seconds: f64,
-    /// The finishing pass: dedup, split, writing the outputs.
+    /// The finishing pass: dedup, split, writing the outputs (the time it
+    /// worked; in `prepare` most of it overlaps the per-paper stages).
     pub finish_seconds: f64,
     /// Wall time of this call.
     pub wall_seconds: f64,
