@@ -374,6 +374,13 @@ fn a_tar_verified_in_an_earlier_run_is_hashed_again_only_once_it_changes() {
         let status = serde_json::to_value(&summary.inputs[0].manifest).unwrap()["status"].clone();
         (status.as_str().unwrap().to_string(), outcomes(out.path())["math/0601001"].clone())
     };
+    // A stamp that cannot be written (the store's path is a file) costs only the next run's hash.
+    let blocked = stamps.path().join("not-a-directory");
+    std::fs::write(&blocked, "").unwrap();
+    let unwritable = PrepareOptions { verified_tars: Some(blocked.join("stamps")), ..Default::default() };
+    assert_eq!(status(&unwritable), ("match".to_string(), "end/".to_string()));
+    std::fs::remove_file(&blocked).unwrap();
+
     assert_eq!(status(&with_stamps), ("match".to_string(), "end/".to_string()));
     assert_eq!(std::fs::read_dir(stamps.path()).unwrap().count(), 1, "one stamp for the one bulk tar");
 

@@ -532,8 +532,10 @@ impl OpenPart {
         report.manifest = match (self.expected_md5, read.md5) {
             (Err(check), _) => check,
             (Ok(expected), Some(actual)) if expected == actual => {
-                if let Some(stamp) = &self.stamp {
-                    stamp.record(&report.label, &actual)?;
+                // The stamp only saves the next run a hash: failing to write it
+                // (a read-only work directory) must not fail this run.
+                if let Some(Err(e)) = self.stamp.as_ref().map(|s| s.record(&report.label, &actual)) {
+                    tracing::warn!("{e:#}; {} will be hashed again on the next run", report.label);
                 }
                 ManifestCheck::Match
             }
