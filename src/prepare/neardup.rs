@@ -67,14 +67,9 @@ impl NearDupIndex {
         signature(doc, self.shingle_words, self.bins, self.seed)
     }
 
-    /// `Some(k)` when `doc` near-duplicates the `k`-th kept document (estimated
-    /// Jaccard ≥ threshold); else keeps and indexes it and returns `None`.
-    pub fn check(&mut self, doc: &str) -> Option<usize> {
-        let signature = self.signature(doc)?;
-        self.check_signature(signature)
-    }
-
-    /// [`Self::check`] for a signature computed earlier (by [`Self::signature`]).
+    /// `Some(k)` when the document of `signature` (from [`Self::signature`])
+    /// near-duplicates the `k`-th kept document (estimated Jaccard ≥
+    /// threshold); else keeps and indexes it and returns `None`.
     pub fn check_signature(&mut self, signature: Vec<u64>) -> Option<usize> {
         let keys: Vec<(usize, u64)> = signature
             .chunks_exact(self.rows)

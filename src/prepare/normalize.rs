@@ -173,18 +173,18 @@ const LETTERS: &[(&str, &str)] = &[
 /// → `é`, `\"{o}` → `ö`, `\v{c}` → `č`, `\'{\i}` → `í`, `\ss{}` → `ß`.
 /// Math is left alone: `\O` and `\L` there are usually user notation.
 pub fn accents_to_characters(text: &str) -> Cow<'_, str> {
-    // Most text holds no accent command at all: look for one before paying
-    // for the math spans (a match inside math is sorted out below).
+    // Most text holds no accent command at all: look for the first before
+    // paying for the math spans (a match inside math is sorted out below).
     let bytes = text.as_bytes();
-    let any_accent = memchr::memchr_iter(b'\\', bytes).any(|at| accent_at(text, at).is_some());
-    if !any_accent {
+    let Some(first) = memchr::memchr_iter(b'\\', bytes).find(|&at| accent_at(text, at).is_some()) else {
         return Cow::Borrowed(text);
-    }
+    };
     let math = math_spans(text);
     let mut math = math.iter().peekable();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
-    let mut at = 0;
+    // Nothing before the first command changes; one byte back for `{\'e}`.
+    let mut at = first.saturating_sub(1);
     while at < bytes.len() {
         while math.peek().is_some_and(|m| m.end <= at) {
             math.next();
