@@ -94,41 +94,69 @@ pub fn unicode_form(text: &str, form: UnicodeForm) -> Cow<'_, str> {
 /// trimmed. The released cleaner's last pass and `whitespace: collapse-all`.
 /// Same classes as the regex `\s` (Unicode `White_Space`), without its cost.
 pub fn collapse_all(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+    rewrite_gaps(text, |_| " ")
 }
 
 /// Whitespace runs inside a paragraph become one space; paragraphs (split at
 /// blank lines, as TeX splits them) are joined by one blank line.
 pub fn paragraphs(text: &str) -> String {
+    // Two words are a blank line apart when the run between them holds a
+    // second newline: the line after the first newline has no word.
+    rewrite_gaps(
+        text,
+        |gap| if memchr::memchr_iter(b'\n', gap.as_bytes()).nth(1).is_some() { "\n\n" } else { " " },
+    )
+}
+
+/// The words of `text` (as `split_whitespace` finds them) joined by
+/// `separator(gap)` for the whitespace run between each two. Runs that are
+/// already their separator (nearly all: one space) are copied with the
+/// words around them rather than word by word.
+fn rewrite_gaps(text: &str, separator: impl Fn(&str) -> &'static str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut paragraph_open = false;
-    let mut blank_seen = false;
-    for line in text.lines() {
-        let mut words = line.split_whitespace().peekable();
-        if words.peek().is_none() {
-            blank_seen = true;
-            continue;
+    let mut copied = 0;
+    for (start, end) in whitespace_runs(text) {
+        let replacement = if start == 0 || end == text.len() { "" } else { separator(&text[start..end]) };
+        if replacement != &text[start..end] {
+            out.push_str(&text[copied..start]);
+            out.push_str(replacement);
+            copied = end;
         }
-        if paragraph_open {
-            out.push_str(if blank_seen { "\n\n" } else { " " });
-        }
-        for (i, word) in words.enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push_str(word);
-        }
-        paragraph_open = true;
-        blank_seen = false;
     }
+    out.push_str(&text[copied..]);
     out
+}
+
+/// Byte ranges of the maximal runs of `char::is_whitespace` characters, in
+/// order. ASCII bytes are classified by table; only the four lead bytes of
+/// non-ASCII whitespace (U+0085, U+00A0; U+1680; U+2000–U+205F; U+3000)
+/// make it decode a character.
+fn whitespace_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let space_at = move |at: usize| -> Option<usize> {
+        match bytes[at] {
+            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' => Some(1),
+            0xc2 | 0xe1 | 0xe2 | 0xe3 => {
+                let c = text[at..].chars().next()?;
+                c.is_whitespace().then_some(c.len_utf8())
+            }
+            _ => None,
+        }
+    };
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() && space_at(at).is_none() {
+            at += 1;
+        }
+        if at == bytes.len() {
+            return None;
+        }
+        let start = at;
+        while let Some(len) = (at < bytes.len()).then(|| space_at(at)).flatten() {
+            at += len;
+        }
+        Some((start, at))
+    })
 }
 
 /// Combining marks of LaTeX's text accents. Symbol accents take their
@@ -283,6 +311,50 @@ fn after_letter_command(text: &str, end: usize) -> usize {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// Whitespace of every class `char::is_whitespace` knows, the lead bytes
+    /// of non-ASCII whitespace inside other characters (`Â`, `ሀ`, `€`, `あ`),
+    /// and controls that are not whitespace.
+    const WHITESPACE_SOUP: &[&str] = &[
+        " ", "  ", "\n", "\n\n", "\r\n", "\t", "\x0b", "\x0c", "\r", "a", "bc", "\u{85}", "\u{a0}",
+        "\u{1680}", "\u{2003}", "\u{2028}", "\u{202f}", "\u{205f}", "\u{3000}", "Â", "ሀ", "€", "あ", "\x1c",
+        "\u{200b}", "é",
+    ];
+
+    #[test]
+    fn collapsing_joins_the_split_whitespace_words_with_spaces() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5000 {
+            let text = crate::tex::scan::soup(&mut state, WHITESPACE_SOUP, 16);
+            let want = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse_all(&text), want, "{text:?}");
+        }
+    }
+
+    /// The line-by-line definition: a line without words ends a paragraph.
+    fn paragraphs_by_lines(text: &str) -> String {
+        let mut paragraphs: Vec<Vec<&str>> = vec![Vec::new()];
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let open = paragraphs.len() - 1;
+            if !words.is_empty() {
+                paragraphs[open].extend(words);
+            } else if !paragraphs[open].is_empty() {
+                paragraphs.push(Vec::new());
+            }
+        }
+        let joined: Vec<String> = paragraphs.iter().filter(|p| !p.is_empty()).map(|p| p.join(" ")).collect();
+        joined.join("\n\n")
+    }
+
+    #[test]
+    fn paragraphs_are_the_lines_definition() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5000 {
+            let text = crate::tex::scan::soup(&mut state, WHITESPACE_SOUP, 16);
+            assert_eq!(paragraphs(&text), paragraphs_by_lines(&text), "{text:?}");
+        }
+    }
 
     #[test]
     fn rules_with_nothing_to_change_hand_the_text_on_uncopied() {

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use anyhow::{Context, Result};
 use whatlang::Lang;
 
+use super::normalize::collapse_all;
 use crate::tex::math::math_spans;
 use crate::tex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
 use crate::tex::watchdog;
@@ -175,22 +176,22 @@ fn mask_prose(text: &str) -> String {
                 mask(&mut out, &mut copied, at, replacement_end);
                 at = replacement_end;
             }
-            _ => at += 1,
+            // Nothing else changes: on to the next byte one of the arms
+            // above acts on, or the next math span.
+            _ => {
+                let limit = math.peek().map_or(bytes.len(), |m| m.start.max(at + 1));
+                at = bytes[at + 1..limit]
+                    .iter()
+                    .position(|b| matches!(b, b'\\' | b'{' | b'}' | b'~'))
+                    .map_or(limit, |i| at + 1 + i);
+            }
         }
         while math.peek().is_some_and(|m| m.start < at) {
             math.next();
         }
     }
     out.push_str(&text[copied..]);
-    // Whitespace collapsed in one pass into one buffer (no vector of words).
-    let mut collapsed = String::with_capacity(out.len());
-    for word in out.split_whitespace() {
-        if !collapsed.is_empty() {
-            collapsed.push(' ');
-        }
-        collapsed.push_str(word);
-    }
-    collapsed
+    collapse_all(&out)
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ fn drop_environments_in(text: &str, names: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut at = 0;
-    while let Some(offset) = text[at..].find("\\begin") {
+    let begin = memchr::memmem::Finder::new("\\begin");
+    while let Some(offset) = begin.find(&text.as_bytes()[at..]) {
         if watchdog::expired() {
             break;
         }
@@ -74,11 +75,15 @@ impl EnvMatcher {
     fn new(text: &str, env: &str) -> Self {
         let begin = format!("\\begin{{{env}}}");
         let end = format!("\\end{{{env}}}");
-        let mut markers: Vec<(usize, usize, i64)> = text
-            .match_indices(&begin)
-            .map(|(at, m)| (at, at + m.len(), 1))
-            .chain(text.match_indices(&end).map(|(at, m)| (at, at + m.len(), -1)))
-            .collect();
+        // memmem's vectorized search: these two scans are over the whole
+        // text once per environment name the text uses.
+        let find = |marker: &str, step: i64| {
+            memchr::memmem::find_iter(text.as_bytes(), marker.as_bytes())
+                .map(move |at| (at, at + marker.len(), step))
+                .collect::<Vec<_>>()
+        };
+        let mut markers = find(&begin, 1);
+        markers.extend(find(&end, -1));
         markers.sort_unstable();
         let mut depth = Vec::with_capacity(markers.len() + 1);
         depth.push(0i64);
