@@ -2,7 +2,8 @@
 //! prepare` prints with its defaults (spec Y06 at the ci profile, every core,
 //! `MIN_PAIRS` alternating pairs), on the embedded real arXiv corpus unless
 //! sources are given. Both call `arxiv_to_model::prepare::bench`.
-//! `PREPARE_JOBS` and `PREPARE_PAIRS` override the worker count and the pairs.
+//! `PREPARE_JOBS` and `PREPARE_PAIRS` override the worker count and the pairs;
+//! `REDPAJAMA_DIR` adds the comparison with RedPajama's cleaner (`--redpajama`).
 
 use std::path::{Path, PathBuf};
 
@@ -19,11 +20,13 @@ fn main() -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
     let jobs = env("PREPARE_JOBS").unwrap_or(0);
     let pairs = env("PREPARE_PAIRS").unwrap_or(arxiv_to_model::bench::MIN_PAIRS);
+    let redpajama = std::env::var_os("REDPAJAMA_DIR").map(PathBuf::from);
     let report = bench(
         &spec.data,
         &PrepareInput { src, metadata: None },
         &PrepareOptions { jobs, ..Default::default() },
         pairs,
+        redpajama.as_deref(),
     )?;
     print!("{}", arxiv_to_model::prepare::bench::render(&report));
     Ok(())

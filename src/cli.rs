@@ -428,6 +428,11 @@ pub enum BenchCommand {
         /// Alternating pairs per comparison (at least 5).
         #[arg(long, default_value_t = arxiv_to_model::bench::MIN_PAIRS)]
         pairs: usize,
+        /// Your checkout of RedPajama-Data's data_prep/arxiv (branch rp_v1, with models/lid.176.bin and its
+        /// Python requirements): adds our prepare against its arXiv cleaner (run_clean.py) on the same bulk
+        /// tars, wall time and the papers each keeps. Skipped, with the reason, when the cleaner cannot run.
+        #[arg(long, value_name = "DIR")]
+        redpajama: Option<PathBuf>,
     },
     /// Training-step throughput and MFU of F01's shape (or, with --per-op, each piece of its step), next to
     /// PyTorch on CPU when `import torch` works.

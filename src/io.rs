@@ -114,6 +114,20 @@ pub fn peak_rss_bytes() -> Option<u64> {
     status_field_kib(Path::new("/proc/self/status"), "VmHWM:").map(|kib| kib * 1024)
 }
 
+/// CPU seconds (user and system) this process has used so far, all threads.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given and touches nothing else.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+}
+
 fn status_field_kib(path: &Path, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(path).ok()?;
     status.lines().find_map(|l| l.strip_prefix(field))?.split_whitespace().next()?.parse().ok()

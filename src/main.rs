@@ -291,11 +291,12 @@ fn prepare_options(global: &Global, shard: Option<(usize, usize)>) -> PrepareOpt
 
 fn bench(global: &Global, command: BenchCommand) -> Result<ExitCode> {
     match command {
-        BenchCommand::Prepare { spec: id, at, src, metadata, pairs } => {
+        BenchCommand::Prepare { spec: id, at, src, metadata, pairs, redpajama } => {
             let (spec, _) = spec::load_one(at.runs.files(), &id, at.profile.as_str())?;
             let input = PrepareInput { src, metadata };
             let opts = PrepareOptions { progress: false, ..prepare_options(global, None) };
-            let report = arxiv_to_model::prepare::bench(&spec.data, &input, &opts, pairs)?;
+            let report =
+                arxiv_to_model::prepare::bench(&spec.data, &input, &opts, pairs, redpajama.as_deref())?;
             ok(arxiv_to_model::prepare::bench::render(&report))
         }
         BenchCommand::Metadata { records, snapshot, pairs, spec, at, src, scratch } => {

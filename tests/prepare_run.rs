@@ -510,9 +510,11 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
         &input(&c),
         &PrepareOptions { jobs: 2, ..Default::default() },
         arxiv_to_model::bench::MIN_PAIRS,
+        None,
     )
     .unwrap();
     assert_eq!(report.papers, 14);
+    assert!(report.redpajama.is_none(), "no --redpajama, no RedPajama row");
     let loose_bytes: u64 = ["2601.00011.gz", "2601.00012v2.tar.gz"]
         .iter()
         .map(|n| std::fs::metadata(c.loose.join(n)).unwrap().len())
@@ -537,6 +539,14 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
         assert_eq!(paired.b_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
         assert!(paired.a_seconds.iter().chain(&paired.b_seconds).all(|s| *s > 0.0));
     }
+    // The jobs comparison carries the CPU time of each of its runs (this process's, so more than 0).
+    let cpu = report.one_job_cpu.as_ref().expect("jobs 2 records its CPU use");
+    assert_eq!(cpu.a_cpu_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
+    assert_eq!(cpu.b_cpu_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);
+    assert!(cpu.a_cpu_seconds.iter().chain(&cpu.b_cpu_seconds).all(|s| *s > 0.0), "{cpu:?}");
+    assert!(
+        arxiv_to_model::prepare::bench::render(&report).contains("cores busy (CPU / wall, medians): jobs 1 ")
+    );
     // A stage that took no measurable time gets no rate (no division by ~0).
     for stage in &report.stages {
         assert_eq!(stage.compressed_mb_per_s.is_none(), stage.seconds < 1e-3, "{stage:?}");
@@ -558,8 +568,17 @@ fn bench_covers_the_whole_input_and_every_per_paper_stage() {
         &input(&c),
         &PrepareOptions { jobs: 1, ..Default::default() },
         arxiv_to_model::bench::MIN_PAIRS,
+        Some(&c.tar.parent().unwrap().join("no-redpajama-here")),
     )
     .unwrap();
+    // A RedPajama checkout that is not there skips its row and nothing else.
+    match &report.redpajama {
+        Some(arxiv_to_model::prepare::redpajama::RedPajamaRow::Skipped { reason, .. }) => {
+            assert!(reason.contains("no-redpajama-here is not a directory"), "{reason}")
+        }
+        other => panic!("expected a skipped RedPajama row, got {other:?}"),
+    }
+    assert!(arxiv_to_model::prepare::bench::render(&report).contains("RedPajama's cleaner"));
     let first_run = report.first_run.expect("the tar is hashed on a first run");
     assert_eq!((first_run.a.as_str(), first_run.b.as_str()), ("rerun", "first run"));
     assert_eq!(first_run.b_seconds.len(), arxiv_to_model::bench::MIN_PAIRS);

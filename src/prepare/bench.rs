@@ -1,7 +1,9 @@
 //! `replicate bench prepare` (and `cargo bench --bench prepare`): `prepare`
 //! against a raw read-and-decompress pass over the same input, `--jobs N`
 //! against `--jobs 1`, and the manifest hashing of a first run against a
-//! rerun, each as alternating pairs (see [`crate::bench`]).
+//! rerun, each as alternating pairs (see [`crate::bench`]). With `--redpajama
+//! DIR` a last comparison times RedPajama's arXiv cleaner on the same bulk
+//! tars and compares the papers each keeps ([`super::redpajama`]).
 //!
 //! The raw pass is the floor any prepare run stands on: the same reader and
 //! the same streaming workers, every paper read, gunzipped, and every member
@@ -15,6 +17,7 @@
 //! last comparison shows what the first run's hashing costs on top.
 
 use std::io::Read;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -23,9 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use super::driver::{run, worker_count, PrepareInput, PrepareOptions, IN_FLIGHT_PER_WORKER};
 use super::output::PrepareSummary;
+use super::redpajama::{self, Cleaner, OurRun, RedPajamaRow};
 use super::stream::{ordered_map, Feed, Feeder};
 use super::validate::{sniff, Sniffed};
-use crate::bench::{measure_pairs, Paired};
+use crate::bench::{measure_pairs, Paired, Spread};
 use crate::corpus::source::{plan_inputs, read_unit, RawContent, RawPaper};
 use crate::spec::data::DataConfig;
 
@@ -56,12 +60,58 @@ pub struct BenchReport {
     pub vs_raw: Paired,
     /// A: prepare `--jobs 1`, B: prepare `--jobs {jobs}`; `None` when `jobs` is 1.
     pub vs_one_job: Option<Paired>,
+    /// The CPU time behind `vs_one_job`, which bounds the speedup it can show.
+    #[serde(default)]
+    pub one_job_cpu: Option<CpuUse>,
     /// A: a rerun, B: a first run that hashes every bulk tar against its
     /// manifest, both with `jobs` workers; `None` when nothing is hashed (no
     /// manifest, or the spec does not check it).
     pub first_run: Option<Paired>,
+    /// A: RedPajama's arXiv cleaner, B: prepare, both with `jobs` workers, and the
+    /// papers each kept; `None` without `--redpajama`, a skipped row when the
+    /// cleaner could not run.
+    #[serde(default)]
+    pub redpajama: Option<RedPajamaRow>,
     /// Peak resident memory of this process (VmHWM), KiB.
     pub peak_rss_kib: Option<u64>,
+}
+
+/// CPU seconds (this process, every thread) of the runs of a [`Paired`] comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuUse {
+    pub a_cpu_seconds: Vec<f64>,
+    pub b_cpu_seconds: Vec<f64>,
+}
+
+impl CpuUse {
+    /// Median cores busy (CPU over wall seconds) of A's runs and of B's.
+    pub fn cores_busy(&self, timing: &Paired) -> Option<(f64, f64)> {
+        let busy = |cpu: &[f64], wall: &[f64]| {
+            let per_run: Vec<f64> = cpu.iter().zip(wall).map(|(c, w)| c / w).collect();
+            Spread::of(&per_run).map(|s| s.median)
+        };
+        Some((busy(&self.a_cpu_seconds, &timing.a_seconds)?, busy(&self.b_cpu_seconds, &timing.b_seconds)?))
+    }
+
+    /// The speedup B would show over A with all `cores` busy on B's CPU work:
+    /// `cores` x A's median wall / B's median CPU seconds. Below `cores` when A
+    /// already overlaps work on other threads or B does more work in all.
+    pub fn speedup_ceiling(&self, timing: &Paired, cores: usize) -> Option<f64> {
+        let a_wall = Spread::of(&timing.a_seconds)?.median;
+        let b_cpu = Spread::of(&self.b_cpu_seconds)?.median;
+        (b_cpu > 0.0).then(|| cores as f64 * a_wall / b_cpu)
+    }
+}
+
+/// Runs `run` (which returns wall seconds) and pushes the CPU seconds this
+/// process spent meanwhile onto `cpu` (nothing where they cannot be read).
+fn with_cpu(cpu: &mut Vec<f64>, run: impl FnOnce() -> Result<f64>) -> Result<f64> {
+    let before = crate::io::process_cpu_seconds();
+    let wall = run()?;
+    if let (Some(before), Some(after)) = (before, crate::io::process_cpu_seconds()) {
+        cpu.push(after - before);
+    }
+    Ok(wall)
 }
 
 fn rate(amount: f64, seconds: f64) -> Option<f64> {
@@ -69,12 +119,14 @@ fn rate(amount: f64, seconds: f64) -> Option<f64> {
 }
 
 /// Measures `prepare` of `input` under `cfg` against the raw pass, and
-/// against itself at one job, `pairs` alternating pairs each.
+/// against itself at one job, `pairs` alternating pairs each; with `redpajama`
+/// (a checkout of RedPajama-Data's `data_prep/arxiv`) against its cleaner too.
 pub fn bench(
     cfg: &DataConfig,
     input: &PrepareInput,
     opts: &PrepareOptions,
     pairs: usize,
+    redpajama: Option<&Path>,
 ) -> Result<BenchReport> {
     let jobs = worker_count(opts.jobs);
     let stamps = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
@@ -99,21 +151,32 @@ pub fn bench(
     )?;
     let vs_raw =
         measure_pairs("raw", "prepare", pairs, || raw_pass(cfg, input, jobs), || prepare(jobs, &rerun))?;
+    let (mut a_cpu, mut b_cpu) = (Vec::new(), Vec::new());
     let vs_one_job = if jobs > 1 {
         Some(measure_pairs(
             "jobs 1",
             &format!("jobs {jobs}"),
             pairs,
-            || prepare(1, &rerun),
-            || prepare(jobs, &rerun),
+            || with_cpu(&mut a_cpu, || prepare(1, &rerun)),
+            || with_cpu(&mut b_cpu, || prepare(jobs, &rerun)),
         )?)
     } else {
         None
     };
+    let one_job_cpu = (vs_one_job.is_some() && !a_cpu.is_empty())
+        .then_some(CpuUse { a_cpu_seconds: a_cpu, b_cpu_seconds: b_cpu });
     let first_run = if hashes_tars {
         Some(measure_pairs("rerun", "first run", pairs, || prepare(jobs, &rerun), || prepare(jobs, &first))?)
     } else {
         None
+    };
+    let redpajama = match redpajama {
+        Some(dir) => Some(redpajama::compare(&Cleaner::new(dir), &input.src, jobs, pairs, || {
+            let opts = PrepareOptions { jobs, ..rerun.clone() };
+            let (seconds, summary, outcome) = timed_prepare_then(cfg, input, &opts, redpajama::our_outcome)?;
+            Ok(OurRun { seconds, papers: summary.papers_seen, outcome })
+        })?),
+        None => None,
     };
     let summary = last.into_inner().context("internal: the prepare bench timed no run")?;
     let mb = summary.bytes_in as f64 / 1e6;
@@ -138,7 +201,9 @@ pub fn bench(
         vs_raw_one_worker,
         vs_raw,
         vs_one_job,
+        one_job_cpu,
         first_run,
+        redpajama,
         peak_rss_kib: crate::io::peak_rss_bytes().map(|b| b / 1024),
     })
 }
@@ -149,10 +214,21 @@ fn timed_prepare(
     input: &PrepareInput,
     opts: &PrepareOptions,
 ) -> Result<(f64, PrepareSummary)> {
+    timed_prepare_then(cfg, input, opts, |_| Ok(())).map(|(seconds, summary, ())| (seconds, summary))
+}
+
+/// [`timed_prepare`], then `inspect` of its output directory (untimed) before it goes.
+fn timed_prepare_then<T>(
+    cfg: &DataConfig,
+    input: &PrepareInput,
+    opts: &PrepareOptions,
+    inspect: impl FnOnce(&Path) -> Result<T>,
+) -> Result<(f64, PrepareSummary, T)> {
     let scratch = tempfile::tempdir().context("cannot create a scratch directory for the benchmark")?;
     let clock = Instant::now();
     let summary = run(cfg, input, scratch.path(), opts)?;
-    Ok((clock.elapsed().as_secs_f64(), summary))
+    let seconds = clock.elapsed().as_secs_f64();
+    Ok((seconds, summary, inspect(scratch.path())?))
 }
 
 /// Reads every paper (same size cap as prepare) and decompresses all of it on
@@ -221,6 +297,23 @@ fn decompress_everything(bytes: &[u8]) -> u64 {
     total
 }
 
+/// Why the jobs speedup is what it is: how many cores each side kept busy,
+/// and the most `jobs` fully busy cores could give on the work measured.
+fn render_cpu_use(cpu: &CpuUse, timing: &Paired, jobs: usize) -> String {
+    let (Some((one, many)), Some(ceiling)) = (cpu.cores_busy(timing), cpu.speedup_ceiling(timing, jobs))
+    else {
+        return String::new();
+    };
+    let median = |v: &[f64]| Spread::of(v).map_or(f64::NAN, |s| s.median);
+    format!(
+        "  cores busy (CPU / wall, medians): jobs 1 {one:.2}, jobs {jobs} {many:.2}; CPU seconds {:.2} / {:.2}; \
+         ceiling with {jobs} fully busy cores: {ceiling:.2}x (jobs 1's reader and finisher threads already \
+         overlap its worker)\n",
+        median(&cpu.a_cpu_seconds),
+        median(&cpu.b_cpu_seconds),
+    )
+}
+
 pub fn render(r: &BenchReport) -> String {
     let mut s = format!(
         "prepare bench: {} papers, {:.1} MB compressed, {} worker(s)\n\
@@ -248,22 +341,31 @@ pub fn render(r: &BenchReport) -> String {
         ));
     }
     s.push_str("reruns (bulk tars verified by an earlier run are not hashed again; the last line adds the hashing)\n");
-    let mut line = |p: &Paired, what: &str, ratios: Vec<f64>| {
-        s.push_str(&p.describe(what, &ratios));
-        s.push_str(&format!("\n  {}\n", p.load));
-    };
+    let line =
+        |p: &Paired, what: &str, ratios: Vec<f64>| format!("{}\n  {}\n", p.describe(what, &ratios), p.load);
     let one = &r.vs_raw_one_worker;
-    line(
+    s.push_str(&line(
         one,
         &format!("prepare on {} / raw on 1 worker, wall time (target <= 1.3x)", r.jobs),
         one.time_ratios(),
-    );
-    line(&r.vs_raw, &format!("prepare / raw, both on {}, wall time", r.jobs), r.vs_raw.time_ratios());
+    ));
+    s.push_str(&line(
+        &r.vs_raw,
+        &format!("prepare / raw, both on {}, wall time", r.jobs),
+        r.vs_raw.time_ratios(),
+    ));
     if let Some(p) = &r.vs_one_job {
-        line(p, &format!("speedup of --jobs {} over --jobs 1 (target >= 1.8x on 2)", r.jobs), p.speedups());
+        let what = format!("speedup of --jobs {} over --jobs 1 (target >= 1.8x on 2)", r.jobs);
+        s.push_str(&line(p, &what, p.speedups()));
+        if let Some(cpu) = &r.one_job_cpu {
+            s.push_str(&render_cpu_use(cpu, p, r.jobs));
+        }
     }
     if let Some(p) = &r.first_run {
-        line(p, "first run (every bulk tar hashed) / rerun, wall time", p.time_ratios());
+        s.push_str(&line(p, "first run (every bulk tar hashed) / rerun, wall time", p.time_ratios()));
+    }
+    if let Some(row) = &r.redpajama {
+        s.push_str(&redpajama::render(row));
     }
     s.push_str(&format!(
         "peak RSS: {}\n",
@@ -274,6 +376,36 @@ pub fn render(r: &BenchReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{CpuUse, Paired};
+
+    #[test]
+    fn cpu_use_gives_cores_busy_and_the_speedup_ceiling() {
+        let timing = Paired {
+            a: "jobs 1".into(),
+            b: "jobs 2".into(),
+            a_seconds: vec![3.0, 3.2, 3.1],
+            b_seconds: vec![2.0, 1.8, 1.9],
+            load: crate::bench::Load { before: None, after: None },
+        };
+        // jobs 1 keeps 1.1 cores busy; jobs 2 spends 3.5 CPU seconds in 1.9 s.
+        let cpu = CpuUse { a_cpu_seconds: vec![3.3, 3.52, 3.41], b_cpu_seconds: vec![3.6, 3.42, 3.5] };
+        let (one, two) = cpu.cores_busy(&timing).unwrap();
+        approx::assert_relative_eq!(one, 1.1, epsilon = 1e-9);
+        approx::assert_relative_eq!(two, 3.5 / 1.9, epsilon = 1e-9);
+        // 2 x 3.1 s / 3.5 s: below 2 because jobs 1 already overlapped work.
+        approx::assert_relative_eq!(cpu.speedup_ceiling(&timing, 2).unwrap(), 6.2 / 3.5, epsilon = 1e-9);
+        let text = super::render_cpu_use(&cpu, &timing, 2);
+        assert!(
+            text.contains(
+                "jobs 1 1.10, jobs 2 1.84; CPU seconds 3.41 / 3.50; ceiling with 2 fully busy cores: 1.77x"
+            ),
+            "{text}"
+        );
+        let none = CpuUse { a_cpu_seconds: vec![], b_cpu_seconds: vec![] };
+        assert_eq!(none.cores_busy(&timing), None);
+        assert_eq!(super::render_cpu_use(&none, &timing, 2), "");
+    }
+
     use super::*;
 
     #[test]

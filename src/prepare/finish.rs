@@ -62,10 +62,24 @@ pub fn finish(
 /// unpacked files): the first copy is the paper, a later one leaves at
 /// validation as `duplicate-input`, so it is neither processed twice nor kept twice.
 fn mark_duplicate_input(record: &mut PaperRecord) {
-    tracing::warn!(paper = %record.id, "the input holds this paper more than once; later copies are dropped (duplicate-input)");
     record.dropped = Some(DropReason::DuplicateInput);
     record.doc = None;
     record.chars_after.truncate(waterfall_position(LedgerStage::Validation));
+}
+
+/// The one warning about later copies of papers, `None` when there were none.
+fn repeated_papers_warning(repeated: &[String]) -> Option<String> {
+    if repeated.is_empty() {
+        return None;
+    }
+    let shown = repeated.iter().take(REPEATED_IDS_SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+    let more = repeated.len().saturating_sub(REPEATED_IDS_SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(format!(
+        "the input holds {} paper copies whose id came earlier ({shown}{more}): each later copy is \
+         dropped as duplicate-input (see ledger.csv); pass each paper once",
+        repeated.len()
+    ))
 }
 
 /// The finishing pass, fed one unit's part at a time in input order.
@@ -88,7 +102,14 @@ pub struct Finisher<'a> {
     summary: PrepareSummary,
     /// Paper ids met so far, in input order.
     seen_ids: std::collections::HashSet<String>,
+    /// Ids of the later copies dropped as duplicate-input, in input order; one
+    /// warning names them at the end (a tar given twice would otherwise print a
+    /// line per paper).
+    repeated: Vec<String>,
 }
+
+/// Repeated ids the end-of-run warning names; the ledger has them all.
+const REPEATED_IDS_SHOWN: usize = 5;
 
 impl<'a> Finisher<'a> {
     /// Opens the outputs in `out`; `workers` threads compute near-duplicate signatures.
@@ -120,6 +141,7 @@ impl<'a> Finisher<'a> {
                 .collect(),
             stage_seconds: [0.0; PER_PAPER_STAGES],
             seen_ids: std::collections::HashSet::new(),
+            repeated: Vec::new(),
             summary: PrepareSummary {
                 papers_seen: 0,
                 papers_kept: 0,
@@ -198,6 +220,7 @@ impl<'a> Finisher<'a> {
         let mut staged = Vec::with_capacity(records.len());
         for mut record in records {
             if !self.seen_ids.insert(record.id.clone()) {
+                self.repeated.push(record.id.clone());
                 mark_duplicate_input(&mut record);
             }
             let doc = exact_dedup(&mut record, self.cfg.dedup.exact, &mut self.exact)?;
@@ -316,6 +339,9 @@ impl<'a> Finisher<'a> {
     /// Writes the remaining outputs, `summary.json` last; `started` is when the run began.
     pub fn complete(mut self, out: &Path, units: UnitCounts, started: Instant) -> Result<PrepareSummary> {
         let clock = Instant::now();
+        if let Some(warning) = repeated_papers_warning(&self.repeated) {
+            tracing::warn!("{warning}");
+        }
         self.summary.units_processed = units.processed;
         self.summary.units_resumed = units.resumed;
         let mut papers_in = self.summary.papers_seen;
@@ -436,5 +462,21 @@ mod tests {
         assert_eq!(kept(true, &mut exact), (true, None));
         assert_eq!(kept(true, &mut exact), (false, Some(DropReason::ExactDuplicate)));
         assert_eq!(kept(false, &mut exact), (true, None));
+    }
+
+    #[test]
+    fn later_copies_are_named_in_one_capped_warning() {
+        assert_eq!(repeated_papers_warning(&[]), None);
+        let ids = |n: usize| (0..n).map(|i| format!("2612.{i:05}")).collect::<Vec<_>>();
+        let one = repeated_papers_warning(&ids(1)).unwrap();
+        assert!(
+            one.starts_with("the input holds 1 paper copies whose id came earlier (2612.00000): "),
+            "{one}"
+        );
+        let many = repeated_papers_warning(&ids(7)).unwrap();
+        assert!(
+            many.contains("7 paper copies whose id came earlier (2612.00000, 2612.00001, 2612.00002, 2612.00003, 2612.00004 and 2 more)"),
+            "{many}"
+        );
     }
 }

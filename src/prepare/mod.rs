@@ -7,7 +7,8 @@
 //! with [`stream`]), [`finish`] applies the order-dependent
 //! rules (dedup, split) and writes the outputs, [`bench`] measures it all. The
 //! described pipeline's rules live in [`latex`] (main file, includes, comments,
-//! macros, drops), [`normalize`] and [`neardup`].
+//! macros, drops), [`normalize`] and [`neardup`]; [`redpajama`] runs
+//! RedPajama's arXiv cleaner for the bench to compare against.
 
 pub mod bench;
 pub mod clean;
@@ -28,6 +29,7 @@ pub mod output;
 pub(crate) mod paper;
 pub mod parquet;
 pub mod quality;
+pub mod redpajama;
 pub(crate) mod stream;
 pub(crate) mod validate;
 pub use crate::corpus::manifest::VerifiedTars;

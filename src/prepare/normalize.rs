@@ -109,13 +109,29 @@ pub fn paragraphs(text: &str) -> String {
 }
 
 /// The words of `text` (as `split_whitespace` finds them) joined by
-/// `separator(gap)` for the whitespace run between each two. Runs that are
-/// already their separator (nearly all: one space) are copied with the
-/// words around them rather than word by word.
+/// `separator(gap)` for the whitespace run between each two; `separator` of
+/// one space must be one space. That gap (nearly every gap in prose) is passed
+/// over by a table lookup and a look at the next byte, and copied with the
+/// words around it; only the other runs (line ends, space runs, non-ASCII
+/// spaces, the ends) are measured and rewritten.
 fn rewrite_gaps(text: &str, separator: impl Fn(&str) -> &'static str) -> String {
+    let bytes = text.as_bytes();
+    let may_start_space = |b: &u8| MAY_START_SPACE[*b as usize];
     let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (start, end) in whitespace_runs(text) {
+    let (mut copied, mut at) = (0, 0);
+    while let Some(skipped) = bytes[at..].iter().position(may_start_space) {
+        let start = at + skipped;
+        let between_words = start > 0 && bytes.get(start + 1).is_some_and(|b| !may_start_space(b));
+        if bytes[start] == b' ' && between_words {
+            at = start + 1;
+            continue;
+        }
+        let end = whitespace_run_end(text, start);
+        if end == start {
+            at = start + 1; // the lead byte of a character that is no whitespace
+            continue;
+        }
+        at = end;
         let replacement = if start == 0 || end == text.len() { "" } else { separator(&text[start..end]) };
         if replacement != &text[start..end] {
             out.push_str(&text[copied..start]);
@@ -127,36 +143,40 @@ fn rewrite_gaps(text: &str, separator: impl Fn(&str) -> &'static str) -> String 
     out
 }
 
-/// Byte ranges of the maximal runs of `char::is_whitespace` characters, in
-/// order. ASCII bytes are classified by table; only the four lead bytes of
-/// non-ASCII whitespace (U+0085, U+00A0; U+1680; U+2000–U+205F; U+3000)
-/// make it decode a character.
-fn whitespace_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+/// Bytes that can start a `char::is_whitespace` character: the ASCII
+/// whitespace and the lead bytes of the non-ASCII ones (U+0085, U+00A0;
+/// U+1680; U+2000–U+205F; U+3000).
+const MAY_START_SPACE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut k = 0;
+    let starts = [b'\t', b'\n', b'\x0b', b'\x0c', b'\r', b' ', 0xc2, 0xe1, 0xe2, 0xe3];
+    while k < starts.len() {
+        table[starts[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
+
+/// Where the run of `char::is_whitespace` characters from byte `start` (a char
+/// boundary) ends; `start` when none starts there. Only a non-ASCII lead byte
+/// in [`MAY_START_SPACE`] makes it decode a character.
+fn whitespace_run_end(text: &str, start: usize) -> usize {
     let bytes = text.as_bytes();
-    let space_at = move |at: usize| -> Option<usize> {
-        match bytes[at] {
-            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' => Some(1),
-            0xc2 | 0xe1 | 0xe2 | 0xe3 => {
-                let c = text[at..].chars().next()?;
-                c.is_whitespace().then_some(c.len_utf8())
-            }
-            _ => None,
+    let mut at = start;
+    while let Some(&byte) = bytes.get(at) {
+        if !MAY_START_SPACE[byte as usize] {
+            break;
         }
-    };
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        while at < bytes.len() && space_at(at).is_none() {
+        if byte.is_ascii() {
             at += 1;
+            continue;
         }
-        if at == bytes.len() {
-            return None;
+        match text[at..].chars().next() {
+            Some(c) if c.is_whitespace() => at += c.len_utf8(),
+            _ => break,
         }
-        let start = at;
-        while let Some(len) = (at < bytes.len()).then(|| space_at(at)).flatten() {
-            at += len;
-        }
-        Some((start, at))
-    })
+    }
+    at
 }
 
 /// Combining marks of LaTeX's text accents. Symbol accents take their
