@@ -503,6 +503,31 @@ fn a_single_per_paper_file_is_an_input_named_by_its_file() {
 }
 
 #[test]
+fn stage_times_count_every_copy_the_workers_processed() {
+    let c = corpus();
+    let once = PrepareInput { src: vec![c.tar.clone()], metadata: None };
+    let copy = c.tar.parent().unwrap().parent().unwrap().join("again/arXiv_src_0601_001.tar");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(&c.tar, &copy).unwrap();
+    let twice = PrepareInput { src: vec![c.tar.clone(), copy], metadata: None };
+    let prepare = |input: &PrepareInput| {
+        let out = tempfile::tempdir().unwrap();
+        run(&spec("Y01"), input, out.path(), &PrepareOptions { jobs: 2, ..Default::default() }).unwrap()
+    };
+    let (a, b) = (prepare(&once), prepare(&twice));
+    // Without repeats the workers' counts are the ledger's: the papers that entered each stage.
+    let waterfall: Vec<u64> = a.waterfall.iter().take(6).map(|r| r.papers_in).collect();
+    let entered: Vec<u64> = a.timings.stages.iter().map(|s| s.papers).collect();
+    assert_eq!(entered, waterfall);
+    assert_eq!(entered[1], 12, "every paper of the tar is validated");
+    // The second copy is processed in full by the workers, then dropped as duplicate-input.
+    let doubled: Vec<u64> = b.timings.stages.iter().map(|s| s.papers).collect();
+    assert_eq!(doubled, entered.iter().map(|n| 2 * n).collect::<Vec<_>>());
+    assert_eq!((b.papers_seen, b.papers_kept), (2 * a.papers_seen, a.papers_kept));
+    assert_eq!(b.drops.get("duplicate-input"), Some(&a.papers_seen));
+}
+
+#[test]
 fn bench_covers_the_whole_input_and_every_per_paper_stage() {
     let c = corpus();
     let report = arxiv_to_model::prepare::bench(

@@ -39,6 +39,8 @@ const MIN_RATED_SECONDS: f64 = 1e-3;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageThroughput {
     pub stage: String,
+    /// Papers the workers took into the stage: every copy of a paper the input
+    /// repeats, as the worker seconds count them (the ledger counts one).
     pub papers_in: u64,
     /// Worker seconds summed over threads.
     pub seconds: f64,
@@ -184,13 +186,12 @@ pub fn bench(
         .timings
         .stages
         .iter()
-        .zip(&summary.waterfall)
-        .map(|(time, row)| StageThroughput {
+        .map(|time| StageThroughput {
             stage: time.stage.clone(),
-            papers_in: row.papers_in,
+            papers_in: time.papers,
             seconds: time.seconds,
             compressed_mb_per_s: rate(mb, time.seconds),
-            papers_per_s: rate(row.papers_in as f64, time.seconds),
+            papers_per_s: rate(time.papers as f64, time.seconds),
         })
         .collect();
     Ok(BenchReport {
@@ -317,7 +318,7 @@ fn render_cpu_use(cpu: &CpuUse, timing: &Paired, jobs: usize) -> String {
 pub fn render(r: &BenchReport) -> String {
     let mut s = format!(
         "prepare bench: {} papers, {:.1} MB compressed, {} worker(s)\n\
-         stage times of the last prepare run (worker seconds; no rate under {} ms)\n\
+         stage times of the last prepare run (papers the workers took in, every copy; worker seconds; no rate under {} ms)\n\
          {:<12} {:>9} {:>10} {:>10} {:>11}\n",
         r.papers,
         r.compressed_bytes as f64 / 1e6,

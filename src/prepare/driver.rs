@@ -26,7 +26,9 @@ use super::metadata_table::MetadataTable;
 use super::output::{
     AtomicFile, ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, UnitReport,
 };
-use super::paper::{process_paper, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES};
+use super::paper::{
+    process_paper, stages_entered, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES,
+};
 use super::stream::{ordered_map, Feed, Feeder};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest, TarStamp, VerifiedTars};
 use crate::corpus::metadata::MetadataReadStats;
@@ -494,6 +496,7 @@ impl PartWriter<'_> {
                         manifest: ManifestCheck::NotChecked,
                         read_errors: Vec::new(),
                         stage_seconds: [0.0; PER_PAPER_STAGES],
+                        stage_papers: [0; PER_PAPER_STAGES],
                         read_seconds: 0.0,
                     },
                     expected_md5,
@@ -505,6 +508,7 @@ impl PartWriter<'_> {
                 part.report.papers += 1;
                 part.report.bytes_in += record.bytes_in;
                 part.report.stage_seconds.iter_mut().zip(seconds).for_each(|(a, b)| *a += b);
+                part.report.stage_papers[..stages_entered(&record)].iter_mut().for_each(|n| *n += 1);
                 part.records.write_json_line(&record)?;
             }
             Event::UnitEnd { read, read_seconds, size_on_disk } => {

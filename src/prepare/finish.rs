@@ -99,6 +99,7 @@ pub struct Finisher<'a> {
     near_kept: Vec<String>,
     waterfall: Vec<YieldRow>,
     stage_seconds: StageSeconds,
+    stage_papers: [u64; PER_PAPER_STAGES],
     summary: PrepareSummary,
     /// Paper ids met so far, in input order.
     seen_ids: std::collections::HashSet<String>,
@@ -140,6 +141,7 @@ impl<'a> Finisher<'a> {
                 .map(|s| YieldRow { stage: stage_name(*s), ..YieldRow::default() })
                 .collect(),
             stage_seconds: [0.0; PER_PAPER_STAGES],
+            stage_papers: [0; PER_PAPER_STAGES],
             seen_ids: std::collections::HashSet::new(),
             repeated: Vec::new(),
             summary: PrepareSummary {
@@ -208,6 +210,7 @@ impl<'a> Finisher<'a> {
         }
         self.add_papers(batch)?;
         self.stage_seconds.iter_mut().zip(report.stage_seconds).for_each(|(a, b)| *a += b);
+        self.stage_papers.iter_mut().zip(report.stage_papers).for_each(|(a, b)| *a += b);
         self.summary.timings.read_seconds += report.read_seconds;
         self.summary.inputs.push(report);
         Ok(())
@@ -353,7 +356,8 @@ impl<'a> Finisher<'a> {
         self.summary.timings.stages = LedgerStage::WATERFALL[..PER_PAPER_STAGES]
             .iter()
             .zip(self.stage_seconds)
-            .map(|(s, seconds)| StageTime { stage: stage_name(*s), seconds })
+            .zip(self.stage_papers)
+            .map(|((s, seconds), papers)| StageTime { stage: stage_name(*s), seconds, papers })
             .collect();
         self.documents.commit()?;
         self.ledger

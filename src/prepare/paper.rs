@@ -30,6 +30,12 @@ use crate::tex::watchdog;
 /// Per-paper stages, in waterfall order (dedup is the finishing pass's).
 pub const PER_PAPER_STAGES: usize = 6;
 
+/// How many per-paper stages the workers took `record` into: every stage it
+/// passed and the one it left at.
+pub fn stages_entered(record: &PaperRecord) -> usize {
+    (record.chars_after.len() + 1).min(PER_PAPER_STAGES)
+}
+
 /// What the per-paper stages made of one paper; one line of a unit's part file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaperRecord {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::YieldRow;
-use crate::prepare::paper::StageSeconds;
+use crate::prepare::paper::{StageSeconds, PER_PAPER_STAGES};
 use crate::spec::data::DataConfig;
 
 /// How a bulk tar fared against `arXiv_src_manifest.xml`.
@@ -36,6 +36,10 @@ pub struct UnitReport {
     pub manifest: ManifestCheck,
     pub read_errors: Vec<String>,
     pub stage_seconds: StageSeconds,
+    /// Papers the workers took into each per-paper stage (every copy of a
+    /// repeated paper, which the ledger counts once).
+    #[serde(default)]
+    pub stage_papers: [u64; PER_PAPER_STAGES],
     pub read_seconds: f64,
 }
 
@@ -73,6 +77,9 @@ pub struct StageTime {
     pub stage: String,
     /// Summed over workers (CPU-seconds of the stage).
     pub seconds: f64,
+    /// Papers the workers took into the stage, the ones `seconds` was spent on.
+    #[serde(default)]
+    pub papers: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
