@@ -377,7 +377,7 @@ pub fn render(r: &BenchReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{CpuUse, Paired};
+    use super::*;
 
     #[test]
     fn cpu_use_gives_cores_busy_and_the_speedup_ceiling() {
@@ -395,7 +395,7 @@ mod tests {
         approx::assert_relative_eq!(two, 3.5 / 1.9, epsilon = 1e-9);
         // 2 x 3.1 s / 3.5 s: below 2 because jobs 1 already overlapped work.
         approx::assert_relative_eq!(cpu.speedup_ceiling(&timing, 2).unwrap(), 6.2 / 3.5, epsilon = 1e-9);
-        let text = super::render_cpu_use(&cpu, &timing, 2);
+        let text = render_cpu_use(&cpu, &timing, 2);
         assert!(
             text.contains(
                 "jobs 1 1.10, jobs 2 1.84; CPU seconds 3.41 / 3.50; ceiling with 2 fully busy cores: 1.77x"
@@ -404,10 +404,8 @@ mod tests {
         );
         let none = CpuUse { a_cpu_seconds: vec![], b_cpu_seconds: vec![] };
         assert_eq!(none.cores_busy(&timing), None);
-        assert_eq!(super::render_cpu_use(&none, &timing, 2), "");
+        assert_eq!(render_cpu_use(&none, &timing, 2), "");
     }
-
-    use super::*;
 
     #[test]
     fn no_rate_from_a_near_zero_time() {

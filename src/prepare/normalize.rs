@@ -143,16 +143,21 @@ fn rewrite_gaps(text: &str, separator: impl Fn(&str) -> &'static str) -> String 
     out
 }
 
+/// The ASCII characters with Unicode's White_Space property, the ones
+/// `char::is_whitespace` accepts (`u8::is_ascii_whitespace` leaves out U+000B).
+pub(crate) const fn is_ascii_white_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ')
+}
+
 /// Bytes that can start a `char::is_whitespace` character: the ASCII
 /// whitespace and the lead bytes of the non-ASCII ones (U+0085, U+00A0;
 /// U+1680; U+2000–U+205F; U+3000).
 const MAY_START_SPACE: [bool; 256] = {
     let mut table = [false; 256];
-    let mut k = 0;
-    let starts = [b'\t', b'\n', b'\x0b', b'\x0c', b'\r', b' ', 0xc2, 0xe1, 0xe2, 0xe3];
-    while k < starts.len() {
-        table[starts[k] as usize] = true;
-        k += 1;
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_ascii_white_space(b as u8) || matches!(b, 0xc2 | 0xe1 | 0xe2 | 0xe3);
+        b += 1;
     }
     table
 };

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use anyhow::{Context, Result};
 use whatlang::Lang;
 
-use super::normalize::collapse_all;
+use super::normalize::{collapse_all, is_ascii_white_space};
 use crate::tex::math::math_spans;
 use crate::tex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
 use crate::tex::watchdog;
@@ -28,8 +28,7 @@ pub fn assemble_document(title: &str, abstract_text: &str, body: &str) -> String
 /// the largest single cost of the metadata index build. Non-ASCII
 /// characters are decoded one at a time between the runs.
 pub fn word_count(text: &str) -> u64 {
-    // The ASCII characters with Unicode's White_Space property (`char::is_whitespace`).
-    let space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ');
+    let space = is_ascii_white_space;
     let mut words = 0;
     let mut after_space = true;
     let mut rest = text;
