@@ -1,12 +1,12 @@
 //! The resolve + clean chain on the embedded real arXiv corpus (`tests/data/arxiv-real`).
 //!
 //! Run `cargo test --release --test latex_sample -- --nocapture` for the
-//! per-paper table, and with `--ignored` for the timing against decompression.
+//! per-paper table; timings against decompression are `replicate bench
+//! prepare`'s stage table and raw-pass ratio.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use arxiv_to_model::ledger::DropReason;
 use arxiv_to_model::prepare::latex::main_file::MainFileRule;
@@ -276,54 +276,6 @@ fn sample_output_is_deterministic() {
     for paper in papers.iter().take(3) {
         assert_eq!(chain_text(paper, &data).1, chain_text(paper, &data).1, "{}", paper.id);
     }
-}
-
-/// Single-run measurement: decompression alone vs decompression plus the
-/// resolve + clean chain. Printed, not asserted (timings belong in benchmarks).
-#[test]
-#[ignore = "timing measurement; run with --ignored --nocapture"]
-fn time_resolve_chain_against_decompression() {
-    let corpus = arxiv_to_model::corpus::real::RealCorpus::locate().expect("the embedded real corpus");
-    let bytes = std::fs::read(&corpus.tars[0]).expect("the first real corpus tar");
-    let data = data_config("Y06");
-    let best = |f: &dyn Fn() -> usize| -> (Duration, usize) {
-        (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                let n = f();
-                (start.elapsed(), n)
-            })
-            .min()
-            .unwrap_or_default()
-    };
-    let (decompress, _) = best(&|| read_bulk_tar(&bytes).len());
-    let (chain, chars) = best(&|| read_bulk_tar(&bytes).iter().map(|p| chain_text(p, &data).1.len()).sum());
-    let papers = read_bulk_tar(&bytes);
-    let (resolve_only, _) = best(&|| papers.iter().map(|p| chain_text(p, &data).1.len()).sum());
-    let tex_bytes: usize = papers
-        .iter()
-        .flat_map(|p| p.files.iter())
-        .filter(|(p, _)| latex::main_file::is_tex_path(p))
-        .map(|(_, t)| t.len())
-        .sum();
-    // The hand-written scanner alone, on every .tex member: compare with a
-    // lossless CST parser over the same files (see the module report).
-    let (spans, span_count) = best(&|| {
-        papers
-            .iter()
-            .flat_map(|p| p.files.iter())
-            .filter(|(p, _)| latex::main_file::is_tex_path(p))
-            .map(|(_, t)| latex::comments::tex_spans(t).len())
-            .sum()
-    });
-    println!("the ten papers of {}, best of 5, one thread:", corpus.tars[0].display());
-    println!("  comment/verbatim span scan of every .tex member: {spans:?} ({span_count} spans)");
-    println!("  decompress (tar + gzip + inner tar + UTF-8): {decompress:?}");
-    println!("  resolve + comments + macros + drops + normalize: {resolve_only:?} ({tex_bytes} .tex bytes in, {chars} bytes out)");
-    println!(
-        "  decompress + chain: {chain:?} = {:.2}x decompression",
-        chain.as_secs_f64() / decompress.as_secs_f64()
-    );
 }
 
 /// Two real papers are versions of one (RuthAngus/gauge and action-time:

@@ -60,7 +60,9 @@ pub fn finish(
 
 /// The same paper given twice (two copies in `--src`, a tar and its
 /// unpacked files): the first copy is the paper, a later one leaves at
-/// validation as `duplicate-input`, so it is neither processed twice nor kept twice.
+/// validation as `duplicate-input`, so it is never kept twice. The workers
+/// have processed it all the same: the rule is applied here, in input order,
+/// where the papers of units resumed from an earlier run are known too.
 fn mark_duplicate_input(record: &mut PaperRecord) {
     record.dropped = Some(DropReason::DuplicateInput);
     record.doc = None;

@@ -10,8 +10,8 @@
 use std::ops::Range;
 
 use crate::tex::scan::{
-    control_seq, environment_name, find_end, group_end, indexed, next_of, optional_end, skip_blanks,
-    VERBATIM_ENVIRONMENTS,
+    control_seq, environment_name, find_byte, find_end, group_end, indexed, next_of, optional_end,
+    skip_blanks, VERBATIM_ENVIRONMENTS,
 };
 use crate::tex::watchdog;
 
@@ -117,7 +117,7 @@ impl SpanList {
 /// two paragraphs in our text.
 fn line_comment_end(text: &str, percent: usize) -> usize {
     let bytes = text.as_bytes();
-    let Some(newline) = text[percent..].find('\n').map(|i| percent + i) else {
+    let Some(newline) = find_byte(&text[percent..], b'\n').map(|i| percent + i) else {
         return bytes.len();
     };
     let mut next = newline + 1;
@@ -257,7 +257,7 @@ fn conditional_branch_end(text: &str, from: usize, stop_at_else: bool) -> Option
     let mut previous = "";
     while at < bytes.len() {
         match bytes[at] {
-            b'%' => at = text[at..].find('\n').map_or(bytes.len(), |i| at + i),
+            b'%' => at = find_byte(&text[at..], b'\n').map_or(bytes.len(), |i| at + i),
             b'\\' => {
                 let cs = control_seq(text, at, false);
                 match cs.name {

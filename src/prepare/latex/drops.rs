@@ -9,7 +9,9 @@
 use crate::tex::math::math_spans;
 use std::collections::HashMap;
 
-use crate::tex::scan::{control_seq, environment_name, group_end, indexed, optional_end, skip_blanks};
+use crate::tex::scan::{
+    control_seq, environment_name, find_byte, group_end, indexed, optional_end, skip_blanks,
+};
 use crate::tex::watchdog;
 
 /// Removes each `\begin{name}…\end{name}` for `name` in `names` (nesting of
@@ -157,7 +159,7 @@ fn drop_commands_in(text: &str, names: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut at = 0;
-    while let Some(offset) = text[at..].find('\\') {
+    while let Some(offset) = find_byte(&text[at..], b'\\') {
         if watchdog::expired() {
             break;
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::comments::{tex_spans, SpanKind};
-use crate::tex::scan::{control_seq, group_content, skip_blanks};
+use crate::tex::scan::{control_seq, find_byte, group_content, skip_blanks};
 
 /// One include command found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ fn includes_in(text: &str) -> Vec<IncludeRef> {
             continue;
         }
         let mut at = span.range.start.max(resume);
-        while let Some(offset) = text[at..span.range.end].find('\\') {
+        while let Some(offset) = find_byte(&text[at..span.range.end], b'\\') {
             if crate::tex::watchdog::expired() {
                 return found;
             }

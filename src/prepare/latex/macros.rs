@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::comments::strip_comments;
 use crate::tex::scan::VERBATIM_ENVIRONMENTS;
 use crate::tex::scan::{
-    control_seq, environment_name, find_end, group_content, is_word, optional_end, skip_blanks,
+    control_seq, environment_name, find_byte, find_end, group_content, is_word, optional_end, skip_blanks,
 };
 
 /// One user macro: replacement text with `#1`…`#9` placeholders.
@@ -167,7 +167,7 @@ fn harvest_into(table: &mut MacroTable, text: &str, at_letter: bool) {
 
 fn harvest_definitions(table: &mut MacroTable, text: &str, at_letter: bool) {
     let mut at = 0;
-    while let Some(offset) = text[at..].find('\\') {
+    while let Some(offset) = find_byte(&text[at..], b'\\') {
         if crate::tex::watchdog::expired() {
             break;
         }
@@ -252,7 +252,7 @@ impl Expander<'_> {
     fn run(&mut self) {
         while let Some(frame) = self.frames.last_mut() {
             let rest = &frame.text[frame.at..];
-            let Some(offset) = rest.find('\\') else {
+            let Some(offset) = find_byte(rest, b'\\') else {
                 push_tex(&mut self.out, rest);
                 self.frames.pop();
                 continue;
@@ -707,7 +707,7 @@ fn is_programming(body: &str) -> bool {
         return true;
     }
     let mut at = 0;
-    while let Some(offset) = body[at..].find('\\') {
+    while let Some(offset) = find_byte(&body[at..], b'\\') {
         let cs = control_seq(body, at + offset, false);
         if PROGRAMMING.contains(&cs.name) || (cs.name.starts_with("if") && cs.name.len() > 2) {
             return true;
