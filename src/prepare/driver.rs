@@ -370,9 +370,28 @@ enum Event {
         stamp: Option<TarStamp>,
     },
     /// One paper through the per-paper stages.
-    Paper(Box<PaperRecord>, StageSeconds),
+    Paper(PaperLine),
     /// The reader finished a unit: the writer completes its part.
     UnitEnd { read: UnitReadReport, read_seconds: f64, size_on_disk: u64 },
+}
+
+/// A paper's record as its part holds it, serialized by the worker that
+/// processed it: the one writer thread then only copies bytes. Serializing
+/// there cost 4% of a paper's CPU, which on 16 workers is most of a core
+/// spent in series.
+struct PaperLine {
+    json: Vec<u8>,
+    bytes_in: u64,
+    stages_entered: usize,
+    seconds: StageSeconds,
+}
+
+impl PaperLine {
+    fn new(record: &PaperRecord, seconds: StageSeconds) -> Result<Self> {
+        let json = serde_json::to_vec(record)
+            .with_context(|| format!("internal: cannot serialize the record of {}", record.id))?;
+        Ok(Self { json, bytes_in: record.bytes_in, stages_entered: stages_entered(record), seconds })
+    }
 }
 
 /// Streams every paper of `units` through the per-paper stages: one reader
@@ -396,7 +415,8 @@ fn process_units(
         capacity,
         |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, verified, feeder),
         |raw: RawPaper| {
-            process_paper(ctx, raw).map(|(record, seconds)| Event::Paper(Box::new(record), seconds))
+            let (record, seconds) = process_paper(ctx, raw)?;
+            PaperLine::new(&record, seconds).map(Event::Paper)
         },
         |event| writer.write(event),
     )?;
@@ -503,13 +523,13 @@ impl PartWriter<'_> {
                     stamp,
                 });
             }
-            Event::Paper(record, seconds) => {
+            Event::Paper(paper) => {
                 let part = self.open.as_mut().context("internal: a paper arrived outside any unit")?;
                 part.report.papers += 1;
-                part.report.bytes_in += record.bytes_in;
-                part.report.stage_seconds.iter_mut().zip(seconds).for_each(|(a, b)| *a += b);
-                part.report.stage_papers[..stages_entered(&record)].iter_mut().for_each(|n| *n += 1);
-                part.records.write_json_line(&record)?;
+                part.report.bytes_in += paper.bytes_in;
+                part.report.stage_seconds.iter_mut().zip(paper.seconds).for_each(|(a, b)| *a += b);
+                part.report.stage_papers[..paper.stages_entered].iter_mut().for_each(|n| *n += 1);
+                part.records.write_line(&paper.json)?;
             }
             Event::UnitEnd { read, read_seconds, size_on_disk } => {
                 let part = self.open.take().context("internal: a unit ended that never started")?;

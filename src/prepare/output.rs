@@ -93,6 +93,14 @@ impl AtomicFile {
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         self.writer.write_all(b"\n").with_context(|| format!("cannot write {}", self.path.display()))
     }
+
+    /// Writes `line` (one serialized value, no newline) and a newline.
+    pub fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        self.writer
+            .write_all(line)
+            .and_then(|()| self.writer.write_all(b"\n"))
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
 }
 
 impl Write for AtomicFile {
