@@ -16,7 +16,6 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use super::normalize::is_ascii_white_space;
-
 use crate::spec::data::NearDedup;
 
 /// Why a `NearDedup` configuration cannot run.
@@ -171,7 +170,7 @@ fn for_each_shingle(doc: &str, k: usize, mut f: impl FnMut(u64)) -> Option<()> {
 const ROLL: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The hash of every word of `doc`, as `split_whitespace` splits it, in one
-/// pass: ASCII bytes are classified by a table, other characters decoded.
+/// pass: an ASCII byte is tested as it is, any other character decoded.
 fn word_hashes(doc: &str) -> Vec<u64> {
     let bytes = doc.as_bytes();
     let mut hashes = Vec::new();
