@@ -1,7 +1,9 @@
 //! The `prepare` run: input units through the per-paper stages in parallel,
 //! one part file per unit (the resume grain), and the finishing pass of
-//! [`super::finish`] (dedup, split, ledger, waterfall, summary) over all
-//! parts in input order, taking each part as soon as it is complete.
+//! [`super::finish`] (dedup, split, ledger, waterfall, summary) over every
+//! record in input order, beside the workers: a unit's records as they are
+//! written when its manifest verdict is already known, otherwise its part
+//! once it is complete.
 //!
 //! Output directory layout:
 //! - `parts/NNNNNN-KEY.jsonl`: per-paper records of unit NNNNNN (renamed into
@@ -26,9 +28,7 @@ use super::metadata_table::MetadataTable;
 use super::output::{
     AtomicFile, ManifestCheck, MetadataSummary, PartRef, PrepareSummary, ShardManifest, UnitReport,
 };
-use super::paper::{
-    process_paper, stages_entered, PaperContext, PaperRecord, StageSeconds, PER_PAPER_STAGES,
-};
+use super::paper::{process_paper, stages_entered, PaperContext, PaperRecord, StageSeconds};
 use super::stream::{ordered_map, Feed, Feeder};
 use crate::corpus::manifest::{manifest_next_to, read_manifest, Manifest, TarStamp, VerifiedTars};
 use crate::corpus::metadata::MetadataReadStats;
@@ -136,18 +136,13 @@ pub fn run(
     // Opened first: a bad near-dedup setting fails before hours of per-paper work.
     let finisher = Finisher::new(&manifest, out, workers)?;
     let verified = opts.verified_tars.clone().map(VerifiedTars::new);
-    let (send, receive) = std::sync::mpsc::channel();
+    let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
     let mut feed = FinishFeed::new(&manifest.parts, &todo, &parts_dir, send);
-    // The finishing pass takes each part as it completes, in input order, on
-    // its own thread: when the workers are done only the last unit is left.
+    // The finishing pass runs on its own thread beside the workers, in input
+    // order: when they are done, little is left to it (all of a hashed tar,
+    // whose verdict comes with its last byte).
     let (processed, finisher) = std::thread::scope(|scope| {
-        let finishing = scope.spawn(move || {
-            let mut finisher = finisher;
-            for part in receive {
-                finisher.add_unit(&part)?;
-            }
-            anyhow::Ok(finisher)
-        });
+        let finishing = scope.spawn(move || finish_as_handed(finisher, receive));
         let processed = feed.flush().and_then(|()| {
             process_units(&ctx, todo, verified.as_ref(), workers, &parts_dir, &bar, &mut feed)
         });
@@ -163,13 +158,65 @@ pub fn run(
     finisher.complete(out, UnitCounts { processed, resumed }, started)
 }
 
-/// Hands unit parts to the finishing pass in input order: a part as soon as
-/// it and every part before it are complete (resumed ones are from the start).
+/// The finishing pass's thread: everything `receive` hands over, in order.
+fn finish_as_handed<'a>(
+    mut finisher: Finisher<'a>,
+    receive: std::sync::mpsc::Receiver<FinishInput>,
+) -> Result<Finisher<'a>> {
+    use std::sync::mpsc::TryRecvError;
+    loop {
+        let input = match receive.try_recv() {
+            Ok(input) => input,
+            Err(TryRecvError::Disconnected) => break,
+            // Nothing waiting: judge the records taken so far rather than
+            // idle until a batch is full (a unit of 51 papers, one batch, was
+            // judged only after the workers were done).
+            Err(TryRecvError::Empty) => {
+                finisher.catch_up()?;
+                match receive.recv() {
+                    Ok(input) => input,
+                    Err(_) => break,
+                }
+            }
+        };
+        match input {
+            FinishInput::Part(part) => finisher.add_unit(&part)?,
+            FinishInput::Record(record) => finisher.add_record(*record)?,
+            FinishInput::UnitEnd(report) => finisher.end_unit(*report)?,
+        }
+    }
+    Ok(finisher)
+}
+
+/// What the finishing pass is handed, in input order.
+enum FinishInput {
+    /// A unit's part, complete on disk: resumed, or a unit whose manifest
+    /// verdict came only with its last byte (a mismatch drops its papers).
+    Part(PathBuf),
+    /// A record of the unit being written, handed over as it is written: its
+    /// verdict was known before its first paper.
+    Record(Box<PaperRecord>),
+    /// The end of that unit.
+    UnitEnd(Box<UnitReport>),
+}
+
+/// Messages the finishing pass may lag behind the writer. When it lags
+/// more, the writer waits, and the workers with it: memory stays bounded.
+const FINISH_QUEUE: usize = 64;
+
+/// Hands units to the finishing pass in input order. A unit whose verdict is
+/// known at its start and whose predecessors are all handed over streams its
+/// records as they are written (a run over one bulk tar would otherwise
+/// finish all of it after the workers are done); any other unit is handed
+/// over as its part, once it and every part before it are complete
+/// (resumed ones are from the start).
 struct FinishFeed {
     /// Unit index, part path without extension, whether it is complete.
     parts: Vec<(usize, PathBuf, bool)>,
     next: usize,
-    send: std::sync::mpsc::Sender<PathBuf>,
+    /// The unit at `next` streams its records.
+    streaming: bool,
+    send: std::sync::mpsc::SyncSender<FinishInput>,
 }
 
 impl FinishFeed {
@@ -177,17 +224,34 @@ impl FinishFeed {
         parts: &[PartRef],
         todo: &[UnitTask],
         parts_dir: &Path,
-        send: std::sync::mpsc::Sender<PathBuf>,
+        send: std::sync::mpsc::SyncSender<FinishInput>,
     ) -> Self {
         let pending: std::collections::HashSet<usize> = todo.iter().map(|t| t.index).collect();
         let parts =
             parts.iter().map(|p| (p.index, parts_dir.join(&p.name), !pending.contains(&p.index))).collect();
-        Self { parts, next: 0, send }
+        Self { parts, next: 0, streaming: false, send }
     }
 
-    /// Unit `index` is complete on disk.
-    fn completed(&mut self, index: usize) -> Result<()> {
-        if let Some(part) = self.parts.iter_mut().skip(self.next).find(|(i, _, _)| *i == index) {
+    /// Unit `index` starts being written; `verdict_known` when no md5 check
+    /// is left to come with its last byte.
+    fn started(&mut self, index: usize, verdict_known: bool) {
+        self.streaming = verdict_known && self.parts.get(self.next).is_some_and(|(i, _, _)| *i == index);
+    }
+
+    /// A record of the unit being written (and already in its part).
+    fn record(&mut self, record: PaperRecord) -> Result<()> {
+        if self.streaming {
+            self.send(FinishInput::Record(Box::new(record)))?;
+        }
+        Ok(())
+    }
+
+    /// Unit `index` is complete on disk, with `report`.
+    fn completed(&mut self, index: usize, report: UnitReport) -> Result<()> {
+        if std::mem::take(&mut self.streaming) {
+            self.send(FinishInput::UnitEnd(Box::new(report)))?;
+            self.next += 1;
+        } else if let Some(part) = self.parts.iter_mut().skip(self.next).find(|(i, _, _)| *i == index) {
             part.2 = true;
         }
         self.flush()
@@ -195,10 +259,15 @@ impl FinishFeed {
 
     fn flush(&mut self) -> Result<()> {
         while let Some((_, path, true)) = self.parts.get(self.next) {
-            self.send.send(path.clone()).map_err(|_| anyhow::anyhow!("the finishing pass stopped"))?;
+            let part = FinishInput::Part(path.clone());
+            self.send(part)?;
             self.next += 1;
         }
         Ok(())
+    }
+
+    fn send(&self, input: FinishInput) -> Result<()> {
+        self.send.send(input).map_err(|_| anyhow::anyhow!("the finishing pass stopped"))
     }
 }
 
@@ -381,16 +450,16 @@ enum Event {
 /// spent in series.
 struct PaperLine {
     json: Vec<u8>,
-    bytes_in: u64,
-    stages_entered: usize,
+    /// The record itself, for a unit whose records stream to the finishing pass.
+    record: PaperRecord,
     seconds: StageSeconds,
 }
 
 impl PaperLine {
-    fn new(record: &PaperRecord, seconds: StageSeconds) -> Result<Self> {
-        let json = serde_json::to_vec(record)
+    fn new(record: PaperRecord, seconds: StageSeconds) -> Result<Self> {
+        let json = serde_json::to_vec(&record)
             .with_context(|| format!("internal: cannot serialize the record of {}", record.id))?;
-        Ok(Self { json, bytes_in: record.bytes_in, stages_entered: stages_entered(record), seconds })
+        Ok(Self { json, record, seconds })
     }
 }
 
@@ -416,7 +485,7 @@ fn process_units(
         |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, verified, feeder),
         |raw: RawPaper| {
             let (record, seconds) = process_paper(ctx, raw)?;
-            PaperLine::new(&record, seconds).map(Event::Paper)
+            PaperLine::new(record, seconds).map(Event::Paper)
         },
         |event| writer.write(event),
     )?;
@@ -505,20 +574,11 @@ impl PartWriter<'_> {
             Event::UnitStart { index, label, name, expected_md5, stamp } => {
                 let [records_path, report_path] = part_paths(self.parts_dir, &name);
                 self.bar.set_message(label.clone());
+                self.feed.started(index, expected_md5.is_err());
                 self.open = Some(OpenPart {
                     records: AtomicFile::create(&records_path)?,
                     report_path,
-                    report: UnitReport {
-                        index,
-                        label,
-                        papers: 0,
-                        bytes_in: 0,
-                        manifest: ManifestCheck::NotChecked,
-                        read_errors: Vec::new(),
-                        stage_seconds: [0.0; PER_PAPER_STAGES],
-                        stage_papers: [0; PER_PAPER_STAGES],
-                        read_seconds: 0.0,
-                    },
+                    report: UnitReport::new(index, label),
                     expected_md5,
                     stamp,
                 });
@@ -526,16 +586,17 @@ impl PartWriter<'_> {
             Event::Paper(paper) => {
                 let part = self.open.as_mut().context("internal: a paper arrived outside any unit")?;
                 part.report.papers += 1;
-                part.report.bytes_in += paper.bytes_in;
+                part.report.bytes_in += paper.record.bytes_in;
                 part.report.stage_seconds.iter_mut().zip(paper.seconds).for_each(|(a, b)| *a += b);
-                part.report.stage_papers[..paper.stages_entered].iter_mut().for_each(|n| *n += 1);
+                part.report.stage_papers[..stages_entered(&paper.record)].iter_mut().for_each(|n| *n += 1);
                 part.records.write_line(&paper.json)?;
+                self.feed.record(paper.record)?;
             }
             Event::UnitEnd { read, read_seconds, size_on_disk } => {
                 let part = self.open.take().context("internal: a unit ended that never started")?;
                 let index = part.report.index;
-                part.complete(read, read_seconds)?;
-                self.feed.completed(index)?;
+                let report = part.complete(read, read_seconds)?;
+                self.feed.completed(index, report)?;
                 self.bar.set_message(String::new());
                 self.bar.inc(size_on_disk);
                 self.completed += 1;
@@ -546,7 +607,8 @@ impl PartWriter<'_> {
 }
 
 impl OpenPart {
-    fn complete(mut self, read: UnitReadReport, read_seconds: f64) -> Result<()> {
+    /// Writes the unit's report and commits its part; returns the report.
+    fn complete(mut self, read: UnitReadReport, read_seconds: f64) -> Result<UnitReport> {
         let report = &mut self.report;
         report.read_seconds = read_seconds;
         for error in &read.errors {
@@ -574,7 +636,8 @@ impl OpenPart {
             );
         }
         crate::io::write_json_atomic(&self.report_path, &self.report)?;
-        self.records.commit()
+        self.records.commit()?;
+        Ok(self.report)
     }
 }
 
@@ -608,28 +671,68 @@ mod tests {
         assert_eq!(parse_shard(text).ok(), want);
     }
 
+    fn handed_over(receive: &std::sync::mpsc::Receiver<FinishInput>) -> Vec<String> {
+        receive
+            .try_iter()
+            .map(|input| match input {
+                FinishInput::Part(p) => p.file_name().unwrap().to_string_lossy().into_owned(),
+                FinishInput::Record(r) => format!("record {}", r.id),
+                FinishInput::UnitEnd(report) => format!("end {}", report.index),
+            })
+            .collect()
+    }
+
+    fn paper(id: &str) -> PaperRecord {
+        PaperRecord { id: id.into(), bytes_in: 1, dropped: None, chars_after: Vec::new(), doc: None }
+    }
+
     #[test]
     fn parts_reach_the_finishing_pass_in_input_order_resumed_ones_in_their_place() {
         let parts: Vec<PartRef> = (0..5).map(|index| PartRef { index, name: format!("p{index}") }).collect();
         let unit = InputUnit::PaperFiles { files: Vec::new() };
         let todo: Vec<UnitTask> =
             [1, 3, 4].into_iter().map(|index| UnitTask { index, unit: &unit, name: String::new() }).collect();
-        let (send, receive) = std::sync::mpsc::channel();
+        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
         let mut feed = FinishFeed::new(&parts, &todo, Path::new("parts"), send);
-        let sent = |receive: &std::sync::mpsc::Receiver<PathBuf>| -> Vec<String> {
-            receive.try_iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
-        };
+        let report = |index| UnitReport::new(index, String::new());
         feed.flush().unwrap();
-        assert_eq!(sent(&receive), ["p0"], "the resumed part before the first pending one");
-        feed.completed(1).unwrap();
-        assert_eq!(sent(&receive), ["p1", "p2"], "a completed part releases the resumed one after it");
-        feed.completed(4).unwrap();
-        assert!(sent(&receive).is_empty(), "part 4 waits for part 3");
-        feed.completed(3).unwrap();
-        assert_eq!(sent(&receive), ["p3", "p4"]);
-        let (send, receive) = std::sync::mpsc::channel();
+        assert_eq!(handed_over(&receive), ["p0"], "the resumed part before the first pending one");
+        feed.started(1, false);
+        feed.record(paper("a")).unwrap();
+        assert!(handed_over(&receive).is_empty(), "a unit whose verdict is to come is not streamed");
+        feed.completed(1, report(1)).unwrap();
+        assert_eq!(handed_over(&receive), ["p1", "p2"], "a completed part releases the resumed one after it");
+        feed.started(3, true);
+        feed.record(paper("b")).unwrap();
+        feed.record(paper("c")).unwrap();
+        assert_eq!(handed_over(&receive), ["record b", "record c"], "a unit with its verdict streams");
+        feed.completed(3, report(3)).unwrap();
+        assert_eq!(handed_over(&receive), ["end 3"]);
+        feed.started(4, true);
+        feed.record(paper("d")).unwrap();
+        feed.completed(4, report(4)).unwrap();
+        assert_eq!(handed_over(&receive), ["record d", "end 4"]);
+        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
         drop(receive);
         let mut feed = FinishFeed::new(&parts, &[], Path::new("parts"), send);
         assert!(feed.flush().is_err(), "a finishing pass that stopped fails the writer");
+    }
+
+    #[test]
+    fn only_the_unit_next_in_line_streams() {
+        let parts: Vec<PartRef> = (0..3).map(|index| PartRef { index, name: format!("p{index}") }).collect();
+        let unit = InputUnit::PaperFiles { files: Vec::new() };
+        let todo: Vec<UnitTask> =
+            [0, 1, 2].into_iter().map(|index| UnitTask { index, unit: &unit, name: String::new() }).collect();
+        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
+        let mut feed = FinishFeed::new(&parts, &todo, Path::new("parts"), send);
+        feed.started(1, true);
+        feed.record(paper("early")).unwrap();
+        feed.completed(1, UnitReport::new(1, String::new())).unwrap();
+        assert!(handed_over(&receive).is_empty(), "unit 1 must wait for unit 0");
+        feed.started(0, true);
+        feed.record(paper("first")).unwrap();
+        feed.completed(0, UnitReport::new(0, String::new())).unwrap();
+        assert_eq!(handed_over(&receive), ["record first", "end 0", "p1"]);
     }
 }

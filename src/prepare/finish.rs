@@ -4,10 +4,10 @@
 //! two tables also as Parquet, [`super::parquet`]) and `summary.json`
 //! (written last, so its presence means the outputs are whole).
 //!
-//! `run` applies it to its own parts as each is written (a [`Finisher`] fed
-//! in input order beside the workers, so only the last unit is left to
-//! finish when they are done) and `merge` to the union of every shard's
-//! parts, which is why dedup across shards is exact.
+//! `run` applies it to its own records as they are written (a [`Finisher`]
+//! fed in input order beside the workers, so little is left to finish when
+//! they are done) and `merge` to the union of every shard's parts, which is
+//! why dedup across shards is exact.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -97,6 +97,9 @@ pub struct Finisher<'a> {
     near: Option<NearDupIndex>,
     /// Computes a batch's near-duplicate signatures; `None` on one worker.
     pool: Option<rayon::ThreadPool>,
+    /// Records of the current unit not judged yet, and their text bytes.
+    batch: Vec<PaperRecord>,
+    batch_bytes: usize,
     /// Ids of the documents the near-duplicate index kept, in its order.
     near_kept: Vec<String>,
     waterfall: Vec<YieldRow>,
@@ -137,6 +140,8 @@ impl<'a> Finisher<'a> {
                 ),
                 _ => None,
             },
+            batch: Vec::new(),
+            batch_bytes: 0,
             near_kept: Vec::new(),
             waterfall: LedgerStage::WATERFALL
                 .iter()
@@ -179,13 +184,38 @@ impl<'a> Finisher<'a> {
 
     /// The next unit's part (its path without extension), once it is complete on disk.
     pub fn add_unit(&mut self, part: &Path) -> Result<()> {
-        let clock = Instant::now();
-        let added = self.add_unit_records(part);
-        self.busy += clock.elapsed();
-        added
+        self.timed(|pass| pass.read_unit(part))
     }
 
-    fn add_unit_records(&mut self, part: &Path) -> Result<()> {
+    /// The next record of a unit handed over as it is written rather than
+    /// read back from its part (see `driver`): one whose manifest verdict was
+    /// known before its first paper, so no record needs the verdict applied.
+    pub fn add_record(&mut self, record: PaperRecord) -> Result<()> {
+        self.timed(|pass| pass.stage(record))
+    }
+
+    /// Judges the records taken so far without waiting for a full batch
+    /// (the verdicts do not depend on where batches end).
+    pub fn catch_up(&mut self) -> Result<()> {
+        self.timed(Self::judge_batch)
+    }
+
+    /// The end of the unit whose records [`Self::add_record`] took.
+    pub fn end_unit(&mut self, report: UnitReport) -> Result<()> {
+        if matches!(report.manifest, ManifestCheck::Mismatch { .. }) {
+            bail!("internal: the records of {} were judged before its md5 verdict", report.label);
+        }
+        self.timed(|pass| pass.close_unit(report))
+    }
+
+    fn timed(&mut self, work: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let clock = Instant::now();
+        let done = work(self);
+        self.busy += clock.elapsed();
+        done
+    }
+
+    fn read_unit(&mut self, part: &Path) -> Result<()> {
         let report_path = part.with_extension("unit.json");
         let records_path = part.with_extension("jsonl");
         let report: UnitReport =
@@ -194,8 +224,6 @@ impl<'a> Finisher<'a> {
             })?)
             .with_context(|| format!("{} is damaged; delete it and rerun", report_path.display()))?;
         let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
-        let mut batch = Vec::new();
-        let mut batch_bytes = 0;
         for line in open_lines(&records_path)?.lines() {
             let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
             let mut record: PaperRecord = serde_json::from_str(&line)
@@ -203,14 +231,33 @@ impl<'a> Finisher<'a> {
             if mismatch {
                 apply_manifest_mismatch(&mut record);
             }
-            batch_bytes += record.doc.as_ref().map_or(0, |d| d.text.len());
-            batch.push(record);
-            if batch.len() == BATCH_RECORDS || batch_bytes >= BATCH_TEXT_BYTES {
-                self.add_papers(std::mem::take(&mut batch))?;
-                batch_bytes = 0;
-            }
+            self.stage(record)?;
         }
-        self.add_papers(batch)?;
+        self.close_unit(report)
+    }
+
+    /// Adds `record` to the batch, judging the batch when it is full.
+    fn stage(&mut self, record: PaperRecord) -> Result<()> {
+        self.batch_bytes += record.doc.as_ref().map_or(0, |d| d.text.len());
+        self.batch.push(record);
+        if self.batch.len() == BATCH_RECORDS || self.batch_bytes >= BATCH_TEXT_BYTES {
+            self.judge_batch()?;
+        }
+        Ok(())
+    }
+
+    fn judge_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.batch_bytes = 0;
+        let records = std::mem::take(&mut self.batch);
+        self.add_papers(records)
+    }
+
+    /// Judges what is left of the unit's records and adds its report.
+    fn close_unit(&mut self, report: UnitReport) -> Result<()> {
+        self.judge_batch()?;
         self.stage_seconds.iter_mut().zip(report.stage_seconds).for_each(|(a, b)| *a += b);
         self.stage_papers.iter_mut().zip(report.stage_papers).for_each(|(a, b)| *a += b);
         self.summary.timings.read_seconds += report.read_seconds;

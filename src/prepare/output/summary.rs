@@ -43,6 +43,23 @@ pub struct UnitReport {
     pub read_seconds: f64,
 }
 
+impl UnitReport {
+    /// The report of unit `index` before its first paper.
+    pub fn new(index: usize, label: String) -> Self {
+        Self {
+            index,
+            label,
+            papers: 0,
+            bytes_in: 0,
+            manifest: ManifestCheck::NotChecked,
+            read_errors: Vec::new(),
+            stage_seconds: [0.0; PER_PAPER_STAGES],
+            stage_papers: [0; PER_PAPER_STAGES],
+            read_seconds: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRef {
     pub index: usize,
