@@ -266,6 +266,11 @@ impl FinishFeed {
         Ok(())
     }
 
+    /// The unit being written streams its records.
+    fn streaming(&self) -> bool {
+        self.streaming
+    }
+
     fn send(&self, input: FinishInput) -> Result<()> {
         self.send.send(input).map_err(|_| anyhow::anyhow!("the finishing pass stopped"))
     }
@@ -466,8 +471,8 @@ impl PaperLine {
 /// Streams every paper of `units` through the per-paper stages: one reader
 /// thread (this unit's papers, then the next unit's: no barrier between
 /// units), `workers` threads taking papers as they come (the largest waiting
-/// first), and this thread writing each unit's part in input order. Returns
-/// the number of units completed.
+/// first), this thread writing each unit's part in input order, and one
+/// thread making the parts durable. Returns the number of units completed.
 fn process_units(
     ctx: &PaperContext,
     units: Vec<UnitTask>,
@@ -477,20 +482,34 @@ fn process_units(
     bar: &ProgressBar,
     feed: &mut FinishFeed,
 ) -> Result<usize> {
-    let mut writer = PartWriter { parts_dir, bar, feed, open: None, completed: 0 };
-    let capacity = workers * IN_FLIGHT_PER_WORKER + 2;
-    ordered_map(
-        workers,
-        capacity,
-        |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, verified, feeder),
-        |raw: RawPaper| {
-            let (record, seconds) = process_paper(ctx, raw)?;
-            PaperLine::new(record, seconds).map(Event::Paper)
-        },
-        |event| writer.write(event),
-    )?;
-    Ok(writer.completed)
+    let (commits, pending) = std::sync::mpsc::sync_channel(PARTS_COMMITTING);
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(move || pending.into_iter().try_for_each(PartCommit::run));
+        let mut writer = PartWriter { parts_dir, bar, feed, open: None, completed: 0, commits };
+        let capacity = workers * IN_FLIGHT_PER_WORKER + 2;
+        let written = ordered_map(
+            workers,
+            capacity,
+            |feeder: &Feeder<'_, RawPaper, Event>| read_units(ctx, &units, verified, feeder),
+            |raw: RawPaper| {
+                let (record, seconds) = process_paper(ctx, raw)?;
+                PaperLine::new(record, seconds).map(Event::Paper)
+            },
+            |event| writer.write(event),
+        );
+        let completed = writer.completed;
+        drop(writer);
+        let committed =
+            committer.join().unwrap_or_else(|_| bail!("internal: the thread that commits parts panicked"));
+        // The committer's error first: it is why the writer could not hand it a part.
+        committed?;
+        written?;
+        Ok(completed)
+    })
 }
+
+/// Parts written and waiting for their sync, beyond which the writer waits.
+const PARTS_COMMITTING: usize = 8;
 
 /// The reader thread: every unit's papers in stored order, framed by unit markers.
 fn read_units(
@@ -558,6 +577,8 @@ struct PartWriter<'a> {
     feed: &'a mut FinishFeed,
     open: Option<OpenPart>,
     completed: usize,
+    /// To the thread that syncs parts nothing waits to read back.
+    commits: std::sync::mpsc::SyncSender<PartCommit>,
 }
 
 struct OpenPart {
@@ -595,7 +616,17 @@ impl PartWriter<'_> {
             Event::UnitEnd { read, read_seconds, size_on_disk } => {
                 let part = self.open.take().context("internal: a unit ended that never started")?;
                 let index = part.report.index;
-                let report = part.complete(read, read_seconds)?;
+                let (report, commit) = part.close(read, read_seconds);
+                if self.feed.streaming() {
+                    // The finishing pass has its records: syncing the part
+                    // (0.5–190 ms measured on this VM's disk, more on network
+                    // file systems) must not hold the workers' results back.
+                    self.commits
+                        .send(commit)
+                        .map_err(|_| anyhow::anyhow!("the thread that commits parts stopped"))?;
+                } else {
+                    commit.run()?;
+                }
                 self.feed.completed(index, report)?;
                 self.bar.set_message(String::new());
                 self.bar.inc(size_on_disk);
@@ -607,8 +638,8 @@ impl PartWriter<'_> {
 }
 
 impl OpenPart {
-    /// Writes the unit's report and commits its part; returns the report.
-    fn complete(mut self, read: UnitReadReport, read_seconds: f64) -> Result<UnitReport> {
+    /// The unit's report, and its part ready to commit.
+    fn close(mut self, read: UnitReadReport, read_seconds: f64) -> (UnitReport, PartCommit) {
         let report = &mut self.report;
         report.read_seconds = read_seconds;
         for error in &read.errors {
@@ -635,9 +666,24 @@ impl OpenPart {
                 report.label
             );
         }
+        let commit = PartCommit { records: self.records, report_path: self.report_path, report: self.report };
+        (commit.report.clone(), commit)
+    }
+}
+
+/// A unit's part, written and waiting to be made durable: its report, then
+/// its records synced and renamed into place (their presence marks the unit
+/// complete for a rerun).
+struct PartCommit {
+    records: AtomicFile,
+    report_path: PathBuf,
+    report: UnitReport,
+}
+
+impl PartCommit {
+    fn run(self) -> Result<()> {
         crate::io::write_json_atomic(&self.report_path, &self.report)?;
-        self.records.commit()?;
-        Ok(self.report)
+        self.records.commit()
     }
 }
 
