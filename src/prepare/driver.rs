@@ -728,18 +728,24 @@ mod tests {
             .collect()
     }
 
+    /// A feed over units 0..units, of which `pending` are processed (the rest resumed).
+    fn feed_over(units: usize, pending: &[usize]) -> (FinishFeed, std::sync::mpsc::Receiver<FinishInput>) {
+        let parts: Vec<PartRef> =
+            (0..units).map(|index| PartRef { index, name: format!("p{index}") }).collect();
+        let unit = InputUnit::PaperFiles { files: Vec::new() };
+        let todo: Vec<UnitTask> =
+            pending.iter().map(|&index| UnitTask { index, unit: &unit, name: String::new() }).collect();
+        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
+        (FinishFeed::new(&parts, &todo, Path::new("parts"), send), receive)
+    }
+
     fn paper(id: &str) -> PaperRecord {
         PaperRecord { id: id.into(), bytes_in: 1, dropped: None, chars_after: Vec::new(), doc: None }
     }
 
     #[test]
     fn parts_reach_the_finishing_pass_in_input_order_resumed_ones_in_their_place() {
-        let parts: Vec<PartRef> = (0..5).map(|index| PartRef { index, name: format!("p{index}") }).collect();
-        let unit = InputUnit::PaperFiles { files: Vec::new() };
-        let todo: Vec<UnitTask> =
-            [1, 3, 4].into_iter().map(|index| UnitTask { index, unit: &unit, name: String::new() }).collect();
-        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
-        let mut feed = FinishFeed::new(&parts, &todo, Path::new("parts"), send);
+        let (mut feed, receive) = feed_over(5, &[1, 3, 4]);
         let report = |index| UnitReport::new(index, String::new());
         feed.flush().unwrap();
         assert_eq!(handed_over(&receive), ["p0"], "the resumed part before the first pending one");
@@ -758,20 +764,14 @@ mod tests {
         feed.record(paper("d")).unwrap();
         feed.completed(4, report(4)).unwrap();
         assert_eq!(handed_over(&receive), ["record d", "end 4"]);
-        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
+        let (mut feed, receive) = feed_over(5, &[]);
         drop(receive);
-        let mut feed = FinishFeed::new(&parts, &[], Path::new("parts"), send);
         assert!(feed.flush().is_err(), "a finishing pass that stopped fails the writer");
     }
 
     #[test]
     fn only_the_unit_next_in_line_streams() {
-        let parts: Vec<PartRef> = (0..3).map(|index| PartRef { index, name: format!("p{index}") }).collect();
-        let unit = InputUnit::PaperFiles { files: Vec::new() };
-        let todo: Vec<UnitTask> =
-            [0, 1, 2].into_iter().map(|index| UnitTask { index, unit: &unit, name: String::new() }).collect();
-        let (send, receive) = std::sync::mpsc::sync_channel(FINISH_QUEUE);
-        let mut feed = FinishFeed::new(&parts, &todo, Path::new("parts"), send);
+        let (mut feed, receive) = feed_over(3, &[0, 1, 2]);
         feed.started(1, true);
         feed.record(paper("early")).unwrap();
         feed.completed(1, UnitReport::new(1, String::new())).unwrap();
