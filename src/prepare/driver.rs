@@ -166,19 +166,17 @@ fn finish_as_handed<'a>(
     use std::sync::mpsc::TryRecvError;
     loop {
         let input = match receive.try_recv() {
-            Ok(input) => input,
-            Err(TryRecvError::Disconnected) => break,
+            Ok(input) => Some(input),
+            Err(TryRecvError::Disconnected) => None,
             // Nothing waiting: judge the records taken so far rather than
             // idle until a batch is full (a unit of 51 papers, one batch, was
             // judged only after the workers were done).
             Err(TryRecvError::Empty) => {
                 finisher.catch_up()?;
-                match receive.recv() {
-                    Ok(input) => input,
-                    Err(_) => break,
-                }
+                receive.recv().ok()
             }
         };
+        let Some(input) = input else { break };
         match input {
             FinishInput::Part(part) => finisher.add_unit(&part)?,
             FinishInput::Record(record) => finisher.add_record(*record)?,

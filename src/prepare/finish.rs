@@ -19,9 +19,9 @@ use anyhow::{bail, Context, Result};
 use super::dedup::{split_for, ExactDedup};
 use super::neardup::{NearDupIndex, NEAR_DEDUP_SEED};
 use super::output::{
-    open_lines, stage_name, write_csv_rows, AtomicFile, Document, LedgerRow, ManifestCheck, PrepareSummary,
-    ShardManifest, Split, StageTime, Timings, UnitReport, YieldRow, DOCUMENTS_FILE, LEDGER_FILE,
-    LEDGER_PARQUET_FILE, SUMMARY_FILE, YIELD_FILE, YIELD_PARQUET_FILE,
+    open_lines, stage_name, write_csv_rows, AtomicFile, Document, LedgerRow, PrepareSummary, ShardManifest,
+    Split, StageTime, Timings, UnitReport, YieldRow, DOCUMENTS_FILE, LEDGER_FILE, LEDGER_PARQUET_FILE,
+    SUMMARY_FILE, YIELD_FILE, YIELD_PARQUET_FILE,
 };
 use super::paper::{DocumentDraft, PaperRecord, StageSeconds, PER_PAPER_STAGES};
 use super::parquet::{write_parquet_rows, ParquetTable};
@@ -202,7 +202,7 @@ impl<'a> Finisher<'a> {
 
     /// The end of the unit whose records [`Self::add_record`] took.
     pub fn end_unit(&mut self, report: UnitReport) -> Result<()> {
-        if matches!(report.manifest, ManifestCheck::Mismatch { .. }) {
+        if report.manifest.is_mismatch() {
             bail!("internal: the records of {} were judged before its md5 verdict", report.label);
         }
         self.timed(|pass| pass.close_unit(report))
@@ -223,7 +223,7 @@ impl<'a> Finisher<'a> {
                 format!("cannot read {}; rerun the shard that wrote it", report_path.display())
             })?)
             .with_context(|| format!("{} is damaged; delete it and rerun", report_path.display()))?;
-        let mismatch = matches!(report.manifest, ManifestCheck::Mismatch { .. });
+        let mismatch = report.manifest.is_mismatch();
         for line in open_lines(&records_path)?.lines() {
             let line = line.with_context(|| format!("cannot read {}", records_path.display()))?;
             let mut record: PaperRecord = serde_json::from_str(&line)

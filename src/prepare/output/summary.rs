@@ -26,6 +26,13 @@ pub enum ManifestCheck {
     },
 }
 
+impl ManifestCheck {
+    /// The tar differs from the manifest: its papers cannot be trusted.
+    pub fn is_mismatch(&self) -> bool {
+        matches!(self, Self::Mismatch { .. })
+    }
+}
+
 /// Written next to each part: what reading the unit found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitReport {
