@@ -44,7 +44,11 @@ pub fn strip_control(text: &str) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
-    while at < bytes.len() {
+    loop {
+        at = next_control_candidate(bytes, at);
+        if at >= bytes.len() {
+            break;
+        }
         let (len, replacement) = match bytes[at] {
             b'\r' if bytes.get(at + 1) == Some(&b'\n') => (1, ""),
             b'\r' => (1, "\n"),
@@ -73,6 +77,24 @@ pub fn strip_control(text: &str) -> Cow<'_, str> {
             Cow::Owned(out)
         }
     }
+}
+
+/// The first byte at or after `from` that [`strip_control`] may act at (a
+/// control character but newline and tab, DEL, and the lead bytes of C1
+/// controls and the byte-order mark), or the end of `bytes`. A paper has
+/// none in most 32-byte chunks, and a chunk is cleared by a branch-free test
+/// the compiler vectorizes, where a `match` per byte took 2.2% of a prepare run.
+fn next_control_candidate(bytes: &[u8], from: usize) -> usize {
+    const CHUNK: usize = 32;
+    let candidate = |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') | (b == 0x7f) | (b == 0xc2) | (b == 0xef);
+    let mut at = from;
+    for chunk in bytes[from.min(bytes.len())..].chunks(CHUNK) {
+        if chunk.iter().fold(false, |any, &b| any | candidate(b)) {
+            return at + chunk.iter().position(|&b| candidate(b)).unwrap_or(0);
+        }
+        at += chunk.len();
+    }
+    bytes.len()
 }
 
 /// NFC composes (`e` + U+0301 → `é`); NFKC also folds compatibility forms
@@ -448,6 +470,32 @@ mod tests {
                     alphabet[(state % alphabet.len() as u64) as usize]
                 })
                 .collect();
+            assert_eq!(strip_control(&text), strip_control_by_chars(&text), "{text:?}");
+        }
+    }
+
+    /// Long plain runs with a few controls, so whole chunks are cleared and
+    /// controls (multi-byte ones and CRLF too) fall on and across chunk edges.
+    #[test]
+    fn strip_control_agrees_with_the_char_rule_on_sparse_controls() {
+        const SPECIALS: &[&str] =
+            &["\r\n", "\r", "\u{0}", "\u{7f}", "\u{85}", "\u{9f}", "\u{feff}", "°", "ﬁ", "\n", "\t"];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut text = "x".repeat(next(130));
+            for _ in 0..next(4) {
+                let mut at = next(text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, SPECIALS[next(SPECIALS.len())]);
+            }
             assert_eq!(strip_control(&text), strip_control_by_chars(&text), "{text:?}");
         }
     }

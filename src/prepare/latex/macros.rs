@@ -9,8 +9,8 @@
 //! `\DeclareMathOperator`, `\let`), and nothing that needs a TeX engine.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::comments::strip_comments;
