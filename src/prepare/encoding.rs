@@ -50,15 +50,10 @@ fn decode_strict(
         .ok_or(DropReason::Undecodable)
 }
 
-/// Decodes the members extraction reads (`wanted`), in archive order.
-pub fn decode_members(
-    members: &[Member],
-    mode: EncodingMode,
-    wanted: fn(&str) -> bool,
-) -> Result<Vec<DecodedMember>, DropReason> {
+/// Decodes the members validation held (those extraction reads), in archive order.
+pub fn decode_members(members: &[Member], mode: EncodingMode) -> Result<Vec<DecodedMember>, DropReason> {
     members
         .iter()
-        .filter(|m| wanted(&m.name))
         .map(|m| {
             let (text, encoding) = match mode {
                 EncodingMode::Replace => decode_replace(&m.bytes),
@@ -113,14 +108,12 @@ mod tests {
     }
 
     #[test]
-    fn only_tex_members_are_decoded_and_labelled_in_order() {
+    fn members_are_decoded_and_labelled_in_order() {
         let members = vec![
             Member { name: "a.tex".into(), bytes: b"plain".to_vec() },
-            Member { name: "fig.pdf".into(), bytes: vec![0xff, 0] },
             Member { name: "b.tex".into(), bytes: LATIN1.to_vec() },
         ];
-        let decoded =
-            decode_members(&members, EncodingMode::Detect, crate::prepare::validate::is_tex_member).unwrap();
+        let decoded = decode_members(&members, EncodingMode::Detect).unwrap();
         assert_eq!(decoded.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["a.tex", "b.tex"]);
         assert_eq!(encoding_label(&decoded), "UTF-8+windows-1252");
     }

@@ -169,14 +169,15 @@ pub fn process_paper(ctx: &PaperContext, raw: RawPaper) -> Result<(PaperRecord, 
             anyhow::bail!("internal: {} passed the metadata filter but was not read", raw.id)
         }
     };
-    let source = match validate_source(&bytes, &raw.id, &cfg.validation) {
+    let reads = extraction_reads(cfg.extraction.mode);
+    let source = match validate_source(&bytes, &raw.id, &cfg.validation, reads) {
         Ok(source) => source,
         Err(reason) => return Ok(p.leave(reason)),
     };
     drop(bytes);
     p.pass(0);
 
-    let decoded = match decode_members(&source.members, cfg.encoding, extraction_reads(cfg.extraction.mode)) {
+    let decoded = match decode_members(&source.members, cfg.encoding) {
         Ok(decoded) => decoded,
         Err(reason) => return Ok(p.leave(reason)),
     };

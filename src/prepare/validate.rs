@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::io::Read;
 use std::rc::Rc;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::DropReason;
@@ -191,18 +191,29 @@ impl<R: Read> Read for CappedReader<R> {
 }
 
 /// Reads every member of a tar stream (decompressed on the fly), applying the
-/// safety rules and caps; only the kept members are ever held in memory.
-pub fn read_tar_members(tar: impl Read, v: &Validation) -> Result<Vec<Member>, DropReason> {
+/// safety rules and caps to all of them; only the members the later stages
+/// read (`reads`, by name) are held in memory. The others (figures, mostly:
+/// most of a paper's bytes) are decompressed and walked past, so that their
+/// damage and size still count, but never copied out.
+pub fn read_tar_members(
+    tar: impl Read,
+    v: &Validation,
+    reads: fn(&str) -> bool,
+) -> Result<Vec<Member>, DropReason> {
     let hit = Rc::new(Cell::new(false));
     let capped = CappedReader { inner: tar, left: v.max_paper_bytes, hit: Rc::clone(&hit) };
-    let scanned = scan_tar_members(capped, v);
+    let scanned = scan_tar_members(capped, v, reads);
     if hit.get() {
         return Err(DropReason::TooLarge);
     }
     scanned
 }
 
-fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, DropReason> {
+fn scan_tar_members(
+    reader: impl Read,
+    v: &Validation,
+    reads: fn(&str) -> bool,
+) -> Result<Vec<Member>, DropReason> {
     let mut archive = tar::Archive::new(reader);
     let (mut unsafe_member, mut too_large) = (false, false);
     let (mut count, mut total) = (0u64, 0u64);
@@ -228,6 +239,11 @@ fn scan_tar_members(reader: impl Read, v: &Validation) -> Result<Vec<Member>, Dr
         total = total.saturating_add(size);
         if size > v.max_member_bytes || total > v.max_paper_bytes {
             too_large = true;
+            continue;
+        }
+        if !(is_tex_member(&name) || reads(&name)) {
+            // The archive walks past the data on the next entry, failing as
+            // a short read would here. (LaTeX is always held: it decides `no-tex`.)
             continue;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -259,20 +275,27 @@ fn gunzip_prefix(bytes: &[u8], n: u64) -> Result<Vec<u8>, DropReason> {
     Ok(head)
 }
 
-/// Judges one paper's stored bytes. `id` names the member of a single-file submission.
-pub fn validate_source(raw: &[u8], id: &str, v: &Validation) -> Result<ValidSource, DropReason> {
+/// Judges one paper's stored bytes. `id` names the member of a single-file
+/// submission; `reads` picks the members of an archive the later stages read
+/// (see [`read_tar_members`]).
+pub fn validate_source(
+    raw: &[u8],
+    id: &str,
+    v: &Validation,
+    reads: fn(&str) -> bool,
+) -> Result<ValidSource, DropReason> {
     match sniff(raw) {
         Sniffed::Empty => Err(DropReason::Empty),
-        Sniffed::Tar => Ok(ValidSource { kind: SourceKind::Tar, members: read_tar_members(raw, v)? }),
+        Sniffed::Tar => Ok(ValidSource { kind: SourceKind::Tar, members: read_tar_members(raw, v, reads)? }),
         Sniffed::Gzip if looks_like_tar(&gunzip_prefix(raw, 512)?) => Ok(ValidSource {
             kind: SourceKind::TarGz,
-            members: read_tar_members(MultiGzDecoder::new(raw), v)?,
+            members: read_tar_members(MultiGzDecoder::new(raw), v, reads)?,
         }),
         Sniffed::Gzip => {
             let content = gunzip_capped(raw, v.max_paper_bytes)?;
-            judge_content(Cow::Owned(content), true, id, v)
+            judge_content(Cow::Owned(content), true, id, v, reads)
         }
-        _ => judge_content(Cow::Borrowed(raw), false, id, v),
+        _ => judge_content(Cow::Borrowed(raw), false, id, v, reads),
     }
 }
 
@@ -282,12 +305,13 @@ fn judge_content(
     gzipped: bool,
     id: &str,
     v: &Validation,
+    reads: fn(&str) -> bool,
 ) -> Result<ValidSource, DropReason> {
     match sniff(&content) {
         Sniffed::Empty => Err(DropReason::Empty),
         Sniffed::Tar => Ok(ValidSource {
             kind: if gzipped { SourceKind::TarGz } else { SourceKind::Tar },
-            members: read_tar_members(&content[..], v)?,
+            members: read_tar_members(&content[..], v, reads)?,
         }),
         Sniffed::Pdf => Err(DropReason::PdfOnly),
         Sniffed::PostScript => Err(DropReason::PostscriptOnly),
@@ -366,7 +390,7 @@ mod tests {
     const TEX: &[u8] = b"\\documentclass{article}\\begin{document}Hi\\end{document}";
 
     fn outcome(raw: &[u8], mode: ValidationMode) -> Result<(SourceKind, Vec<String>), DropReason> {
-        validate_source(raw, "math/0601001", &caps(mode))
+        validate_source(raw, "math/0601001", &caps(mode), |_| true)
             .map(|s| (s.kind, s.members.into_iter().map(|m| m.name).collect()))
     }
 
@@ -442,6 +466,51 @@ mod tests {
         ]));
         let got = outcome(&raw, ValidationMode::TarOnly).unwrap();
         assert_eq!(got.1, vec!["ms.tex".to_string()]);
+    }
+
+    /// Members the later stages do not read are walked past, not held, and
+    /// the paper's verdict does not change: damage or a cap hit inside such a
+    /// member (cut at every 64 bytes, gzipped or not, the gzip checksum
+    /// flipped) drops it exactly as when every member is read.
+    #[test]
+    fn members_not_read_are_not_held_and_judged_alike() {
+        const FIGURE: [u8; 1500] = [b'%'; 1500];
+        let tar = tar_of(&[file("ms.tex", TEX), file("fig.pdf", &FIGURE), file("defs.sty", b"\\def\\x{y}")]);
+        let mut inputs = vec![tar.clone(), gz(&tar)];
+        for cut in (0..tar.len()).step_by(64) {
+            inputs.push(tar[..cut].to_vec());
+            inputs.push(gz(&tar[..cut]));
+        }
+        let mut bad_crc = gz(&tar);
+        let crc = bad_crc.len() - 8;
+        bad_crc[crc] ^= 0xff;
+        inputs.push(bad_crc);
+        let verdict = |raw: &[u8], reads: fn(&str) -> bool, cap: u64| {
+            let v =
+                Validation { max_paper_bytes: cap, max_member_bytes: cap, ..caps(ValidationMode::TarOnly) };
+            validate_source(raw, "math/0601001", &v, reads)
+                .map(|s| (s.kind, s.members.into_iter().map(|m| m.name).collect::<Vec<_>>()))
+        };
+        let whole = |reads| verdict(&inputs[1], reads, 1 << 20).map(|(_, names)| names);
+        assert_eq!(whole(|_| true), Ok(vec!["ms.tex".into(), "fig.pdf".into(), "defs.sty".into()]));
+        assert_eq!(whole(|name| name.ends_with(".sty")), Ok(vec!["ms.tex".into(), "defs.sty".into()]));
+        let mut drops = 0;
+        for raw in &inputs {
+            for cap in [1 << 20, 1024] {
+                let all = verdict(raw, |_| true, cap);
+                let tex_only = verdict(raw, |name| name.ends_with(".sty"), cap);
+                drops += usize::from(all.is_err());
+                match (&all, &tex_only) {
+                    (Ok((kind, names)), Ok((kind_read, names_read))) => {
+                        assert_eq!(kind, kind_read);
+                        let read: Vec<_> = names.iter().filter(|n| *n != "fig.pdf").cloned().collect();
+                        assert_eq!(names_read, &read, "the .tex is always held");
+                    }
+                    _ => assert_eq!(all, tex_only, "{} bytes, cap {cap}", raw.len()),
+                }
+            }
+        }
+        assert!(drops > inputs.len(), "the damaged inputs were not all judged kept: {drops} drops");
     }
 
     #[test]
