@@ -9,7 +9,7 @@
 //! unsafe member → too large → no `.tex`.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::rc::Rc;
 
@@ -241,9 +241,11 @@ fn scan_tar_members(
             too_large = true;
             continue;
         }
+        // LaTeX is always held: it decides `no-tex`.
         if !(is_tex_member(&name) || reads(&name)) {
-            // The archive walks past the data on the next entry, failing as
-            // a short read would here. (LaTeX is always held: it decides `no-tex`.)
+            if read_past(&mut entry)? != size {
+                return Err(DropReason::Corrupt);
+            }
             continue;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -273,6 +275,26 @@ fn gunzip_prefix(bytes: &[u8], n: u64) -> Result<Vec<u8>, DropReason> {
     let mut head = Vec::new();
     MultiGzDecoder::new(bytes).take(n).read_to_end(&mut head).map_err(|_| DropReason::Corrupt)?;
     Ok(head)
+}
+
+/// Reads a member nobody keeps to its end; returns its length. Steps are
+/// 256 KiB: inflate copies the last 32 KiB of each call's output into its
+/// window, so the archive's own 32 KiB skip copied every byte a second time.
+fn read_past(member: &mut impl Read) -> Result<u64, DropReason> {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 256 << 10]);
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut len = 0;
+        loop {
+            match member.read(scratch) {
+                Ok(0) => return Ok(len),
+                Ok(n) => len += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(DropReason::Corrupt),
+            }
+        }
+    })
 }
 
 /// Judges one paper's stored bytes. `id` names the member of a single-file
