@@ -14,7 +14,7 @@ use whatlang::Lang;
 
 use super::normalize::{collapse_all, is_ascii_white_space};
 use crate::tex::math::math_spans;
-use crate::tex::scan::{control_seq, environment_name, indexed, is_word, skip_blanks};
+use crate::tex::scan::{control_seq, environment_name, indexed, is_word, next_where, skip_blanks};
 use crate::tex::watchdog;
 
 /// Released document layout.
@@ -192,10 +192,9 @@ fn mask_prose(text: &str) -> String {
             // above acts on, or the next math span.
             _ => {
                 let limit = math.peek().map_or(bytes.len(), |m| m.start.max(at + 1));
-                at = bytes[at + 1..limit]
-                    .iter()
-                    .position(|b| matches!(b, b'\\' | b'{' | b'}' | b'~'))
-                    .map_or(limit, |i| at + 1 + i);
+                at = next_where(&bytes[..limit], at + 1, |b| {
+                    (b == b'\\') | (b == b'{') | (b == b'}') | (b == b'~')
+                });
             }
         }
         while math.peek().is_some_and(|m| m.start < at) {

@@ -53,6 +53,23 @@ pub fn next_of(bytes: &[u8], from: usize, a: u8, b: u8) -> usize {
     bytes.get(from..).and_then(|rest| memchr::memchr2(a, b, rest)).map_or(bytes.len(), |i| from + i)
 }
 
+/// The first position at or after `from` whose byte is `wanted`, or the end
+/// of `bytes`: [`next_of`] for a set of more than two bytes. A 32-byte chunk
+/// without one is passed by a branch-free test the compiler vectorizes, where
+/// a test per byte with an early exit is not (a byte at a time cost the
+/// prose mask 3% and the control-character pass 2% of a prepare run).
+pub fn next_where(bytes: &[u8], from: usize, wanted: impl Fn(u8) -> bool) -> usize {
+    const CHUNK: usize = 32;
+    let mut at = from.min(bytes.len());
+    for chunk in bytes[at..].chunks(CHUNK) {
+        if chunk.iter().fold(false, |any, &b| any | wanted(b)) {
+            return at + chunk.iter().position(|&b| wanted(b)).unwrap_or(0);
+        }
+        at += chunk.len();
+    }
+    bytes.len()
+}
+
 /// Where the first `byte` (ASCII) of `text` is. `str::find(char)` searches
 /// short gaps a byte at a time, and the gaps between a paper's backslashes
 /// are short: memchr's vectorized search took the include, macro and
@@ -349,6 +366,28 @@ pub(crate) fn soup(state: &mut u64, pieces: &[&str], max_pieces: u64) -> String 
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// The chunked search finds what a byte-at-a-time search finds, from
+    /// every start, with wanted bytes on and across chunk edges.
+    #[test]
+    fn next_where_agrees_with_a_bytewise_search() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let wanted = |b: u8| matches!(b, b'\\' | b'{' | b'~');
+        for _ in 0..500 {
+            let text =
+                soup(&mut state, &["x", "abcdefghijklmnopqrstuvwxyz0123456789", "\\", "{", "~", "é"], 12);
+            let bytes = text.as_bytes();
+            for from in 0..=bytes.len() + 1 {
+                let bytewise = bytes
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|&(_, &b)| wanted(b))
+                    .map_or(bytes.len(), |(i, _)| i);
+                assert_eq!(next_where(bytes, from, wanted), bytewise, "{text:?} from {from}");
+            }
+        }
+    }
 
     #[rstest]
     #[case::word(r"\input{a}", false, "input", 6)]
