@@ -8,7 +8,7 @@ use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNo
 
 use crate::spec::data::{Normalization, UnicodeForm, WhitespaceMode};
 use crate::tex::math::math_spans;
-use crate::tex::scan::{control_seq, group_content, next_of, next_where};
+use crate::tex::scan::{control_seq, group_content, next_of, next_where, SCAN_CHUNK};
 
 /// Applies every normalization rule the spec switches on. A rule with
 /// nothing to change (the common case for each) hands its input on uncopied.
@@ -113,18 +113,15 @@ pub fn unicode_form(text: &str, form: UnicodeForm) -> Cow<'_, str> {
 /// the checks of those stretches combined; a paper is mostly ASCII, which the
 /// check otherwise decodes a character at a time (1.6% of a Y06 run).
 fn quick_check(text: &str, check: impl Fn(std::str::Chars<'_>) -> IsNormalized) -> IsNormalized {
-    const CHUNK: usize = 32;
     let bytes = text.as_bytes();
     let mut verdict = IsNormalized::Yes;
     let mut at = 0;
-    while at < bytes.len() {
-        let chunk = &bytes[at..(at + CHUNK).min(bytes.len())];
-        if chunk.is_ascii() {
-            at += chunk.len();
-            continue;
+    loop {
+        let start = next_where(bytes, at, |b| !b.is_ascii());
+        if start == bytes.len() {
+            break;
         }
-        let start = at + chunk.iter().position(|b| !b.is_ascii()).unwrap_or(0);
-        let end = bytes[start..].iter().position(u8::is_ascii).map_or(bytes.len(), |i| start + i);
+        let end = next_where(bytes, start, |b| b.is_ascii());
         match check(text[start..end].chars()) {
             IsNormalized::No => return IsNormalized::No,
             IsNormalized::Maybe => verdict = IsNormalized::Maybe,
@@ -169,7 +166,7 @@ fn rewrite_gaps(text: &str, separator: impl Fn(&str) -> &'static str) -> String 
     loop {
         if at >= tested_until {
             at = pass_word_gaps(bytes, at);
-            tested_until = at + WORD_GAP_CHUNK;
+            tested_until = at + SCAN_CHUNK;
         }
         let Some(skipped) = bytes[at..].iter().position(starts_space) else { break };
         let start = at + skipped;
@@ -219,8 +216,6 @@ const MAY_START_SPACE: [bool; 256] = {
     table
 };
 
-const WORD_GAP_CHUNK: usize = 32;
-
 /// From `at` (past the text's first byte), passes over the whole chunks whose
 /// only whitespace is single spaces followed by a word, gaps [`rewrite_gaps`]
 /// keeps as they are, and returns where the first other chunk starts. A
@@ -229,7 +224,7 @@ const WORD_GAP_CHUNK: usize = 32;
 /// prepare run.
 fn pass_word_gaps(bytes: &[u8], mut at: usize) -> usize {
     debug_assert!(at > 0, "a space at the text's start is trimmed, not kept");
-    while let Some(window) = bytes.get(at..at + WORD_GAP_CHUNK + 1) {
+    while let Some(window) = bytes.get(at..at + SCAN_CHUNK + 1) {
         let kept = |b: u8, next: u8| (b == b' ') & !may_start_space(next);
         let to_look_at = window
             .iter()
@@ -238,7 +233,7 @@ fn pass_word_gaps(bytes: &[u8], mut at: usize) -> usize {
         if to_look_at {
             break;
         }
-        at += WORD_GAP_CHUNK;
+        at += SCAN_CHUNK;
     }
     at
 }

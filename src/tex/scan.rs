@@ -53,15 +53,19 @@ pub fn next_of(bytes: &[u8], from: usize, a: u8, b: u8) -> usize {
     bytes.get(from..).and_then(|rest| memchr::memchr2(a, b, rest)).map_or(bytes.len(), |i| from + i)
 }
 
+/// Bytes the chunked scans ([`next_where`], the whitespace rewrite's pass
+/// over kept gaps) test at once: one AVX2 vector, and short enough
+/// that a chunk of prose often holds none of the bytes sought.
+pub const SCAN_CHUNK: usize = 32;
+
 /// The first position at or after `from` whose byte is `wanted`, or the end
 /// of `bytes`: [`next_of`] for a set of more than two bytes. A 32-byte chunk
 /// without one is passed by a branch-free test the compiler vectorizes, where
 /// a test per byte with an early exit is not (a byte at a time cost the
 /// prose mask 3% and the control-character pass 2% of a prepare run).
 pub fn next_where(bytes: &[u8], from: usize, wanted: impl Fn(u8) -> bool) -> usize {
-    const CHUNK: usize = 32;
     let mut at = from.min(bytes.len());
-    for chunk in bytes[at..].chunks(CHUNK) {
+    for chunk in bytes[at..].chunks(SCAN_CHUNK) {
         if chunk.iter().fold(false, |any, &b| any | wanted(b)) {
             return at + chunk.iter().position(|&b| wanted(b)).unwrap_or(0);
         }
