@@ -31,7 +31,7 @@ use super::stream::{ordered_map, Feed, Feeder};
 use super::validate::{sniff, Sniffed};
 use crate::bench::{measure_pairs, Paired, Spread};
 use crate::corpus::source::{plan_inputs, read_unit, RawContent, RawPaper};
-use crate::spec::data::DataConfig;
+use crate::spec::data::{DataConfig, LanguageMode};
 
 /// Stage times below this are too short for a rate (it would be a division by ~0).
 const MIN_RATED_SECONDS: f64 = 1e-3;
@@ -66,6 +66,13 @@ pub struct BenchReport {
     pub vs_raw_one_worker: Paired,
     /// A: the raw pass, B: prepare, both with `jobs` workers (wall seconds).
     pub vs_raw: Paired,
+    /// A: the raw pass on one worker, B: prepare with `jobs` workers and its
+    /// language filter off (no prose mask, no detector), the one stage whose
+    /// cost decides [`RAW_RATIO_TARGET`]; `None` when the spec has it off already.
+    /// Papers the filter would drop are kept, so this times a slightly
+    /// different run: a diagnosis, not a result.
+    #[serde(default)]
+    pub vs_raw_without_language: Option<Paired>,
     /// A: prepare `--jobs 1`, B: prepare `--jobs {jobs}`; `None` when `jobs` is 1.
     pub vs_one_job: Option<Paired>,
     /// The CPU time behind `vs_one_job`, which bounds the speedup it can show.
@@ -190,6 +197,19 @@ pub fn bench(
     )?;
     let vs_raw =
         measure_pairs("raw", "prepare", pairs, || raw_pass(cfg, input, jobs), || prepare(jobs, &rerun))?;
+    let vs_raw_without_language = match without_language_filter(cfg) {
+        Some(unfiltered) => Some(measure_pairs(
+            "raw, 1 worker",
+            "prepare, language filter off",
+            pairs,
+            || raw_pass(cfg, input, 1),
+            || {
+                let opts = PrepareOptions { jobs, ..rerun.clone() };
+                without_warnings(|| timed_prepare(&unfiltered, input, &opts)).map(|(seconds, _)| seconds)
+            },
+        )?),
+        None => None,
+    };
     let (mut a_cpu, mut b_cpu) = (Vec::new(), Vec::new());
     let vs_one_job = if jobs > 1 {
         Some(measure_pairs(
@@ -239,11 +259,21 @@ pub fn bench(
         stages,
         vs_raw_one_worker,
         vs_raw,
+        vs_raw_without_language,
         vs_one_job,
         one_job_cpu,
         first_run,
         redpajama,
         peak_rss_kib: crate::io::peak_rss_bytes().map(|b| b / 1024),
+    })
+}
+
+/// `cfg` with its language filter off; `None` when it is off already.
+fn without_language_filter(cfg: &DataConfig) -> Option<DataConfig> {
+    (cfg.filters.language.mode != LanguageMode::Off).then(|| {
+        let mut unfiltered = cfg.clone();
+        unfiltered.filters.language.mode = LanguageMode::Off;
+        unfiltered
     })
 }
 
@@ -424,6 +454,13 @@ pub fn render(r: &BenchReport) -> String {
     if let Some(budget) = r.raw_target_budget() {
         s.push_str(&render_raw_budget(&budget));
     }
+    if let Some(p) = &r.vs_raw_without_language {
+        let what = format!(
+            "prepare without its language filter (no prose mask, no detector; a diagnosis: it keeps papers the filter drops) on {} / raw on 1 worker, wall time",
+            r.jobs
+        );
+        s.push_str(&line(p, &what, p.time_ratios()));
+    }
     s.push_str(&line(
         &r.vs_raw,
         &format!("prepare / raw, both on {}, wall time", r.jobs),
@@ -512,6 +549,7 @@ mod tests {
             stages: vec![stage("metadata", 0.0), stage("validation", validation), stage("cleaning", 0.9)],
             vs_raw_one_worker: paired(raw_one_worker, jobs2_wall),
             vs_raw: paired(&[0.4], &[1.0]),
+            vs_raw_without_language: None,
             vs_one_job: Some(paired(&[2.0, 2.0, 2.0], jobs2_wall)),
             one_job_cpu: Some(CpuUse { a_cpu_seconds: vec![2.1; 3], b_cpu_seconds: jobs2_cpu.to_vec() }),
             first_run: None,
@@ -541,6 +579,18 @@ mod tests {
         assert!(text.contains("(now 1.50 s: met)") && text.contains("(now 0.75 s: met)"), "{text}");
         let one_worker = BenchReport { vs_one_job: None, one_job_cpu: None, ..report };
         assert_eq!(one_worker.raw_target_budget(), None);
+    }
+
+    #[test]
+    fn the_diagnosis_run_differs_from_the_spec_in_the_language_filter_only() {
+        let (spec, _) = crate::spec::load_one(crate::spec::SpecFiles::Embedded, "Y06", "ci").unwrap();
+        assert_eq!(spec.data.filters.language.mode, LanguageMode::ProseOnly);
+        let unfiltered = without_language_filter(&spec.data).unwrap();
+        assert_eq!(unfiltered.filters.language.mode, LanguageMode::Off);
+        let mut back = unfiltered.clone();
+        back.filters.language.mode = LanguageMode::ProseOnly;
+        assert_eq!(back, spec.data);
+        assert_eq!(without_language_filter(&unfiltered), None, "nothing to take away");
     }
 
     #[test]
