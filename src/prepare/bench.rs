@@ -67,10 +67,11 @@ pub struct BenchReport {
     /// A: the raw pass, B: prepare, both with `jobs` workers (wall seconds).
     pub vs_raw: Paired,
     /// A: the raw pass on one worker, B: prepare with `jobs` workers and its
-    /// language filter off (no prose mask, no detector), the one stage whose
-    /// cost decides [`RAW_RATIO_TARGET`]; `None` when the spec has it off already.
-    /// Papers the filter would drop are kept, so this times a slightly
-    /// different run: a diagnosis, not a result.
+    /// language filter off (no prose mask, no detector): what the rest of
+    /// prepare costs against [`RAW_RATIO_TARGET`] without the costliest
+    /// filter; `None` when the spec has it off already. Papers the filter
+    /// would drop are kept, so this times a slightly different run: a
+    /// diagnosis, not a result.
     #[serde(default)]
     pub vs_raw_without_language: Option<Paired>,
     /// A: prepare `--jobs 1`, B: prepare `--jobs {jobs}`; `None` when `jobs` is 1.
