@@ -492,15 +492,19 @@ pub fn render(r: &BenchReport) -> String {
 mod tests {
     use super::*;
 
+    fn paired(a: &[f64], b: &[f64]) -> Paired {
+        Paired {
+            a: "a".into(),
+            b: "b".into(),
+            a_seconds: a.to_vec(),
+            b_seconds: b.to_vec(),
+            load: crate::bench::Load { before: None, after: None },
+        }
+    }
+
     #[test]
     fn cpu_use_gives_cores_busy_and_the_speedup_ceiling() {
-        let timing = Paired {
-            a: "jobs 1".into(),
-            b: "jobs 2".into(),
-            a_seconds: vec![3.0, 3.2, 3.1],
-            b_seconds: vec![2.0, 1.8, 1.9],
-            load: crate::bench::Load { before: None, after: None },
-        };
+        let timing = paired(&[3.0, 3.2, 3.1], &[2.0, 1.8, 1.9]);
         // jobs 1 keeps 1.1 cores busy; jobs 2 spends 3.5 CPU seconds in 1.9 s.
         let cpu = CpuUse { a_cpu_seconds: vec![3.3, 3.52, 3.41], b_cpu_seconds: vec![3.6, 3.42, 3.5] };
         let (one, two) = cpu.cores_busy(&timing).unwrap();
@@ -518,16 +522,6 @@ mod tests {
         let none = CpuUse { a_cpu_seconds: vec![], b_cpu_seconds: vec![] };
         assert_eq!(none.cores_busy(&timing), None);
         assert_eq!(render_cpu_use(&none, &timing, 2), "");
-    }
-
-    fn paired(a: &[f64], b: &[f64]) -> Paired {
-        Paired {
-            a: "a".into(),
-            b: "b".into(),
-            a_seconds: a.to_vec(),
-            b_seconds: b.to_vec(),
-            load: crate::bench::Load { before: None, after: None },
-        }
     }
 
     fn report_with(
