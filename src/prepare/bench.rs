@@ -179,9 +179,11 @@ pub fn bench(
         PrepareOptions { shard: None, verified_tars: Some(stamps.path().to_path_buf()), ..opts.clone() };
     let first = PrepareOptions { verified_tars: None, ..rerun.clone() };
     let last: std::cell::RefCell<Option<PrepareSummary>> = Default::default();
+    let quiet_run = |cfg: &DataConfig, jobs: usize, opts: &PrepareOptions| {
+        without_warnings(|| timed_prepare(cfg, input, &PrepareOptions { jobs, ..opts.clone() }))
+    };
     let prepare = |jobs: usize, opts: &PrepareOptions| -> Result<f64> {
-        let (seconds, summary) =
-            without_warnings(|| timed_prepare(cfg, input, &PrepareOptions { jobs, ..opts.clone() }))?;
+        let (seconds, summary) = quiet_run(cfg, jobs, opts)?;
         *last.borrow_mut() = Some(summary);
         Ok(seconds)
     };
@@ -204,10 +206,7 @@ pub fn bench(
             "prepare, language filter off",
             pairs,
             || raw_pass(cfg, input, 1),
-            || {
-                let opts = PrepareOptions { jobs, ..rerun.clone() };
-                without_warnings(|| timed_prepare(&unfiltered, input, &opts)).map(|(seconds, _)| seconds)
-            },
+            || quiet_run(&unfiltered, jobs, &rerun).map(|(seconds, _)| seconds),
         )?),
         None => None,
     };
